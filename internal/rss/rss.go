@@ -1,0 +1,40 @@
+// Package rss reads the process's resident set size, the memory it actually
+// occupies, so an experiment can say how much a variant cost beyond the data
+// it was given (the write-up's "+0.03 MB zero-copy vs +16.78 MB copy").
+package rss
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// ErrUnavailable means this operating system gives no cheap current RSS.
+var ErrUnavailable = errors.New("resident set size not available on this system")
+
+// Current returns the resident set size in bytes, from /proc/self/statm.
+func Current() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, ErrUnavailable
+		}
+		return 0, fmt.Errorf("read rss: %w", err)
+	}
+	return parseStatm(string(b), uint64(os.Getpagesize()))
+}
+
+// parseStatm reads the second field (resident pages) of /proc/self/statm.
+func parseStatm(s string, page uint64) (uint64, error) {
+	f := strings.Fields(s)
+	if len(f) < 2 {
+		return 0, fmt.Errorf("read rss: malformed /proc/self/statm %q", s)
+	}
+	pages, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("read rss: resident field %q: %w", f[1], err)
+	}
+	return pages * page, nil
+}
