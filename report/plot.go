@@ -1,0 +1,297 @@
+package report
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// Figure size and resolution: 8×5 in at 150 dpi is 1200×750 pixels, readable
+// on a screen and in a paper column.
+const (
+	FigWidth  = 8 * vg.Inch
+	FigHeight = 5 * vg.Inch
+	FigDPI    = 150
+)
+
+// Series is one line of a LinePlot. Lo and Hi, when not nil, are absolute
+// bounds of an error bar per point (e.g. the CI of a median); a point whose
+// bounds are not finite gets no bar.
+type Series struct {
+	Name   string
+	X, Y   []float64
+	Lo, Hi []float64
+}
+
+// VLine is a labelled vertical marker, e.g. where two series cross.
+type VLine struct {
+	X     float64
+	Label string
+}
+
+// LineSpec describes a line figure.
+type LineSpec struct {
+	Title, XLabel, YLabel string
+	LogX, LogY            bool // logarithmic axes
+	// XTicks, if set, puts labelled ticks at exactly these x values (e.g.
+	// the matrix sizes measured) instead of the automatic ones.
+	XTicks []float64
+	Series []Series
+	VLine  *VLine // optional
+}
+
+// LinePlot draws p to path+".png" and path+".svg" (path has no extension;
+// parent directories are created). Each series gets its own color, marker
+// and dash pattern, and a legend entry.
+//
+// Points that cannot be drawn are dropped: non-finite coordinates, and
+// coordinates ≤ 0 on a log axis. It is an error if nothing is left to draw.
+func LinePlot(path string, p LineSpec) error {
+	plt := plot.New()
+	setLabels(plt, p.Title, p.XLabel, p.YLabel)
+	if p.LogX {
+		plt.X.Scale, plt.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	}
+	if p.LogY {
+		plt.Y.Scale, plt.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	}
+	if len(p.XTicks) > 0 {
+		plt.X.Tick.Marker = constTicks(p.XTicks, p.LogX)
+	}
+
+	points := 0
+	for i, s := range p.Series {
+		if len(s.Y) != len(s.X) || (s.Lo != nil && len(s.Lo) != len(s.X)) || (s.Hi != nil && len(s.Hi) != len(s.X)) {
+			return fmt.Errorf("report: plot %s: series %q: X, Y, Lo, Hi lengths differ", path, s.Name)
+		}
+		xys, errs := seriesPoints(s, p.LogX, p.LogY)
+		if len(xys) == 0 {
+			continue
+		}
+		points += len(xys)
+		line, scatter, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return fmt.Errorf("report: plot %s: series %q: %w", path, s.Name, err)
+		}
+		c := plotutil.Color(i)
+		line.Color = c
+		line.Width = vg.Points(1.5)
+		line.Dashes = plotutil.Dashes(i)
+		scatter.Color = c
+		scatter.Shape = plotutil.Shape(i)
+		scatter.Radius = vg.Points(3.5)
+		plt.Add(line, scatter)
+		if len(errs.xys) > 0 {
+			eb, err := plotter.NewYErrorBars(errs)
+			if err != nil {
+				return fmt.Errorf("report: plot %s: series %q error bars: %w", path, s.Name, err)
+			}
+			eb.Color = c
+			eb.Width = vg.Points(1)
+			plt.Add(eb)
+		}
+		if s.Name != "" {
+			plt.Legend.Add(s.Name, line, scatter)
+		}
+	}
+	if points == 0 {
+		return fmt.Errorf("report: plot %s: no drawable points", path)
+	}
+	if p.VLine != nil && !math.IsNaN(p.VLine.X) && !math.IsInf(p.VLine.X, 0) && (!p.LogX || p.VLine.X > 0) {
+		plt.Add(&vline{VLine: *p.VLine})
+	}
+	padRange(&plt.X, p.LogX)
+	padRange(&plt.Y, p.LogY)
+	margin(&plt.X, p.LogX, 0.03, 0.03)
+	margin(&plt.Y, p.LogY, 0.03, 0.10) // room for the legend at the top
+	plt.Legend.Top = true
+	plt.Legend.Left = true
+	plt.Legend.XOffs = vg.Points(8)
+	plt.Legend.YOffs = -vg.Points(4)
+	return save(plt, path)
+}
+
+// errPoints are the points of a series that have finite error bars, with
+// bars as offsets from Y, as plotter.NewYErrorBars wants them.
+type errPoints struct {
+	xys  plotter.XYs
+	errs plotter.YErrors
+}
+
+func (e errPoints) Len() int                        { return len(e.xys) }
+func (e errPoints) XY(i int) (float64, float64)     { return e.xys[i].X, e.xys[i].Y }
+func (e errPoints) YError(i int) (float64, float64) { return e.errs[i].Low, e.errs[i].High }
+
+// seriesPoints returns the drawable points of s and their error bars.
+func seriesPoints(s Series, logX, logY bool) (plotter.XYs, errPoints) {
+	ok := func(v float64, log bool) bool {
+		return !math.IsNaN(v) && !math.IsInf(v, 0) && (!log || v > 0)
+	}
+	var xys plotter.XYs
+	var eps errPoints
+	for i := range s.X {
+		x, y := s.X[i], s.Y[i]
+		if !ok(x, logX) || !ok(y, logY) {
+			continue
+		}
+		xys = append(xys, plotter.XY{X: x, Y: y})
+		if s.Lo == nil || s.Hi == nil {
+			continue
+		}
+		lo, hi := s.Lo[i], s.Hi[i]
+		if !ok(lo, logY) || !ok(hi, logY) || lo > y || hi < y {
+			continue
+		}
+		eps.xys = append(eps.xys, plotter.XY{X: x, Y: y})
+		eps.errs = append(eps.errs, struct{ Low, High float64 }{y - lo, hi - y})
+	}
+	return xys, eps
+}
+
+// vline draws a dashed vertical line across the data area with a label at
+// its top.
+type vline struct{ VLine }
+
+func (v *vline) Plot(c draw.Canvas, plt *plot.Plot) {
+	trX, _ := plt.Transforms(&c)
+	x := trX(v.X)
+	if x < c.Min.X || x > c.Max.X {
+		return
+	}
+	ls := draw.LineStyle{Color: color.Gray{Y: 0x55}, Width: vg.Points(1.2), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
+	c.StrokeLine2(ls, x, c.Min.Y, x, c.Max.Y)
+	if v.Label != "" {
+		ts := plt.X.Label.TextStyle
+		ts.Color = color.Gray{Y: 0x33}
+		ts.XAlign = draw.XLeft
+		ts.YAlign = draw.YTop
+		c.FillText(ts, vg.Point{X: x + vg.Points(3), Y: c.Max.Y - vg.Points(2)}, v.Label)
+	}
+}
+
+// DataRange makes sure the line's x is inside the plotted range; it does not
+// constrain y.
+func (v *vline) DataRange() (xmin, xmax, ymin, ymax float64) {
+	return v.X, v.X, math.Inf(1), math.Inf(-1)
+}
+
+// constTicks labels exactly the given values, with minor ticks left out.
+func constTicks(xs []float64, log bool) plot.ConstantTicks {
+	var ts plot.ConstantTicks
+	for _, x := range slices.Sorted(slices.Values(xs)) {
+		if math.IsNaN(x) || math.IsInf(x, 0) || (log && x <= 0) {
+			continue
+		}
+		ts = append(ts, plot.Tick{Value: x, Label: strconv.FormatFloat(x, 'g', 6, 64)})
+	}
+	return ts
+}
+
+// padRange widens an axis whose data span a single value (or none), which
+// would otherwise divide by zero when normalizing.
+func padRange(a *plot.Axis, log bool) {
+	if math.IsInf(a.Min, 0) || math.IsInf(a.Max, 0) {
+		a.Min, a.Max = 1, 10 // no data ranged at all
+		return
+	}
+	if a.Min < a.Max {
+		return
+	}
+	switch {
+	case log:
+		a.Min, a.Max = a.Min/2, a.Max*2
+	case a.Min == 0:
+		a.Min, a.Max = -1, 1
+	default:
+		d := math.Abs(a.Min) / 10
+		a.Min, a.Max = a.Min-d, a.Max+d
+	}
+}
+
+// margin widens an axis range by the given fractions of its span below and
+// above (in log space for a log axis), so markers at the ends are not cut.
+func margin(a *plot.Axis, log bool, below, above float64) {
+	if log {
+		f := math.Log(a.Max / a.Min)
+		a.Min, a.Max = a.Min*math.Exp(-below*f), a.Max*math.Exp(above*f)
+		return
+	}
+	d := a.Max - a.Min
+	a.Min, a.Max = a.Min-below*d, a.Max+above*d
+}
+
+func setLabels(plt *plot.Plot, title, x, y string) {
+	plt.Title.Text = title
+	plt.Title.TextStyle.Font.Size = vg.Points(14)
+	plt.X.Label.Text = x
+	plt.Y.Label.Text = y
+	plt.X.Label.TextStyle.Font.Size = vg.Points(12)
+	plt.Y.Label.TextStyle.Font.Size = vg.Points(12)
+	plt.X.Tick.Label.Font.Size = vg.Points(10)
+	plt.Y.Tick.Label.Font.Size = vg.Points(10)
+	plt.Legend.TextStyle.Font.Size = vg.Points(10)
+	plt.Add(plotter.NewGrid())
+}
+
+// save writes plt as path.png (FigDPI) and path.svg, each atomically.
+func save(plt *plot.Plot, path string) (err error) {
+	// gonum/plot panics on some degenerate inputs this package does not
+	// foresee; a figure failing must not bring the harness down.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("report: plot %s: %v", path, r)
+		}
+	}()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("report: plot %s: %w", path, err)
+	}
+	png := vgimg.NewWith(vgimg.UseWH(FigWidth, FigHeight), vgimg.UseDPI(FigDPI), vgimg.UseBackgroundColor(color.White))
+	plt.Draw(draw.New(png))
+	if err := writeFile(path+".png", vgimg.PngCanvas{Canvas: png}); err != nil {
+		return err
+	}
+	svg := vgsvg.New(FigWidth, FigHeight)
+	plt.Draw(draw.New(svg))
+	return writeFile(path+".svg", svg)
+}
+
+// writeFile writes w's output to a temporary file in name's directory and
+// renames it to name, so a reader never sees half a figure.
+func writeFile(name string, w io.WriterTo) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("report: write %s: %w", name, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := w.WriteTo(tmp); err != nil {
+		return fmt.Errorf("report: write %s: %w", name, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("report: write %s: %w", name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("report: write %s: %w", name, err)
+	}
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		return fmt.Errorf("report: write %s: %w", name, err)
+	}
+	return nil
+}
