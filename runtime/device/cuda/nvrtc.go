@@ -1,0 +1,167 @@
+package cuda
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"unsafe"
+)
+
+// nvrtc holds the NVRTC entry points (libnvrtc): CUDA C source to PTX at run
+// time, so the binary needs no CUDA toolkit at build time and stays cgo-free.
+type nvrtc struct {
+	path string
+
+	nvrtcVersion, nvrtcGetErrorString                                        uintptr
+	nvrtcCreateProgram, nvrtcDestroyProgram, nvrtcCompileProgram             uintptr
+	nvrtcGetPTXSize, nvrtcGetPTX, nvrtcGetProgramLogSize, nvrtcGetProgramLog uintptr
+
+	major, minor int32 // NVRTC's own version, part of the PTX cache key
+}
+
+// load resolves NVRTC's symbols and reads its version.
+func (n *nvrtc) load(handle uintptr) error {
+	err := resolve(handle, n.path, []sym{
+		{p: &n.nvrtcVersion, names: []string{"nvrtcVersion"}},
+		{p: &n.nvrtcGetErrorString, names: []string{"nvrtcGetErrorString"}},
+		{p: &n.nvrtcCreateProgram, names: []string{"nvrtcCreateProgram"}},
+		{p: &n.nvrtcDestroyProgram, names: []string{"nvrtcDestroyProgram"}},
+		{p: &n.nvrtcCompileProgram, names: []string{"nvrtcCompileProgram"}},
+		{p: &n.nvrtcGetPTXSize, names: []string{"nvrtcGetPTXSize"}},
+		{p: &n.nvrtcGetPTX, names: []string{"nvrtcGetPTX"}},
+		{p: &n.nvrtcGetProgramLogSize, names: []string{"nvrtcGetProgramLogSize"}},
+		{p: &n.nvrtcGetProgramLog, names: []string{"nvrtcGetProgramLog"}},
+	})
+	if err != nil {
+		return err
+	}
+	return n.check("nvrtcVersion", call(n.nvrtcVersion, uintptr(unsafe.Pointer(&n.major)), uintptr(unsafe.Pointer(&n.minor))))
+}
+
+// check turns an nvrtcResult into an error naming the call, or nil.
+func (n *nvrtc) check(callName string, r int32) error {
+	if r == 0 {
+		return nil
+	}
+	e := &Error{Lib: "nvrtc", Call: callName, Code: r, Name: nvrtcResultNames[r]}
+	if n != nil && n.nvrtcGetErrorString != 0 {
+		e.Desc = goString(callPtr(n.nvrtcGetErrorString, uintptr(r)))
+	}
+	return e
+}
+
+// compile turns one CUDA C source into NUL-terminated PTX. A compile error
+// carries NVRTC's log. NVRTC rejects -O3 (it always optimizes); options are
+// passed as given.
+func (n *nvrtc) compile(name, src string, opts []string) ([]byte, error) {
+	csrc, cname := cString(src), cString(name)
+	var prog uintptr
+	if err := n.check("nvrtcCreateProgram", call(n.nvrtcCreateProgram, uintptr(unsafe.Pointer(&prog)),
+		uintptr(unsafe.Pointer(&csrc[0])), uintptr(unsafe.Pointer(&cname[0])), 0, 0, 0)); err != nil {
+		return nil, fmt.Errorf("compile %s: %w", name, err)
+	}
+	defer call(n.nvrtcDestroyProgram, uintptr(unsafe.Pointer(&prog)))
+
+	copts := make([][]byte, len(opts))
+	optPtrs := make([]uintptr, len(opts)+1)
+	for i, o := range opts {
+		copts[i] = cString(o)
+		optPtrs[i] = uintptr(unsafe.Pointer(&copts[i][0]))
+	}
+	r := call(n.nvrtcCompileProgram, prog, uintptr(len(opts)), uintptr(unsafe.Pointer(&optPtrs[0])))
+	runtime.KeepAlive(copts)
+	if r != 0 {
+		err := n.check("nvrtcCompileProgram", r)
+		if e, ok := err.(*Error); ok {
+			e.Log = strings.TrimSpace(n.log(prog))
+		}
+		return nil, fmt.Errorf("compile %s with %s: %w", name, strings.Join(opts, " "), err)
+	}
+	var size uint64
+	if err := n.check("nvrtcGetPTXSize", call(n.nvrtcGetPTXSize, prog, uintptr(unsafe.Pointer(&size)))); err != nil {
+		return nil, fmt.Errorf("compile %s: %w", name, err)
+	}
+	ptx := make([]byte, size+1)
+	if err := n.check("nvrtcGetPTX", call(n.nvrtcGetPTX, prog, uintptr(unsafe.Pointer(&ptx[0])))); err != nil {
+		return nil, fmt.Errorf("compile %s: %w", name, err)
+	}
+	ptx = ptx[:size] // NVRTC counts the terminating NUL in size
+	if len(ptx) == 0 || ptx[len(ptx)-1] != 0 {
+		ptx = append(ptx, 0)
+	}
+	return ptx, nil
+}
+
+// log returns the program's compile log.
+func (n *nvrtc) log(prog uintptr) string {
+	var size uint64
+	if call(n.nvrtcGetProgramLogSize, prog, uintptr(unsafe.Pointer(&size))) != 0 || size <= 1 {
+		return ""
+	}
+	b := make([]byte, size)
+	if call(n.nvrtcGetProgramLog, prog, uintptr(unsafe.Pointer(&b[0]))) != 0 {
+		return ""
+	}
+	return strings.TrimRight(string(b), "\x00")
+}
+
+// ptxCacheKey is the content hash a compiled PTX is stored under: anything
+// that can change the PTX is in it.
+func ptxCacheKey(name, src string, opts []string, cc string, nvrtcMajor, nvrtcMinor int32) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00cc=%s\x00nvrtc=%d.%d", name, src, strings.Join(opts, "\x00"), cc, nvrtcMajor, nvrtcMinor)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ptxCacheDir is where compiled PTX is kept between processes:
+// $WASMGPU_PTX_CACHE if set ("off" disables the cache), else
+// os.UserCacheDir()/wasmgpu/ptx. Empty means no cache.
+func ptxCacheDir() string {
+	if v := os.Getenv("WASMGPU_PTX_CACHE"); v != "" {
+		if v == "off" {
+			return ""
+		}
+		return v
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "wasmgpu", "ptx")
+}
+
+// compileCached returns PTX for src from the disk cache, or compiles and
+// stores it. The cache is an optimization: failing to read or write it is
+// not an error.
+func (n *nvrtc) compileCached(name, src string, opts []string, cc string) (ptx []byte, cached bool, err error) {
+	dir := ptxCacheDir()
+	key := ptxCacheKey(name, src, opts, cc, n.major, n.minor)
+	file := filepath.Join(dir, key+".ptx")
+	if dir != "" {
+		if b, err := os.ReadFile(file); err == nil && len(b) > 0 && b[len(b)-1] == 0 {
+			return b, true, nil
+		}
+	}
+	ptx, err = n.compile(name, src, opts)
+	if err != nil {
+		return nil, false, err
+	}
+	if dir != "" {
+		if os.MkdirAll(dir, 0o755) == nil {
+			if f, err := os.CreateTemp(dir, key+".*.tmp"); err == nil {
+				_, werr := f.Write(ptx)
+				cerr := f.Close()
+				if werr == nil && cerr == nil {
+					_ = os.Rename(f.Name(), file)
+				} else {
+					_ = os.Remove(f.Name())
+				}
+			}
+		}
+	}
+	return ptx, false, nil
+}
