@@ -1,0 +1,81 @@
+package simd
+
+import "math"
+
+// The portable kernels: what every machine without the assembly runs, and the
+// reference the tests hold the assembly to. Four independent accumulators let
+// the CPU overlap the adds a little; the compiler still emits scalar code.
+
+// bf16ToF32 widens a bfloat16, the top half of a float32; it is exact.
+func bf16ToF32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+// f16ToF32 widens an IEEE 754 binary16 value; it is exact, subnormals,
+// infinities and NaN payloads included (as VCVTPH2PS, which also keeps them).
+func f16ToF32(h uint16) float32 {
+	sign := uint32(h&0x8000) << 16
+	exp := uint32(h>>10) & 0x1f
+	man := uint32(h & 0x3ff)
+	switch {
+	case exp == 0x1f: // Inf or NaN
+		return math.Float32frombits(sign | 0x7f800000 | man<<13)
+	case exp != 0: // normal
+		return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
+	case man == 0: // signed zero
+		return math.Float32frombits(sign)
+	}
+	// Subnormal: man·2⁻²⁴, a normal float32; normalize the mantissa.
+	e := uint32(113)
+	for man&0x400 == 0 {
+		man <<= 1
+		e--
+	}
+	return math.Float32frombits(sign | e<<23 | (man&0x3ff)<<13)
+}
+
+func dotBF16Go(w []uint16, x []float32) float32 {
+	x = x[:len(w)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(w); i += 4 {
+		s0 += bf16ToF32(w[i]) * x[i]
+		s1 += bf16ToF32(w[i+1]) * x[i+1]
+		s2 += bf16ToF32(w[i+2]) * x[i+2]
+		s3 += bf16ToF32(w[i+3]) * x[i+3]
+	}
+	for ; i < len(w); i++ {
+		s0 += bf16ToF32(w[i]) * x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func dotF16Go(w []uint16, x []float32) float32 {
+	x = x[:len(w)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(w); i += 4 {
+		s0 += f16ToF32(w[i]) * x[i]
+		s1 += f16ToF32(w[i+1]) * x[i+1]
+		s2 += f16ToF32(w[i+2]) * x[i+2]
+		s3 += f16ToF32(w[i+3]) * x[i+3]
+	}
+	for ; i < len(w); i++ {
+		s0 += f16ToF32(w[i]) * x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func dotF32Go(w, x []float32) float32 {
+	x = x[:len(w)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(w); i += 4 {
+		s0 += w[i] * x[i]
+		s1 += w[i+1] * x[i+1]
+		s2 += w[i+2] * x[i+2]
+		s3 += w[i+3] * x[i+3]
+	}
+	for ; i < len(w); i++ {
+		s0 += w[i] * x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}

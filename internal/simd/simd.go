@@ -1,0 +1,190 @@
+package simd
+
+import "fmt"
+
+// kernels ties one weight type's assembly to its scalar widening and portable
+// dot product, so the blocking logic below is written once.
+type kernels[W uint16 | float32] struct {
+	name  string
+	asm   func() bool // the assembly may run (read each call: tests flip it)
+	widen func(W) float32
+	dotGo func(w []W, x []float32) float32
+	dot   func(w *W, x *float32, n int) float32
+	gemv4 func(w *W, stride int, x *float32, n int, out *float32)
+	gemm  func(w *W, wstride int, x *float32, xstride int, n int, out *float32, ostride int)
+}
+
+var (
+	kBF16 = &kernels[uint16]{"BF16", func() bool { return useAVX2 }, bf16ToF32, dotBF16Go,
+		dotBF16AVX2, gemv4BF16AVX2, gemm4x3BF16AVX2}
+	kF16 = &kernels[uint16]{"F16", func() bool { return useAVX2 && useF16C }, f16ToF32, dotF16Go,
+		dotF16AVX2, gemv4F16AVX2, gemm4x3F16AVX2}
+	kF32 = &kernels[float32]{"F32", func() bool { return useAVX2 }, func(v float32) float32 { return v }, dotF32Go,
+		dotF32AVX2, gemv4F32AVX2, gemm4x3F32AVX2}
+)
+
+// DotBF16 returns Σ w[i]·x[i] with w in bfloat16, accumulated in float32.
+// It panics if len(w) != len(x).
+func DotBF16(w []uint16, x []float32) float32 { return dot(kBF16, w, x) }
+
+// DotF16 returns Σ w[i]·x[i] with w in IEEE 754 half precision, accumulated
+// in float32. It panics if len(w) != len(x).
+func DotF16(w []uint16, x []float32) float32 { return dot(kF16, w, x) }
+
+// DotF32 returns Σ w[i]·x[i] in float32. It panics if len(w) != len(x).
+func DotF32(w, x []float32) float32 { return dot(kF32, w, x) }
+
+// GemvBF16 sets out[r] = Σ_i w[r*cols+i]·x[i] for every row r < len(out):
+// the product of the bfloat16 matrix w (len(out) rows of cols) and the vector
+// x, one decode step of a Linear layer. Four rows are computed per pass, so x
+// is loaded once per four rows of weights. It panics unless len(x) == cols and
+// len(w) == len(out)*cols. To use several cores, call it on row slices:
+// GemvBF16(w[r0*cols:r1*cols], x, out[r0:r1], cols).
+func GemvBF16(w []uint16, x, out []float32, cols int) { gemv(kBF16, "GemvBF16", w, x, out, cols) }
+
+// GemvF16 is GemvBF16 for IEEE 754 half-precision weights.
+func GemvF16(w []uint16, x, out []float32, cols int) { gemv(kF16, "GemvF16", w, x, out, cols) }
+
+// GemvF32 is GemvBF16 for float32 weights.
+func GemvF32(w, x, out []float32, cols int) { gemv(kF32, "GemvF32", w, x, out, cols) }
+
+// GemmBF16 sets out[t*rows+r] = Σ_i x[t*cols+i]·w[r*cols+i] for n tokens
+// (rows of x) and rows rows of the bfloat16 matrix w: X·Wᵀ, a prefill step of a
+// Linear layer. Unlike n calls of GemvBF16, which each stream all of w from
+// memory, it works on tiles of 4 rows × 3 tokens over blocks of tokens that
+// stay in cache, so each weight row is read from memory once per block and
+// the work is bound by arithmetic, not bandwidth. It panics unless
+// len(w) == rows*cols, len(x) == n*cols and len(out) == n*rows.
+func GemmBF16(w []uint16, x, out []float32, n, rows, cols int) {
+	gemmRows(kBF16, "GemmBF16", w, x, out, n, rows, cols, 0, rows)
+}
+
+// GemmBF16Rows is GemmBF16 restricted to the rows r0 ≤ r < r1: it writes only
+// out[t*rows+r] for those r, so goroutines given disjoint row ranges can fill
+// one out together (ranges starting at multiples of 4 run fastest). It panics
+// on the conditions GemmBF16 does or unless 0 ≤ r0 ≤ r1 ≤ rows.
+func GemmBF16Rows(w []uint16, x, out []float32, n, rows, cols, r0, r1 int) {
+	gemmRows(kBF16, "GemmBF16Rows", w, x, out, n, rows, cols, r0, r1)
+}
+
+// GemmF16 is GemmBF16 for IEEE 754 half-precision weights.
+func GemmF16(w []uint16, x, out []float32, n, rows, cols int) {
+	gemmRows(kF16, "GemmF16", w, x, out, n, rows, cols, 0, rows)
+}
+
+// GemmF16Rows is GemmBF16Rows for IEEE 754 half-precision weights.
+func GemmF16Rows(w []uint16, x, out []float32, n, rows, cols, r0, r1 int) {
+	gemmRows(kF16, "GemmF16Rows", w, x, out, n, rows, cols, r0, r1)
+}
+
+// GemmF32 is GemmBF16 for float32 weights.
+func GemmF32(w, x, out []float32, n, rows, cols int) {
+	gemmRows(kF32, "GemmF32", w, x, out, n, rows, cols, 0, rows)
+}
+
+// GemmF32Rows is GemmBF16Rows for float32 weights.
+func GemmF32Rows(w, x, out []float32, n, rows, cols, r0, r1 int) {
+	gemmRows(kF32, "GemmF32Rows", w, x, out, n, rows, cols, r0, r1)
+}
+
+func dot[W uint16 | float32](k *kernels[W], w []W, x []float32) float32 {
+	if len(w) != len(x) {
+		panic(fmt.Sprintf("simd: Dot%s: len(w) = %d, len(x) = %d; want equal", k.name, len(w), len(x)))
+	}
+	return dotUnchecked(k, w, x)
+}
+
+// dotUnchecked needs len(x) >= len(w).
+func dotUnchecked[W uint16 | float32](k *kernels[W], w []W, x []float32) float32 {
+	n8 := len(w) &^ 7
+	if n8 == 0 || !k.asm() {
+		return k.dotGo(w, x)
+	}
+	s := k.dot(&w[0], &x[0], n8)
+	for i := n8; i < len(w); i++ {
+		s += k.widen(w[i]) * x[i]
+	}
+	return s
+}
+
+func gemv[W uint16 | float32](k *kernels[W], fn string, w []W, x, out []float32, cols int) {
+	rows := len(out)
+	if cols < 0 || len(x) != cols || len(w) != rows*cols {
+		panic(fmt.Sprintf("simd: %s: len(w) = %d, len(x) = %d, len(out) = %d, cols = %d; want len(x) == cols, len(w) == len(out)*cols",
+			fn, len(w), len(x), len(out), cols))
+	}
+	r := 0
+	if n8 := cols &^ 7; n8 > 0 && k.asm() {
+		for ; r+4 <= rows; r += 4 {
+			k.gemv4(&w[r*cols], cols, &x[0], n8, &out[r])
+			for j := range 4 {
+				out[r+j] += tail(k, w[(r+j)*cols+n8:(r+j+1)*cols], x[n8:])
+			}
+		}
+	}
+	for ; r < rows; r++ {
+		out[r] = dotUnchecked(k, w[r*cols:(r+1)*cols], x)
+	}
+}
+
+// tail is the scalar dot product for the last cols%8 elements.
+func tail[W uint16 | float32](k *kernels[W], w []W, x []float32) float32 {
+	var s float32
+	for i, v := range w {
+		s += k.widen(v) * x[i]
+	}
+	return s
+}
+
+// tokenBlock is how many tokens of x GEMM keeps hot in cache while it sweeps
+// the weight rows: about 512 KiB of activations (half of a 1 MiB L2, leaving
+// room for the 4 weight rows in flight), a multiple of the 3-token tile.
+func tokenBlock(cols int) int {
+	tb := (512 << 10) / (4 * max(cols, 1))
+	return max(3, tb/3*3)
+}
+
+func gemmRows[W uint16 | float32](k *kernels[W], fn string, w []W, x, out []float32, n, rows, cols, r0, r1 int) {
+	if n < 0 || rows < 0 || cols < 0 || len(w) != rows*cols || len(x) != n*cols || len(out) != n*rows {
+		panic(fmt.Sprintf("simd: %s: len(w) = %d, len(x) = %d, len(out) = %d, n = %d, rows = %d, cols = %d; want len(w) == rows*cols, len(x) == n*cols, len(out) == n*rows",
+			fn, len(w), len(x), len(out), n, rows, cols))
+	}
+	if r0 < 0 || r0 > r1 || r1 > rows {
+		panic(fmt.Sprintf("simd: %s: rows [%d, %d) outside [0, %d)", fn, r0, r1, rows))
+	}
+	n8 := cols &^ 7
+	useAsm := n8 > 0 && k.asm()
+	tb := tokenBlock(cols)
+	for t0 := 0; t0 < n; t0 += tb {
+		t1 := min(n, t0+tb)
+		r := r0
+		for ; useAsm && r+4 <= r1; r += 4 {
+			wr := w[r*cols : (r+4)*cols]
+			t := t0
+			for ; t+3 <= t1; t += 3 {
+				k.gemm(&wr[0], cols, &x[t*cols], cols, n8, &out[t*rows+r], rows)
+				if n8 < cols {
+					for dt := range 3 {
+						xt := x[(t+dt)*cols+n8 : (t+dt+1)*cols]
+						for j := range 4 {
+							out[(t+dt)*rows+r+j] += tail(k, wr[j*cols+n8:(j+1)*cols], xt)
+						}
+					}
+				}
+			}
+			for ; t < t1; t++ {
+				xt := x[t*cols : (t+1)*cols]
+				k.gemv4(&wr[0], cols, &xt[0], n8, &out[t*rows+r])
+				for j := range 4 {
+					out[t*rows+r+j] += tail(k, wr[j*cols+n8:(j+1)*cols], xt[n8:])
+				}
+			}
+		}
+		for ; r < r1; r++ {
+			wr := w[r*cols : (r+1)*cols]
+			for t := t0; t < t1; t++ {
+				out[t*rows+r] = dotUnchecked(k, wr, x[t*cols:(t+1)*cols])
+			}
+		}
+	}
+}

@@ -1,0 +1,41 @@
+//go:build amd64 && !purego
+
+package simd
+
+import "golang.org/x/sys/cpu"
+
+// The assembly in simd_amd64.s needs AVX2 and FMA; the F16 kernels also F16C.
+// Tests set useAVX2 to false to run the portable path on this machine too.
+var (
+	useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	useF16C = cpu.X86.HasF16C
+)
+
+// Implemented in simd_amd64.s. n must be a multiple of 8.
+
+//go:noescape
+func dotBF16AVX2(w *uint16, x *float32, n int) float32
+
+//go:noescape
+func gemv4BF16AVX2(w *uint16, stride int, x *float32, n int, out *float32)
+
+//go:noescape
+func gemm4x3BF16AVX2(w *uint16, wstride int, x *float32, xstride int, n int, out *float32, ostride int)
+
+//go:noescape
+func dotF16AVX2(w *uint16, x *float32, n int) float32
+
+//go:noescape
+func gemv4F16AVX2(w *uint16, stride int, x *float32, n int, out *float32)
+
+//go:noescape
+func gemm4x3F16AVX2(w *uint16, wstride int, x *float32, xstride int, n int, out *float32, ostride int)
+
+//go:noescape
+func dotF32AVX2(w *float32, x *float32, n int) float32
+
+//go:noescape
+func gemv4F32AVX2(w *float32, stride int, x *float32, n int, out *float32)
+
+//go:noescape
+func gemm4x3F32AVX2(w *float32, wstride int, x *float32, xstride int, n int, out *float32, ostride int)

@@ -1,0 +1,35 @@
+//go:build !amd64 || purego
+
+package simd
+
+// No assembly on this architecture (or with the purego tag): the portable
+// loops in generic.go run. The stubs below keep simd.go architecture-neutral
+// and are never called while useAVX2 is false.
+var (
+	useAVX2 = false
+	useF16C = false
+)
+
+func dotBF16AVX2(w *uint16, x *float32, n int) float32 { panic(noAsm) }
+func gemv4BF16AVX2(w *uint16, stride int, x *float32, n int, out *float32) {
+	panic(noAsm)
+}
+func gemm4x3BF16AVX2(w *uint16, wstride int, x *float32, xstride int, n int, out *float32, ostride int) {
+	panic(noAsm)
+}
+func dotF16AVX2(w *uint16, x *float32, n int) float32 { panic(noAsm) }
+func gemv4F16AVX2(w *uint16, stride int, x *float32, n int, out *float32) {
+	panic(noAsm)
+}
+func gemm4x3F16AVX2(w *uint16, wstride int, x *float32, xstride int, n int, out *float32, ostride int) {
+	panic(noAsm)
+}
+func dotF32AVX2(w *float32, x *float32, n int) float32 { panic(noAsm) }
+func gemv4F32AVX2(w *float32, stride int, x *float32, n int, out *float32) {
+	panic(noAsm)
+}
+func gemm4x3F32AVX2(w *float32, wstride int, x *float32, xstride int, n int, out *float32, ostride int) {
+	panic(noAsm)
+}
+
+const noAsm = "simd: assembly kernel called on a build without it"

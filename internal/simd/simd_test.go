@@ -1,0 +1,478 @@
+package simd
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// path is one implementation the exported functions can dispatch to.
+type path struct {
+	name       string
+	avx2, f16c bool
+}
+
+// paths returns the portable path and, where this CPU has them, the assembly.
+func paths() []path {
+	ps := []path{{name: "go"}}
+	if hwAVX2 {
+		ps = append(ps, path{"asm", true, hwF16C})
+	}
+	return ps
+}
+
+var hwAVX2, hwF16C = useAVX2, useF16C
+
+// with runs f with the dispatch forced to p.
+func with(t testing.TB, p path, f func()) {
+	t.Helper()
+	useAVX2, useF16C = p.avx2, p.f16c
+	defer func() { useAVX2, useF16C = hwAVX2, hwF16C }()
+	f()
+}
+
+// lengths covers empty input, everything below one vector, the 8/16/32
+// multiples that pick the assembly's loops, tails on each, and Llama sizes.
+var lengths = []int{0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 23, 24, 31, 32, 33, 40, 47, 48, 63, 64, 65, 100, 2048 + 3, 8192}
+
+// wtypeT describes one weight type for the tests.
+type wtypeT struct {
+	name  string
+	avail func(path) bool
+	// dot, gemv, gemm call the exported functions on float64-decoded data.
+	gen   func(r *rand.Rand, n int) (raw any, vals []float64)
+	dot   func(raw any, x []float32) float32
+	gemv  func(raw any, x, out []float32, cols int)
+	gemmR func(raw any, x, out []float32, n, rows, cols, r0, r1 int)
+}
+
+var wtypes = []wtypeT{
+	{
+		name:  "BF16",
+		avail: func(path) bool { return true },
+		gen: func(r *rand.Rand, n int) (any, []float64) {
+			w := make([]uint16, n)
+			v := make([]float64, n)
+			for i := range w {
+				w[i] = uint16(math.Float32bits(float32(r.NormFloat64())) >> 16)
+				v[i] = float64(bf16ToF32(w[i]))
+			}
+			return w, v
+		},
+		dot:  func(w any, x []float32) float32 { return DotBF16(w.([]uint16), x) },
+		gemv: func(w any, x, out []float32, cols int) { GemvBF16(w.([]uint16), x, out, cols) },
+		gemmR: func(w any, x, out []float32, n, rows, cols, r0, r1 int) {
+			GemmBF16Rows(w.([]uint16), x, out, n, rows, cols, r0, r1)
+		},
+	},
+	{
+		name:  "F16",
+		avail: func(p path) bool { return !p.avx2 || p.f16c },
+		gen: func(r *rand.Rand, n int) (any, []float64) {
+			w := make([]uint16, n)
+			v := make([]float64, n)
+			for i := range w {
+				// Exponents 1..30 cover every finite normal magnitude; a few
+				// subnormals (exponent 0) too.
+				exp := uint16(r.IntN(31))
+				w[i] = uint16(r.IntN(2))<<15 | exp<<10 | uint16(r.IntN(1024))
+				v[i] = float64(f16ToF32(w[i]))
+			}
+			return w, v
+		},
+		dot:  func(w any, x []float32) float32 { return DotF16(w.([]uint16), x) },
+		gemv: func(w any, x, out []float32, cols int) { GemvF16(w.([]uint16), x, out, cols) },
+		gemmR: func(w any, x, out []float32, n, rows, cols, r0, r1 int) {
+			GemmF16Rows(w.([]uint16), x, out, n, rows, cols, r0, r1)
+		},
+	},
+	{
+		name:  "F32",
+		avail: func(path) bool { return true },
+		gen: func(r *rand.Rand, n int) (any, []float64) {
+			w := make([]float32, n)
+			v := make([]float64, n)
+			for i := range w {
+				w[i] = float32(r.NormFloat64())
+				v[i] = float64(w[i])
+			}
+			return w, v
+		},
+		dot:  func(w any, x []float32) float32 { return DotF32(w.([]float32), x) },
+		gemv: func(w any, x, out []float32, cols int) { GemvF32(w.([]float32), x, out, cols) },
+		gemmR: func(w any, x, out []float32, n, rows, cols, r0, r1 int) {
+			GemmF32Rows(w.([]float32), x, out, n, rows, cols, r0, r1)
+		},
+	},
+}
+
+func randX(r *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	return x
+}
+
+// check compares got with the exact dot product of w and x. Every product is
+// exact in float64 and every float32 FMA or add rounds once, so any order of
+// summing n terms in float32 is within n·u·Σ|w_i·x_i| of the exact sum
+// (Higham, Accuracy and Stability, §3.1), u = 2⁻²⁴; one more u for the final
+// tail adds. The bound is what a different summation order may cost, so the
+// portable and the assembly paths can both be held to it.
+func check(t *testing.T, what string, got float32, w []float64, x []float32) {
+	t.Helper()
+	var exact, abs float64
+	for i := range w {
+		p := w[i] * float64(x[i])
+		exact += p
+		abs += math.Abs(p)
+	}
+	tol := float64(len(w)+2) * 0x1p-24 * abs
+	if d := math.Abs(float64(got) - exact); !(d <= tol) {
+		t.Errorf("%s = %v, exact %v: error %.3g > bound %.3g", what, got, exact, d, tol)
+	}
+}
+
+func TestDot(t *testing.T) {
+	for _, p := range paths() {
+		for _, wt := range wtypes {
+			if !wt.avail(p) {
+				continue
+			}
+			t.Run(p.name+"/"+wt.name, func(t *testing.T) {
+				r := rand.New(rand.NewPCG(1, uint64(len(wt.name))))
+				with(t, p, func() {
+					for _, n := range lengths {
+						raw, w := wt.gen(r, n)
+						x := randX(r, n)
+						check(t, fmt.Sprintf("n=%d", n), wt.dot(raw, x), w, x)
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestDotMatchesGo holds the assembly to the portable code directly too: two
+// float32 sums of the same n terms differ by at most twice the bound.
+func TestDotMatchesGo(t *testing.T) {
+	if !hwAVX2 {
+		t.Skip("no AVX2+FMA on this CPU")
+	}
+	r := rand.New(rand.NewPCG(2, 2))
+	for _, n := range lengths {
+		raw, w := bfRand(r, n)
+		x := randX(r, n)
+		var asm, ref float32
+		with(t, paths()[1], func() { asm = DotBF16(raw, x) })
+		with(t, paths()[0], func() { ref = DotBF16(raw, x) })
+		var abs float64
+		for i := range w {
+			abs += math.Abs(float64(w[i]) * float64(x[i]))
+		}
+		if d := math.Abs(float64(asm - ref)); d > 2*float64(n+2)*0x1p-24*abs {
+			t.Errorf("n=%d: asm %v, go %v", n, asm, ref)
+		}
+	}
+}
+
+func bfRand(r *rand.Rand, n int) ([]uint16, []float32) {
+	raw, v := wtypes[0].gen(r, n)
+	w := make([]float32, n)
+	for i := range v {
+		w[i] = float32(v[i])
+	}
+	return raw.([]uint16), w
+}
+
+var shapes = [][2]int{{0, 0}, {0, 5}, {3, 0}, {1, 1}, {1, 8}, {3, 7}, {4, 8}, {4, 16}, {5, 17}, {8, 24}, {9, 31}, {13, 64}, {7, 2051}, {12, 40}}
+
+func TestGemv(t *testing.T) {
+	for _, p := range paths() {
+		for _, wt := range wtypes {
+			if !wt.avail(p) {
+				continue
+			}
+			t.Run(p.name+"/"+wt.name, func(t *testing.T) {
+				r := rand.New(rand.NewPCG(3, 3))
+				with(t, p, func() {
+					for _, s := range shapes {
+						rows, cols := s[0], s[1]
+						raw, w := wt.gen(r, rows*cols)
+						x := randX(r, cols)
+						out := make([]float32, rows)
+						for i := range out {
+							out[i] = float32(math.NaN()) // must be overwritten
+						}
+						wt.gemv(raw, x, out, cols)
+						for i := range out {
+							check(t, fmt.Sprintf("%dx%d row %d", rows, cols, i), out[i], w[i*cols:(i+1)*cols], x)
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+func TestGemm(t *testing.T) {
+	tokens := []int{0, 1, 2, 3, 4, 5, 6, 7, 11}
+	for _, p := range paths() {
+		for _, wt := range wtypes {
+			if !wt.avail(p) {
+				continue
+			}
+			t.Run(p.name+"/"+wt.name, func(t *testing.T) {
+				r := rand.New(rand.NewPCG(4, 4))
+				with(t, p, func() {
+					for _, s := range append(shapes, [2]int{5, 2051}) {
+						rows, cols := s[0], s[1]
+						ns := tokens
+						if cols == 2051 && rows == 5 {
+							ns = []int{tokenBlock(cols) + 4} // crosses a token block
+						}
+						for _, n := range ns {
+							raw, w := wt.gen(r, rows*cols)
+							x := randX(r, n*cols)
+							// Whole matrix, then a split into unaligned row ranges.
+							splits := [][]int{{0, rows}, {0, min(1, rows), min(6, rows), rows}}
+							for _, sp := range splits {
+								out := make([]float32, n*rows)
+								for i := range out {
+									out[i] = float32(math.NaN())
+								}
+								for k := 0; k+1 < len(sp); k++ {
+									wt.gemmR(raw, x, out, n, rows, cols, sp[k], sp[k+1])
+								}
+								for tk := range n {
+									for i := range rows {
+										check(t, fmt.Sprintf("n=%d %dx%d split %v out[%d,%d]", n, rows, cols, sp, tk, i),
+											out[tk*rows+i], w[i*cols:(i+1)*cols], x[tk*cols:(tk+1)*cols])
+									}
+								}
+							}
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestGemmRowsWritesOnlyItsRows checks that a row range leaves the rest of out
+// alone, which is what lets goroutines share one out.
+func TestGemmRowsWritesOnlyItsRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	const n, rows, cols = 7, 13, 40
+	w, _ := bfRand(r, rows*cols)
+	x := randX(r, n*cols)
+	for _, p := range paths() {
+		with(t, p, func() {
+			out := make([]float32, n*rows)
+			for i := range out {
+				out[i] = -1234
+			}
+			GemmBF16Rows(w, x, out, n, rows, cols, 2, 9)
+			for tk := range n {
+				for i := range rows {
+					v := out[tk*rows+i]
+					if inside := i >= 2 && i < 9; inside == (v == -1234) {
+						t.Errorf("%s: out[%d,%d] = %v (row range [2,9))", p.name, tk, i, v)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestSpecialValues: NaN and ±Inf anywhere, in the vector body or the tail,
+// reach the result.
+func TestSpecialValues(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	bfNaN, bfInf := uint16(0x7fc0), uint16(0x7f80)
+	for _, p := range paths() {
+		with(t, p, func() {
+			for _, n := range []int{1, 8, 19, 64, 67} {
+				for _, pos := range []int{0, n / 2, n - 1} {
+					w := make([]uint16, n)
+					x := make([]float32, n)
+					for i := range w {
+						w[i], x[i] = 0x3f80, 1 // 1.0
+					}
+					w[pos] = bfNaN
+					if got := DotBF16(w, x); !math.IsNaN(float64(got)) {
+						t.Errorf("%s n=%d: NaN weight at %d gave %v", p.name, n, pos, got)
+					}
+					w[pos] = bfInf
+					if got := DotBF16(w, x); !math.IsInf(float64(got), 1) {
+						t.Errorf("%s n=%d: +Inf weight at %d gave %v", p.name, n, pos, got)
+					}
+					w[pos], x[pos] = 0, inf // 0·Inf = NaN
+					if got := DotBF16(w, x); !math.IsNaN(float64(got)) {
+						t.Errorf("%s n=%d: 0·Inf at %d gave %v", p.name, n, pos, got)
+					}
+					x[pos] = -inf
+					w[pos] = 0x3f80
+					out := make([]float32, 1)
+					GemvBF16(w, x, out, n)
+					if !math.IsInf(float64(out[0]), -1) {
+						t.Errorf("%s n=%d: -Inf in x at %d gave %v", p.name, n, pos, out[0])
+					}
+					// GEMM, 4 rows (the tile kernel) × 5 tokens, NaN in every row.
+					const rows, toks = 4, 5
+					gw := make([]float32, rows*n)
+					gx := make([]float32, toks*n)
+					for i := range gw {
+						gw[i] = 1
+					}
+					for i := range gx {
+						gx[i] = 2
+					}
+					for r := range rows {
+						gw[r*n+pos] = nan
+					}
+					gout := make([]float32, toks*rows)
+					GemmF32(gw, gx, gout, toks, rows, n)
+					for i, v := range gout {
+						if !math.IsNaN(float64(v)) {
+							t.Errorf("%s n=%d: GEMM with NaN weight at %d: out[%d] = %v", p.name, n, pos, i, v)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestWidenExhaustive checks every one of the 65536 bit patterns: the Go
+// widening of bf16 and f16 against the definition, and the assembly's
+// (VPMOVZXWD+VPSLLD, VCVTPH2PS) against the Go one.
+func TestWidenExhaustive(t *testing.T) {
+	for h := range 1 << 16 {
+		h := uint16(h)
+		// binary16: sign, 5-bit exponent (bias 15), 10-bit mantissa.
+		e, m := int(h>>10&0x1f), float64(h&0x3ff)
+		var want float64
+		switch {
+		case e == 0x1f && m == 0:
+			want = math.Inf(1)
+		case e == 0x1f:
+			want = math.NaN()
+		case e == 0:
+			want = math.Ldexp(m, -24)
+		default:
+			want = math.Ldexp(1024+m, e-25)
+		}
+		if h&0x8000 != 0 {
+			want = -want
+		}
+		got := f16ToF32(h)
+		if !(float64(got) == want || math.IsNaN(want) && math.IsNaN(float64(got))) || math.Signbit(float64(got)) != (h&0x8000 != 0) {
+			t.Fatalf("f16ToF32(%#04x) = %v, want %v", h, got, want)
+		}
+	}
+	if !hwAVX2 {
+		t.Skip("no AVX2+FMA on this CPU")
+	}
+	// The assembly widens inside an FMA: w·1 + 0 keeps every value except the
+	// sign of zero and NaN payloads, which the comparison allows for.
+	one := []float32{1, 0, 0, 0, 0, 0, 0, 0}
+	w := make([]uint16, 8)
+	for h := range 1 << 16 {
+		w[0] = uint16(h)
+		for _, c := range []struct {
+			name      string
+			asm, want float32
+			ok        bool
+		}{
+			{"bf16", dotBF16AVX2(&w[0], &one[0], 8), bf16ToF32(w[0]), true},
+			{"f16", func() float32 {
+				if !hwF16C {
+					return f16ToF32(w[0])
+				}
+				return dotF16AVX2(&w[0], &one[0], 8)
+			}(), f16ToF32(w[0]), true},
+		} {
+			if !(c.asm == c.want || math.IsNaN(float64(c.asm)) && math.IsNaN(float64(c.want))) {
+				t.Fatalf("%s %#04x: asm %v, go %v", c.name, h, c.asm, c.want)
+			}
+		}
+	}
+}
+
+func TestLengthMismatchPanics(t *testing.T) {
+	cases := map[string]func(){
+		"DotBF16":      func() { DotBF16(make([]uint16, 3), make([]float32, 4)) },
+		"DotF16":       func() { DotF16(make([]uint16, 4), make([]float32, 3)) },
+		"DotF32":       func() { DotF32(make([]float32, 4), make([]float32, 3)) },
+		"GemvBF16":     func() { GemvBF16(make([]uint16, 15), make([]float32, 4), make([]float32, 4), 4) },
+		"GemvF16":      func() { GemvF16(make([]uint16, 16), make([]float32, 3), make([]float32, 4), 4) },
+		"GemvF32":      func() { GemvF32(make([]float32, 16), make([]float32, 4), make([]float32, 4), -4) },
+		"GemmBF16":     func() { GemmBF16(make([]uint16, 16), make([]float32, 8), make([]float32, 7), 2, 4, 4) },
+		"GemmF16":      func() { GemmF16(make([]uint16, 16), make([]float32, 7), make([]float32, 8), 2, 4, 4) },
+		"GemmF32":      func() { GemmF32(make([]float32, 15), make([]float32, 8), make([]float32, 8), 2, 4, 4) },
+		"GemmBF16Rows": func() { GemmBF16Rows(make([]uint16, 16), make([]float32, 8), make([]float32, 8), 2, 4, 4, 3, 5) },
+		"GemmF16Rows":  func() { GemmF16Rows(make([]uint16, 16), make([]float32, 8), make([]float32, 8), 2, 4, 4, 3, 2) },
+		"GemmF32Rows":  func() { GemmF32Rows(make([]float32, 16), make([]float32, 8), make([]float32, 8), 2, 4, 4, -1, 2) },
+	}
+	for name, f := range cases {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				msg, _ := recover().(string)
+				if !strings.HasPrefix(msg, "simd: "+name+":") {
+					t.Errorf("panic %q, want one naming %s", msg, name)
+				}
+			}()
+			f()
+		})
+	}
+}
+
+// FuzzDotBF16 compares the assembly with the portable code on random lengths
+// and data; each input is a seed and a length.
+func FuzzDotBF16(f *testing.F) {
+	for _, n := range lengths {
+		f.Add(uint64(n), uint16(n))
+	}
+	f.Fuzz(func(t *testing.T, seed uint64, n uint16) {
+		r := rand.New(rand.NewPCG(seed, 7))
+		raw, w := bfRand(r, int(n))
+		x := randX(r, int(n))
+		w64 := make([]float64, n)
+		for i := range w {
+			w64[i] = float64(w[i])
+		}
+		for _, p := range paths() {
+			with(t, p, func() { check(t, p.name, DotBF16(raw, x), w64, x) })
+		}
+	})
+}
+
+// FuzzGemvBF16 does the same for the 4-row kernel on random shapes.
+func FuzzGemvBF16(f *testing.F) {
+	for _, s := range shapes {
+		f.Add(uint64(s[0]), uint8(s[0]), uint16(s[1]))
+	}
+	f.Fuzz(func(t *testing.T, seed uint64, rows uint8, cols uint16) {
+		cols %= 4096
+		r := rand.New(rand.NewPCG(seed, 8))
+		raw, w := bfRand(r, int(rows)*int(cols))
+		x := randX(r, int(cols))
+		for _, p := range paths() {
+			with(t, p, func() {
+				out := make([]float32, rows)
+				GemvBF16(raw, x, out, int(cols))
+				for i := range out {
+					wi := make([]float64, cols)
+					for j := range wi {
+						wi[j] = float64(w[i*int(cols)+j])
+					}
+					check(t, fmt.Sprintf("%s row %d", p.name, i), out[i], wi, x)
+				}
+			})
+		}
+	})
+}
