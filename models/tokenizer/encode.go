@@ -58,8 +58,14 @@ func (t *Tokenizer) findAdded(text string, allowSpecial bool) (int, addedToken, 
 		return 0, addedToken{}, false
 	}
 	for i := 0; i < len(text); i++ {
-		for _, a := range t.byFirst[text[i]] {
-			if (allowSpecial || !a.special) && strings.HasPrefix(text[i:], a.content) {
+		if !t.firstBytes[text[i]] {
+			continue
+		}
+		for _, n := range t.lengths {
+			if i+n > len(text) {
+				continue
+			}
+			if a, ok := t.byContent[text[i:i+n]]; ok && (allowSpecial || !a.special) {
 				return i, a, true
 			}
 		}

@@ -20,11 +20,11 @@ import (
 type class uint8
 
 const (
-	classOther  class = iota // none of the below
-	classLetter              // \p{L}
-	classNumber              // \p{N}
-	classSpace               // \s other than \r and \n
-	classNewline             // \r or \n (also \s)
+	classOther   class = iota // none of the below
+	classLetter               // \p{L}
+	classNumber               // \p{N}
+	classSpace                // \s other than \r and \n
+	classNewline              // \r or \n (also \s)
 )
 
 func classify(r rune) class {

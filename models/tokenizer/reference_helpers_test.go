@@ -41,6 +41,23 @@ func modelDir(dir string) string {
 	return filepath.Join(dir, "node_modules", "@lenml", "tokenizer-llama3", "models")
 }
 
+// installedDir returns the reference dir if the tokenizer is installed there,
+// or "".
+func installedDir() string {
+	dir := os.Getenv("WASMGPU_TOKENIZER_DIR")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(home, ".cache", "wasmgpu", "tokenizer")
+	}
+	if _, err := os.Stat(filepath.Join(modelDir(dir), "tokenizer.json")); err != nil {
+		return ""
+	}
+	return dir
+}
+
 var llama3 struct {
 	once sync.Once
 	tok  *Tokenizer

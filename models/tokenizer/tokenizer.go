@@ -22,10 +22,13 @@ type Tokenizer struct {
 	tokens [][]byte
 	// added holds the added tokens (special or not), indexed by id.
 	added map[int]addedToken
-	// matchers are the added tokens recognized in text, longest first;
-	// byFirst groups them by their first byte.
+	// matchers are the added tokens recognized in text, longest first.
 	matchers []addedToken
-	byFirst  [256][]addedToken
+	// byContent indexes matchers, lengths are their distinct lengths in
+	// decreasing order and firstBytes marks the bytes they start with.
+	byContent  map[string]addedToken
+	lengths    []int
+	firstBytes [256]bool
 
 	prefix, suffix []int // what AddSpecial puts around the ids
 	size           int   // highest id + 1
@@ -222,8 +225,16 @@ func (t *Tokenizer) loadAdded(specs []addedSpec) error {
 	sort.SliceStable(t.matchers, func(i, j int) bool {
 		return len(t.matchers[i].content) > len(t.matchers[j].content)
 	})
+	t.byContent = make(map[string]addedToken, len(t.matchers))
 	for _, a := range t.matchers {
-		t.byFirst[a.content[0]] = append(t.byFirst[a.content[0]], a)
+		if old, dup := t.byContent[a.content]; dup {
+			return fmt.Errorf("added tokens %d and %d have the same content %q", old.id, a.id, a.content)
+		}
+		t.byContent[a.content] = a
+		t.firstBytes[a.content[0]] = true
+		if n := len(a.content); len(t.lengths) == 0 || t.lengths[len(t.lengths)-1] != n {
+			t.lengths = append(t.lengths, n)
+		}
 	}
 	return nil
 }
@@ -243,10 +254,8 @@ func (t *Tokenizer) lookupAll(contents []string) ([]int, error) {
 // TokenID returns the id of a token given its text: an added token's content
 // (such as "<|eot_id|>") or the raw text of a vocab token.
 func (t *Tokenizer) TokenID(token string) (int, bool) {
-	for _, a := range t.matchers {
-		if a.content == token {
-			return a.id, true
-		}
+	if a, ok := t.byContent[token]; ok {
+		return a.id, true
 	}
 	id, ok := t.model.words[token]
 	return int(id), ok
