@@ -1,0 +1,195 @@
+//go:build darwin
+
+package metal
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/ebitengine/purego/objc"
+
+	"github.com/wasmgpu/wasmgpu/kernels"
+)
+
+// msl_darwin.go compiles the Metal Shading Language sources at run time and
+// encodes compute dispatches. A binary built without cgo carries no
+// Info.plist or SDK version, and Metal then compiles source as MSL 2.4 unless
+// MTLCompileOptions.languageVersion says otherwise, so it is always set.
+
+// mslVersionFor picks the MSL version for a macOS product version ("14.5"):
+// 3.0 from macOS 13 on, 2.4 on macOS 12. The kernels are written in the
+// common subset of both. An unreadable version is taken to be a current one.
+func mslVersionFor(product string) (major, minor uint, err error) {
+	majorStr, _, _ := strings.Cut(product, ".")
+	osMajor, convErr := strconv.Atoi(majorStr)
+	switch {
+	case convErr != nil || osMajor >= 13:
+		return 3, 0, nil
+	case osMajor == 12:
+		return 2, 4, nil
+	default:
+		return 0, 0, fmt.Errorf("metal: macOS %s is too old: the backend needs macOS 12 (MSL 2.4) or later", product)
+	}
+}
+
+// pipeline is one compiled compute kernel.
+type pipeline struct {
+	name       string
+	pso        objc.ID // owned MTLComputePipelineState
+	maxThreads uint    // -maxTotalThreadsPerThreadgroup
+	simdWidth  uint    // -threadExecutionWidth
+}
+
+// compileKernels builds the library from kernels.MetalSource and one
+// pipeline per kernels.MetalKernels entry. It runs on the Metal thread.
+func (d *Device) compileKernels() error {
+	src, err := kernels.MetalSource()
+	if err != nil {
+		return fmt.Errorf("metal: %w", err)
+	}
+	nsSrc, err := newNSString(src)
+	if err != nil {
+		return fmt.Errorf("metal: kernel source: %w", err)
+	}
+	defer release(nsSrc)
+	opts := msg.id(alloc(rt.cls.mtlCompileOptions), sel.init)
+	if opts == 0 {
+		return fmt.Errorf("metal: MTLCompileOptions alloc/init returned nil")
+	}
+	defer release(opts)
+	msg.vU(opts, sel.setLanguageVersion, mtlLanguageVersion(d.msl[0], d.msl[1]))
+
+	var nsErr objc.ID // autoreleased NSError, set on failure (and on warnings)
+	d.lib = msg.idIDIDErr(d.dev, sel.newLibraryWithSource, nsSrc, opts, &nsErr)
+	if d.lib == 0 {
+		return fmt.Errorf("metal: newLibraryWithSource:options:error: (MSL %d.%d): %s", d.msl[0], d.msl[1], nsErrorText(nsErr))
+	}
+	for _, name := range kernels.MetalKernels {
+		p, err := d.newPipeline(name)
+		if err != nil {
+			return err
+		}
+		d.pipes[name] = p
+	}
+	return nil
+}
+
+// newPipeline makes the compute pipeline for one kernel function.
+func (d *Device) newPipeline(name string) (pipeline, error) {
+	nsName, err := newNSString(name)
+	if err != nil {
+		return pipeline{}, fmt.Errorf("metal: kernel name %q: %w", name, err)
+	}
+	defer release(nsName)
+	fn := msg.idID(d.lib, sel.newFunctionWithName, nsName)
+	if fn == 0 {
+		return pipeline{}, fmt.Errorf("metal: newFunctionWithName: %q returned nil: no such kernel in the library", name)
+	}
+	defer release(fn)
+	var nsErr objc.ID
+	pso := msg.idIDErr(d.dev, sel.newPipelineWithFunction, fn, &nsErr)
+	if pso == 0 {
+		return pipeline{}, fmt.Errorf("metal: newComputePipelineStateWithFunction:error: for %q: %s", name, nsErrorText(nsErr))
+	}
+	return pipeline{
+		name:       name,
+		pso:        pso,
+		maxThreads: msg.u(pso, sel.maxTotalThreadsPerThreadgroup),
+		simdWidth:  msg.u(pso, sel.threadExecutionWidth),
+	}, nil
+}
+
+// kernelArg is one kernel argument, bound at the index of its position in
+// the argument list: a buffer at a byte offset ([[buffer(i)]] device
+// pointers), or a few bytes copied into the command stream (setBytes, for
+// constant structs such as sizes).
+type kernelArg struct {
+	buf   objc.ID
+	off   uint64
+	bytes []byte
+}
+
+// bufferArg binds buf at byte offset off. For device-address-space buffers
+// Apple requires off to be aligned to the element type the kernel reads (4
+// bytes for float).
+func bufferArg(buf objc.ID, off uint64) kernelArg { return kernelArg{buf: buf, off: off} }
+
+// u32Arg binds a constant struct of uint32 fields, laid out as MSL lays out a
+// struct of uint (4-byte aligned, no padding).
+func u32Arg(vals ...uint32) kernelArg {
+	b := make([]byte, 0, 4*len(vals))
+	for _, v := range vals {
+		b = binary.LittleEndian.AppendUint32(b, v)
+	}
+	return kernelArg{bytes: b}
+}
+
+// maxSetBytes is Apple's limit for setBytes:length:atIndex: ("data less than
+// 4 KB"); larger constants belong in a buffer.
+const maxSetBytes = 4096
+
+// grid2D covers a w×h grid of threads with threadgroups of the pipeline's
+// SIMD width by as many rows as fit, and returns the threadgroup count and size
+// for dispatchThreadgroups:threadsPerThreadgroup: (kernels bounds-check the
+// overhang).
+func grid2D(p pipeline, w, h uint) (groups, threads mtlSize) {
+	tw := max(1, min(p.simdWidth, p.maxThreads))
+	th := max(1, min(p.maxThreads/tw, 8))
+	return mtlSize{Width: (w + tw - 1) / tw, Height: (h + th - 1) / th, Depth: 1},
+		mtlSize{Width: tw, Height: th, Depth: 1}
+}
+
+// encodeKernel encodes one dispatch of the named kernel into cb. Everything
+// is validated before the encoder is created, so a failed call leaves cb
+// without an open encoder. It runs on the Metal thread.
+func (d *Device) encodeKernel(cb objc.ID, name string, args []kernelArg, groups, threads mtlSize) error {
+	p, ok := d.pipes[name]
+	if !ok {
+		return fmt.Errorf("metal: kernel %q was not compiled", name)
+	}
+	if n := threads.Width * threads.Height * threads.Depth; n == 0 || n > p.maxThreads {
+		return fmt.Errorf("metal: kernel %q: %d threads per threadgroup, want 1..%d", name, n, p.maxThreads)
+	}
+	if groups.Width == 0 || groups.Height == 0 || groups.Depth == 0 {
+		return fmt.Errorf("metal: kernel %q: empty grid %v", name, groups)
+	}
+	for i, a := range args {
+		if a.buf == 0 && (len(a.bytes) == 0 || len(a.bytes) > maxSetBytes) {
+			return fmt.Errorf("metal: kernel %q argument %d: want a buffer or 1..%d bytes, have %d bytes", name, i, maxSetBytes, len(a.bytes))
+		}
+	}
+	enc := msg.id(cb, sel.computeCommandEncoder) // autoreleased
+	if enc == 0 {
+		return fmt.Errorf("metal: computeCommandEncoder returned nil for kernel %q", name)
+	}
+	msg.vID(enc, sel.setComputePipelineState, p.pso)
+	for i, a := range args {
+		if a.buf != 0 {
+			msg.setBuffer(enc, sel.setBuffer, a.buf, uint(a.off), uint(i))
+		} else {
+			// setBytes copies the bytes into the command stream during the call.
+			msg.setBytes(enc, sel.setBytes, unsafe.Pointer(&a.bytes[0]), uint(len(a.bytes)), uint(i))
+		}
+	}
+	msg.dispatch(enc, sel.dispatchThreadgroups, groups, threads)
+	msg.v(enc, sel.endEncoding)
+	return nil
+}
+
+// encodeNaiveGemm encodes kernels.MetalSgemmNaive for C = A·B.
+func (d *Device) encodeNaiveGemm(cb objc.ID, ops gemmOperands, m, n, k uint, _ *[]objc.ID) error {
+	p, ok := d.pipes[kernels.MetalSgemmNaive]
+	if !ok {
+		return fmt.Errorf("metal: kernel %q was not compiled", kernels.MetalSgemmNaive)
+	}
+	groups, threads := grid2D(p, n, m)
+	return d.encodeKernel(cb, kernels.MetalSgemmNaive, []kernelArg{
+		bufferArg(ops.bufA, ops.offA),
+		bufferArg(ops.bufB, ops.offB),
+		bufferArg(ops.bufC, ops.offC),
+		u32Arg(uint32(m), uint32(n), uint32(k)), // bounds checked by checkGemm
+	}, groups, threads)
+}
