@@ -161,3 +161,16 @@ func BenchmarkSyntheticTiny(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSyntheticLlama32_1B generates the full 2.47 GB of Llama 3.2 1B in
+// bf16. The first iteration in a fresh process also pays for first-touching
+// the memory, which on a VM can dominate.
+func BenchmarkSyntheticLlama32_1B(b *testing.B) {
+	b.SetBytes(Llama32_1B().NumParams() * 2)
+	for b.Loop() {
+		if _, err := Synthetic(Llama32_1B(), 1, BF16); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+	}
+}

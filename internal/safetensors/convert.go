@@ -13,12 +13,13 @@ func BF16ToF32(h uint16) float32 {
 }
 
 // F32ToBF16 narrows a float32 to bfloat16 rounding to nearest, ties to even,
-// as PyTorch does. NaN stays NaN (quieted, sign kept); values beyond the
-// bfloat16 range round to infinity.
+// bit for bit as PyTorch does (c10::BFloat16): every NaN becomes the
+// canonical quiet NaN 0x7FC0, and values beyond the bfloat16 range round to
+// infinity.
 func F32ToBF16(f float32) uint16 {
 	b := math.Float32bits(f)
-	if b&0x7fffffff > 0x7f800000 { // NaN: keep sign and top payload, force quiet
-		return uint16(b>>16) | 0x0040
+	if b&0x7fffffff > 0x7f800000 {
+		return 0x7fc0
 	}
 	b += 0x7fff + (b>>16)&1
 	return uint16(b >> 16)

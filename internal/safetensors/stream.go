@@ -46,27 +46,25 @@ func (s *Reader) Header() *Header { return s.header }
 // the next tensor's description. After the last tensor it consumes trailing
 // bytes and returns io.EOF.
 func (s *Reader) Next() (TensorInfo, error) {
-	for s.next < len(s.header.Tensors) {
-		t := s.header.Tensors[s.next]
-		s.next++
-		if t.Begin < s.pos { // an empty tensor inside one already passed
-			if t.Size() == 0 {
-				s.end, s.cur = s.pos, t.Name
-				return t, nil
-			}
-			return TensorInfo{}, errorf(s.file, t.Name, "data_offsets", "out of order") // unreachable after checkLayout
-		}
-		if err := s.skip(t.Begin, t.Name); err != nil {
+	if s.next == len(s.header.Tensors) {
+		if err := s.skip(s.header.DataSize, ""); err != nil {
 			return TensorInfo{}, err
 		}
-		s.end, s.cur = t.End, t.Name
+		s.end, s.cur = s.pos, ""
+		return TensorInfo{}, io.EOF
+	}
+	t := s.header.Tensors[s.next]
+	s.next++
+	if t.Size() == 0 && t.Begin < s.pos { // an empty tensor inside one already passed
+		s.end, s.cur = s.pos, t.Name
 		return t, nil
 	}
-	if err := s.skip(s.header.DataSize, ""); err != nil {
+	// The header is sorted and overlap-free, so t.Begin >= s.pos here.
+	if err := s.skip(t.Begin, t.Name); err != nil {
 		return TensorInfo{}, err
 	}
-	s.end, s.cur = s.pos, ""
-	return TensorInfo{}, io.EOF
+	s.end, s.cur = t.End, t.Name
+	return t, nil
 }
 
 func (s *Reader) skip(to int64, tensor string) error {

@@ -237,3 +237,37 @@ func TestStreamTruncated(t *testing.T) {
 		t.Errorf("cut header: %v", err)
 	}
 }
+
+func TestStreamSkipsGaps(t *testing.T) {
+	hdr := `{"a":{"dtype":"U8","shape":[2],"data_offsets":[1,3]},"z":{"dtype":"U8","shape":[0],"data_offsets":[2,2]},"b":{"dtype":"U8","shape":[1],"data_offsets":[5,6]}}`
+	img := image(hdr, []byte("xABxyCtrailer"))
+	r := bytes.NewReader(append(img, "MORE"...))
+	sr, err := NewReader(r, int64(len(img)), "gappy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		ti, err := sr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(sr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ti.Name+"="+string(b))
+	}
+	if s := strings.Join(got, ","); s != "a=AB,z=,b=C" {
+		t.Errorf("read %s, want a=AB,z=,b=C", s)
+	}
+	if rest, _ := io.ReadAll(r); string(rest) != "MORE" {
+		t.Errorf("left %q after the message, want MORE", rest)
+	}
+	if g := sr.Header().Gaps; len(g) != 3 {
+		t.Errorf("gaps %v", g)
+	}
+}
