@@ -3,6 +3,7 @@ package cuda
 import (
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,27 +12,30 @@ import (
 
 // BenchmarkMatMul times one synchronous MatMul per op (copies included in
 // copy mode) and reports the GEMM's own GPU time as gpu-us/op.
-// managed+prefetch is managed mode with Options.PrefetchManaged.
+// copy+pinned is copy mode with Options.PinnedCopy; managed+prefetch is
+// managed mode with Options.PrefetchManaged.
 func BenchmarkMatMul(b *testing.B) {
 	d := gpu(b)
-	var pre *Device
+	variants := map[string]Options{"copy+pinned": {PinnedCopy: true}, "managed+prefetch": {PrefetchManaged: true}}
+	opened := map[string]*Device{}
 	defer func() {
-		if pre != nil {
-			pre.Close()
+		for _, dev := range opened {
+			dev.Close()
 		}
 	}()
 	for _, n := range []int{128, 1024, 4096} {
-		for _, mode := range []string{"copy", "mapped", "managed", "managed+prefetch", "resident"} {
-			b.Run(mode+"/n="+itoa(n), func(b *testing.B) {
-				dev := d
-				if mode == "managed+prefetch" {
-					if pre == nil {
-						var err error
-						if pre, err = OpenWith(Options{PrefetchManaged: true}); err != nil {
+		for _, name := range []string{"copy", "copy+pinned", "mapped", "managed", "managed+prefetch", "resident"} {
+			b.Run(name+"/n="+itoa(n), func(b *testing.B) {
+				dev, mode := d, name
+				if opts, ok := variants[name]; ok {
+					if opened[name] == nil {
+						o, err := OpenWith(opts)
+						if err != nil {
 							b.Fatal(err)
 						}
+						opened[name] = o
 					}
-					dev, mode = pre, "managed"
+					dev, mode = opened[name], name[:strings.IndexByte(name, '+')]
 				}
 				benchMatMul(b, dev, device.Mode(mode), n)
 			})

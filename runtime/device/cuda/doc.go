@@ -23,11 +23,13 @@
 // goroutine locked to a thread serving all calls over a channel, costs a
 // goroutine hand-off each way and, once that thread sleeps, a futex wake
 // measured in microseconds: too much for a guest that wants a host call
-// under 5 µs and a Llama token of ~200 launches. The cost here is a few tens
-// of nanoseconds per call, measured by BenchmarkDispatch. Calls go through
-// purego.SyscallN, not purego.RegisterFunc, which would add reflection to
-// every call, and kernel arguments are packed into a block owned by the
-// Memory, so a launch allocates nothing.
+// under 5 µs and a Llama token of ~200 launches. The cost here is the lock
+// (about 5 ns) and one cuCtxSetCurrent call (about 180 ns with purego's
+// call overhead, on an H200 host; BenchmarkDispatch measures it). Calls go
+// through purego.SyscallN, not purego.RegisterFunc, which would add
+// reflection to every call. Kernel arguments are packed into a block owned
+// by the Memory without allocating; SyscallN itself allocates its
+// argument slice once per C call (it escapes), a few tens of bytes.
 //
 // The driver is thread-safe; the package adds one mutex, around the
 // device's single cuBLAS handle (and kernel loading). Each Memory has its
@@ -49,7 +51,9 @@
 //     counted in Stats.DeviceBytes and StagingBytes) and the result back,
 //     straight from and to the pageable linear memory: no pinned staging of
 //     ours, since that would add a host-side copy and pinned RSS to what the
-//     control is meant to price.
+//     control is meant to price. Options.PinnedCopy instead registers (pins,
+//     without mapping) the linear memory as it grows, so the same copies run
+//     as DMA at pinned speed: the best a copying sandbox can do.
 //   - mapped: the reservation is registered with the GPU piece by piece:
 //     each Grow registers the newly used pages (cuMemHostRegister with
 //     PORTABLE|DEVICEMAP). Registering the whole reservation up front would

@@ -222,16 +222,17 @@ func (m *Memory) Grow(size uint64) error {
 	if size <= m.size {
 		return nil
 	}
-	if m.mode == device.Mapped {
+	if m.mode == device.Mapped || (m.mode == device.Copy && m.d.opts.PinnedCopy) {
 		if err := m.register(size); err != nil {
-			return fmt.Errorf("cuda: grow mapped memory to %d bytes: %w", size, err)
+			return fmt.Errorf("cuda: grow %s memory to %d bytes: %w", m.mode, size, err)
 		}
 	}
 	m.size = size
 	return nil
 }
 
-// register pins and maps the pages up to size not yet registered.
+// register pins the pages up to size not yet registered, and in mapped
+// mode maps them into the device's address space.
 func (m *Memory) register(size uint64) error {
 	from := uint64(0)
 	if n := len(m.pieces); n > 0 {
@@ -247,13 +248,21 @@ func (m *Memory) register(size uint64) error {
 	}
 	defer d.leave()
 	host := m.base + uintptr(from)
-	if err := d.drv.check("cuMemHostRegister", call(d.drv.cuMemHostRegister, host, uintptr(to-from), memHostRegisterPortable|memHostRegisterDeviceMap)); err != nil {
+	flags := uintptr(memHostRegisterPortable)
+	if m.mode == device.Mapped {
+		flags |= memHostRegisterDeviceMap
+	}
+	if err := d.drv.check("cuMemHostRegister", call(d.drv.cuMemHostRegister, host, uintptr(to-from), flags)); err != nil {
 		return err
 	}
 	var dev uint64
-	if err := d.drv.check("cuMemHostGetDevicePointer", call(d.drv.cuMemHostGetDevicePointer, uintptr(unsafe.Pointer(&dev)), host, 0)); err != nil {
-		call(d.drv.cuMemHostUnregister, host)
-		return err
+	if m.mode == device.Mapped {
+		if err := d.drv.check("cuMemHostGetDevicePointer", call(d.drv.cuMemHostGetDevicePointer, uintptr(unsafe.Pointer(&dev)), host, 0)); err != nil {
+			call(d.drv.cuMemHostUnregister, host)
+			return err
+		}
+	} else {
+		dev = uint64(host) // not mapped; kept only to unregister
 	}
 	m.pieces = append(m.pieces, piece{off: from, len: to - from, dev: dev})
 	if dev != uint64(host) {
@@ -438,4 +447,3 @@ func (r *ResidentMemory) transfer(s device.Span, up bool) error {
 	m.stats.CopiedBytes += s.Len
 	return nil
 }
-

@@ -248,3 +248,11 @@ func TestPCIeGen(t *testing.T) {
 		}
 	}
 }
+
+func TestIsVersion(t *testing.T) {
+	for w, want := range map[string]bool{"580.159.04": true, "535.86": true, "for": false, "x86_64": false, "13": false, ".1": false, "1.": false} {
+		if isVersion(w) != want {
+			t.Errorf("isVersion(%q) = %v", w, !want)
+		}
+	}
+}
