@@ -1,0 +1,202 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/wasmgpu/wasmgpu/internal/safetensors"
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+)
+
+// The Llama kernels on plain slices, after the spans are checked and staged.
+// Arithmetic is float32 with float32 accumulation, as the reference runs its
+// float32 model; only the transcendental functions (exp, cos, sin, rsqrt) go
+// through float64 and round once.
+
+// parallelWork is the multiply-adds a chunk of a parallel loop should hold,
+// enough that handing it to a worker costs little next to doing it.
+const parallelWork = 1 << 16
+
+// embed widens table rows tokens[t] into out rows; a token outside the table
+// is an error (token ids are data, so no argument check can catch them).
+func embed(t device.WeightTensor, tokens []int32, out []float32, n int) error {
+	vocab, dim := t.Shape[0], t.Shape[1]
+	es := len(t.Data) / (vocab * dim)
+	for i, id := range tokens[:n] {
+		if id < 0 || int(id) >= vocab {
+			return fmt.Errorf("embed: token %d at row %d is outside the table's %d rows", id, i, vocab)
+		}
+		row := t.Data[int(id)*dim*es : (int(id)+1)*dim*es]
+		widen(t.DType, row, out[i*dim:(i+1)*dim])
+	}
+	return nil
+}
+
+// rmsnorm writes x·rsqrt(mean(x²)+eps)·weight row by row; out may be x.
+func rmsnorm(t device.WeightTensor, x, out []float32, n int, eps float32) {
+	dim := t.Shape[0]
+	w := make([]float32, dim)
+	widen(t.DType, t.Data, w)
+	for r := range n {
+		xr, or := x[r*dim:(r+1)*dim], out[r*dim:(r+1)*dim]
+		var ss float64
+		for _, v := range xr {
+			ss += float64(v) * float64(v)
+		}
+		inv := float32(1 / math.Sqrt(float64(float32(ss/float64(dim))+eps)))
+		for i, v := range xr {
+			or[i] = w[i] * (v * inv)
+		}
+	}
+}
+
+// linear computes out[t, o] = Σ_i x[t, i]·W[o, i], the output rows split
+// over the worker pool. One token (decode) dots each weight row with x as it
+// reads it; several (prefill) widen each weight row once into the worker's
+// scratch and dot it with every token, reading the weights once per call.
+func linear(t device.WeightTensor, x, out []float32, n int) {
+	outDim, inDim := t.Shape[0], t.Shape[1]
+	rowBytes := len(t.Data) / outDim
+	grain := max(1, parallelWork/(inDim*n))
+	parallel(outDim, grain, func(w *worker, lo, hi int) {
+		if n == 1 {
+			for o := lo; o < hi; o++ {
+				out[o] = dotRow(t.DType, t.Data[o*rowBytes:(o+1)*rowBytes], x)
+			}
+			return
+		}
+		wr := w.floats(inDim)
+		for o := lo; o < hi; o++ {
+			widen(t.DType, t.Data[o*rowBytes:(o+1)*rowBytes], wr)
+			for r := range n {
+				out[r*outDim+o] = dotF32(wr, x[r*inDim:(r+1)*inDim])
+			}
+		}
+	})
+}
+
+// rope rotates pairs (i, i+headDim/2) of every head of every row by
+// (pos+t)·invFreq[i], as Hugging Face's apply_rotary_pos_emb with
+// rotate_half: the angle is a float32 product, its cos and sin are rounded
+// to float32.
+func rope(x, invFreq []float32, n, heads, headDim, pos int) {
+	half := headDim / 2
+	cs := make([]float32, 2*half)
+	for t := range n {
+		p := float32(pos + t)
+		for i := range half {
+			a := float64(p * invFreq[i])
+			cs[i], cs[half+i] = float32(math.Cos(a)), float32(math.Sin(a))
+		}
+		for h := range heads {
+			v := x[(t*heads+h)*headDim : (t*heads+h+1)*headDim]
+			for i := range half {
+				c, s := cs[i], cs[half+i]
+				x0, x1 := v[i], v[i+half]
+				v[i] = x0*c - x1*s
+				v[i+half] = x1*c + x0*s
+			}
+		}
+	}
+}
+
+// kvstore converts count float32s of src into dst in the cache's dtype,
+// rounding to nearest even.
+func kvstore(src []float32, dst []byte, dt device.KVDType, count int) {
+	switch dt {
+	case device.KVBF16:
+		d := u16(dst)[:count]
+		for i, v := range src[:count] {
+			d[i] = safetensors.F32ToBF16(v)
+		}
+	case device.KVF16:
+		d := u16(dst)[:count]
+		for i, v := range src[:count] {
+			d[i] = safetensors.F32ToF16(v)
+		}
+	default:
+		copy(f32s(dst)[:count], src[:count])
+	}
+}
+
+// kvDType is the weight-dtype spelling of a KV dtype, for the row helpers.
+func kvDType(dt device.KVDType) string {
+	switch dt {
+	case device.KVBF16:
+		return "BF16"
+	case device.KVF16:
+		return "F16"
+	}
+	return "F32"
+}
+
+// attention computes, for each query token t and head h, softmax over the
+// scaled dot products with cached keys 0..pos+t, then the weighted sum of
+// cached values. The (token, head) pairs are split over the worker pool;
+// each pair's scores live in the worker's scratch.
+func attention(q []float32, kc, vc []byte, out []float32, dt device.KVDType, n, pos, heads, kvHeads, headDim int) {
+	group := heads / kvHeads
+	es := dt.Size()
+	rowBytes := kvHeads * headDim * es
+	wdt := kvDType(dt)
+	scale := float32(1 / math.Sqrt(float64(headDim)))
+	grain := max(1, parallelWork/((pos+n)*headDim*2))
+	parallel(n*heads, grain, func(w *worker, lo, hi int) {
+		scores := w.floats(pos + n)
+		for u := lo; u < hi; u++ {
+			t, h := u/heads, u%heads
+			ctx := pos + t + 1
+			qv := q[u*headDim : (u+1)*headDim]
+			off := (h / group) * headDim * es
+			s := scores[:ctx]
+			m := float32(math.Inf(-1))
+			for j := range s {
+				k := kc[j*rowBytes+off : j*rowBytes+off+headDim*es]
+				s[j] = dotRow(wdt, k, qv) * scale
+				m = max(m, s[j])
+			}
+			var sum float32
+			for j, v := range s {
+				e := float32(math.Exp(float64(v - m)))
+				s[j] = e
+				sum += e
+			}
+			o := out[u*headDim : (u+1)*headDim]
+			clear(o)
+			inv := 1 / sum
+			for j, p := range s {
+				axpyRow(wdt, p*inv, vc[j*rowBytes+off:j*rowBytes+off+headDim*es], o)
+			}
+		}
+	})
+}
+
+// swiglu writes silu(gate)·up; out may be gate.
+func swiglu(gate, up, out []float32) {
+	for i, g := range gate[:len(out)] {
+		out[i] = float32(float64(g)/(1+math.Exp(-float64(g)))) * up[i]
+	}
+}
+
+// add does x += y.
+func add(x, y []float32) {
+	y = y[:len(x)]
+	for i := range x {
+		x[i] += y[i]
+	}
+}
+
+// argmax writes the index of each row's largest value, the first on ties;
+// NaNs are never the largest.
+func argmax(x []float32, out []int32, n, width int) {
+	for r := range n {
+		row := x[r*width : (r+1)*width]
+		best, idx := float32(math.Inf(-1)), 0
+		for i, v := range row {
+			if v > best {
+				best, idx = v, i
+			}
+		}
+		out[r] = int32(idx)
+	}
+}
