@@ -1,0 +1,316 @@
+package llm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"unsafe"
+
+	"github.com/wasmgpu/wasmgpu/models"
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+)
+
+// Options choose an engine's memory and numerics.
+type Options struct {
+	// KV is the KV cache's element type; empty means bf16 (see the package doc).
+	KV device.KVDType
+	// MaxSeq is the context length: rows of the KV cache. Zero means 2048,
+	// capped at the config's max_position_embeddings.
+	MaxSeq int
+	// MaxBatch is the most tokens one forward pass takes; longer prompts
+	// run in chunks. It sizes the activations (and logits: MaxBatch·vocab
+	// float32s). Zero means 32.
+	MaxBatch int
+}
+
+// runState are the activation buffers, each sized for MaxBatch token rows;
+// a pass of n tokens uses the first n rows.
+type runState struct {
+	x       Buf // f32 [B, hidden]: the residual stream
+	xb      Buf // f32 [B, hidden]: normed input of a block, and its output
+	q       Buf // f32 [B, heads·headDim]
+	k, v    Buf // f32 [B, kvHeads·headDim]: this pass's keys and values
+	att     Buf // f32 [B, heads·headDim]: attention output
+	hb, hb2 Buf // f32 [B, intermediate]: gate and up projections
+	logits  Buf // f32 [B, vocab]
+	next    Buf // int32 [B]: argmax of each logits row
+	invFreq Buf // f32 [headDim/2]: RoPE inverse frequencies
+}
+
+// Engine runs one conversation of one model. It is not safe for concurrent use.
+type Engine struct {
+	cfg    models.Config
+	kv     device.KVDType
+	batch  int
+	ids    TensorIDs
+	k      Kernels
+	s      runState
+	layout StateLayout
+	state  Buf // the state region
+
+	stateView []byte    // the state region's bytes
+	tokens    []int32   // view of the state's token ids
+	logits    []float32 // view of s.logits
+	argmax    []int32   // view of s.next
+	allocated uint64
+
+	pos       int   // tokens processed (rows of KV filled)
+	next      int32 // the last predicted token, -1 if none
+	logitRows int   // rows of logits the last pass wrote
+
+	temperature, topP float32
+	rng               *rand.Rand
+}
+
+// New makes an engine for cfg that runs its kernels on k and takes its
+// buffers from alloc: the state region first, then the activations.
+func New(cfg models.Config, k Kernels, alloc Alloc, opt Options) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("llm engine: %w", err)
+	}
+	if opt.KV == "" {
+		opt.KV = device.KVBF16
+	}
+	if opt.KV.Size() == 0 {
+		return nil, fmt.Errorf("llm engine: KV dtype %q is not f32, bf16 or f16", opt.KV)
+	}
+	if opt.MaxSeq == 0 {
+		opt.MaxSeq = min(2048, cfg.MaxPositionEmbeddings)
+	}
+	if opt.MaxSeq < 1 || opt.MaxSeq > cfg.MaxPositionEmbeddings {
+		return nil, fmt.Errorf("llm engine: maxSeq %d is not in [1, %d]", opt.MaxSeq, cfg.MaxPositionEmbeddings)
+	}
+	if opt.MaxBatch == 0 {
+		opt.MaxBatch = 32
+	}
+	if opt.MaxBatch < 1 || opt.MaxBatch > 1<<16 {
+		return nil, fmt.Errorf("llm engine: maxBatch %d is not in [1, 65536]", opt.MaxBatch)
+	}
+	e := &Engine{cfg: cfg, kv: opt.KV, batch: opt.MaxBatch, ids: IDs(cfg), k: k, next: -1}
+	var err error
+	if e.layout, err = layoutState(cfg, opt.KV, opt.MaxSeq); err != nil {
+		return nil, fmt.Errorf("llm engine: %w", err)
+	}
+	var bytes []byte
+	if e.state, e.stateView, err = e.alloc(alloc, "state", uint64(e.layout.Size)); err != nil {
+		return nil, err
+	}
+	e.tokens = unsafe.Slice((*int32)(unsafe.Pointer(&e.stateView[e.layout.Tokens])), opt.MaxSeq)
+
+	B := uint64(opt.MaxBatch)
+	d, qd := uint64(cfg.HiddenSize), uint64(cfg.NumAttentionHeads*cfg.HeadDim)
+	kvd, inter := uint64(e.layout.Width), uint64(cfg.IntermediateSize)
+	for _, b := range []struct {
+		name string
+		buf  *Buf
+		size uint64
+	}{
+		{"x", &e.s.x, B * d * 4}, {"xb", &e.s.xb, B * d * 4},
+		{"q", &e.s.q, B * qd * 4}, {"k", &e.s.k, B * kvd * 4}, {"v", &e.s.v, B * kvd * 4},
+		{"att", &e.s.att, B * qd * 4}, {"hb", &e.s.hb, B * inter * 4}, {"hb2", &e.s.hb2, B * inter * 4},
+	} {
+		if *b.buf, _, err = e.alloc(alloc, b.name, b.size); err != nil {
+			return nil, err
+		}
+	}
+	if e.s.logits, bytes, err = e.alloc(alloc, "logits", B*uint64(cfg.VocabSize)*4); err != nil {
+		return nil, err
+	}
+	e.logits = unsafe.Slice((*float32)(unsafe.Pointer(&bytes[0])), len(bytes)/4)
+	if e.s.next, bytes, err = e.alloc(alloc, "next", B*4); err != nil {
+		return nil, err
+	}
+	e.argmax = unsafe.Slice((*int32)(unsafe.Pointer(&bytes[0])), len(bytes)/4)
+	inv := InvFreq(cfg)
+	if e.s.invFreq, bytes, err = e.alloc(alloc, "invFreq", uint64(len(inv))*4); err != nil {
+		return nil, err
+	}
+	copy(unsafe.Slice((*float32)(unsafe.Pointer(&bytes[0])), len(inv)), inv)
+	e.writeHeader()
+	return e, nil
+}
+
+// alloc gets one buffer and checks what the allocator returned.
+func (e *Engine) alloc(alloc Alloc, name string, size uint64) (Buf, []byte, error) {
+	if size == 0 || size > 1<<32-1 {
+		return Buf{}, nil, fmt.Errorf("llm engine: buffer %s of %d bytes does not fit 4 GiB", name, size)
+	}
+	b, view, err := alloc(uint32(size))
+	if err != nil {
+		return Buf{}, nil, fmt.Errorf("llm engine: allocate %s (%d bytes): %w", name, size, err)
+	}
+	if b.Len != uint32(size) || uint64(len(view)) != size || b.Off%8 != 0 {
+		return Buf{}, nil, fmt.Errorf("llm engine: allocate %s: allocator returned %d bytes at %d, view %d bytes", name, b.Len, b.Off, len(view))
+	}
+	e.allocated += size
+	return b, view, nil
+}
+
+// Config is the model's configuration.
+func (e *Engine) Config() models.Config { return e.cfg }
+
+// KV is the KV cache's element type.
+func (e *Engine) KV() device.KVDType { return e.kv }
+
+// MaxSeq is the context length.
+func (e *Engine) MaxSeq() int { return e.layout.MaxSeq }
+
+// MaxBatch is the most tokens one forward pass takes.
+func (e *Engine) MaxBatch() int { return e.batch }
+
+// Pos is the number of tokens processed: the next token goes to this position.
+func (e *Engine) Pos() int { return e.pos }
+
+// Next is the last predicted token, not yet processed, or -1 if none.
+func (e *Engine) Next() int32 { return e.next }
+
+// Tokens are the token ids at positions 0..Pos()-1 (a view of the state region).
+func (e *Engine) Tokens() []int32 { return e.tokens[:e.pos] }
+
+// State is the state region: header, token ids and KV cache, contiguous.
+func (e *Engine) State() Buf { return e.state }
+
+// StateLayout says where the state region's parts are.
+func (e *Engine) StateLayout() StateLayout { return e.layout }
+
+// Allocated is the bytes of memory the engine took from its allocator.
+func (e *Engine) Allocated() uint64 { return e.allocated }
+
+// Logits returns the logits rows the last forward pass wrote (one row of
+// vocab float32s per row: the last token's, or every token's if it asked
+// for all), as a view of the engine's memory valid until the next pass.
+func (e *Engine) Logits() []float32 { return e.logits[:e.logitRows*e.cfg.VocabSize] }
+
+// LogitsBuf is the range of the logits buffer (all MaxBatch rows).
+func (e *Engine) LogitsBuf() Buf { return e.s.logits }
+
+// Reset forgets the conversation: position 0, no next token.
+func (e *Engine) Reset() {
+	e.pos, e.next, e.logitRows = 0, -1, 0
+	e.writeHeader()
+}
+
+// Resume takes the position and next token from the state region's header,
+// after its bytes were restored from a snapshot, and refuses a header written
+// by an engine of another model, KV dtype or geometry.
+func (e *Engine) Resume() error {
+	pos, next, err := e.readHeader()
+	if err != nil {
+		return fmt.Errorf("llm resume: %w", err)
+	}
+	e.pos, e.next, e.logitRows = pos, next, 0
+	return nil
+}
+
+// SetSampling chooses how the next token is picked: temperature 0 is greedy
+// (argmax on the device), otherwise a sample from softmax(logits/temperature)
+// restricted to the smallest set of tokens whose probability exceeds topP
+// (topP 0 or 1: all tokens), drawn from a PCG stream seeded by seed.
+func (e *Engine) SetSampling(temperature, topP float32, seed uint64) error {
+	if !(temperature >= 0) || temperature > 1e6 {
+		return fmt.Errorf("llm sampling: temperature %v is not in [0, 1e6]", temperature)
+	}
+	if !(topP >= 0 && topP <= 1) {
+		return fmt.Errorf("llm sampling: top-p %v is not a number in [0, 1]", topP)
+	}
+	e.temperature, e.topP = temperature, topP
+	e.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	return nil
+}
+
+// Prefill processes tokens from the current position, in chunks of
+// MaxBatch, and returns the predicted next token.
+func (e *Engine) Prefill(tokens []int32) (int32, error) {
+	if err := e.Forward(tokens, false); err != nil {
+		return 0, err
+	}
+	return e.pick()
+}
+
+// Decode processes one token and returns the predicted next one.
+func (e *Engine) Decode(token int32) (int32, error) {
+	return e.Prefill([]int32{token})
+}
+
+// Generate decodes n tokens, starting from the last prediction, and returns
+// the n new predictions.
+func (e *Engine) Generate(n int) ([]int32, error) {
+	out := make([]int32, 0, n)
+	for range n {
+		if e.next < 0 {
+			return out, fmt.Errorf("llm generate: no predicted token to continue from (prefill first)")
+		}
+		t, err := e.Decode(e.next)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// Forward processes tokens at positions Pos()..Pos()+len-1 and leaves
+// logits for the last token, or for every token if all is set (then the
+// tokens must fit one pass: len ≤ MaxBatch). It does not pick a next token.
+func (e *Engine) Forward(tokens []int32, all bool) error {
+	n := len(tokens)
+	switch {
+	case n == 0:
+		return fmt.Errorf("llm forward: no tokens")
+	case e.pos+n > e.layout.MaxSeq:
+		return fmt.Errorf("llm forward: %d tokens at position %d exceed the context of %d", n, e.pos, e.layout.MaxSeq)
+	case all && n > e.batch:
+		return fmt.Errorf("llm forward: logits for all %d tokens need them in one pass (maxBatch %d)", n, e.batch)
+	}
+	for i, t := range tokens {
+		if t < 0 || int(t) >= e.cfg.VocabSize {
+			return fmt.Errorf("llm forward: token %d at %d is outside the vocabulary of %d", t, i, e.cfg.VocabSize)
+		}
+	}
+	e.logitRows = 0
+	for lo := 0; lo < n; lo += e.batch {
+		hi := min(lo+e.batch, n)
+		copy(e.tokens[e.pos:], tokens[lo:hi])
+		if err := e.forward(hi-lo, e.pos, all); err != nil {
+			e.writeHeader()
+			return fmt.Errorf("llm forward at position %d: %w", e.pos, err)
+		}
+		e.pos += hi - lo
+	}
+	e.next = -1
+	e.logitRows = 1
+	if all {
+		e.logitRows = n
+	}
+	e.writeHeader()
+	return nil
+}
+
+// pick chooses the next token from the last logits row and records it.
+func (e *Engine) pick() (int32, error) {
+	var t int32
+	if e.temperature == 0 {
+		if err := e.k.Argmax(e.row(e.s.logits, 0, 1, e.cfg.VocabSize), e.row(e.s.next, 0, 1, 1), 1, e.cfg.VocabSize); err != nil {
+			return 0, fmt.Errorf("llm argmax: %w", err)
+		}
+		if err := e.k.Sync(); err != nil {
+			return 0, fmt.Errorf("llm sync: %w", err)
+		}
+		t = e.argmax[0]
+	} else {
+		if err := e.k.Sync(); err != nil {
+			return 0, fmt.Errorf("llm sync: %w", err)
+		}
+		t = e.sample(e.logits[:e.cfg.VocabSize])
+	}
+	if t < 0 || int(t) >= e.cfg.VocabSize {
+		return 0, fmt.Errorf("llm: device picked token %d outside the vocabulary", t)
+	}
+	e.next = t
+	e.writeHeader()
+	return t, nil
+}
+
+// row returns rows [r, r+n) of a buffer of width-element 4-byte rows.
+func (e *Engine) row(b Buf, r, n, width int) Buf {
+	return Buf{Off: b.Off + uint32(r*width*4), Len: uint32(n * width * 4)}
+}
