@@ -4,12 +4,9 @@ package metal
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/ebitengine/purego/objc"
-
-	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
 
 // gemm_darwin.go runs fp32 GEMM with MPSMatrixMultiplication and owns the
@@ -34,36 +31,6 @@ type gemmKey struct{ m, n, k uint }
 
 // maxCachedGemms bounds the kernel cache; when full it is emptied.
 const maxCachedGemms = 64
-
-// checkGemm validates a MatMul call before any memory is touched: positive
-// sizes, element counts that fit in uint32 (the MSL kernels index with
-// uint), spans of exactly the matrices' sizes, 4-byte aligned offsets (MPS
-// and setBuffer:offset:atIndex: read float32 at those offsets), spans inside
-// the bytes in use, and C overlapping neither input.
-func checkGemm(size uint64, a, b, c device.Span, rows, cols, inner int) (m, n, k uint, err error) {
-	if rows <= 0 || cols <= 0 || inner <= 0 {
-		return 0, 0, 0, fmt.Errorf("dimensions %d×%d×%d must be positive", rows, cols, inner)
-	}
-	for _, s := range []struct {
-		name string
-		span device.Span
-		r, c int
-	}{{"A", a, rows, inner}, {"B", b, inner, cols}, {"C", c, rows, cols}} {
-		if s.r > math.MaxUint32 || s.c > math.MaxUint32 || uint64(s.r)*uint64(s.c) > math.MaxUint32 {
-			return 0, 0, 0, fmt.Errorf("%s is %d×%d: more than 2^32-1 elements", s.name, s.r, s.c)
-		}
-		if want := uint64(s.r) * uint64(s.c) * 4; s.span.Len != want {
-			return 0, 0, 0, fmt.Errorf("%s span is %d bytes, want %d for %d×%d float32", s.name, s.span.Len, want, s.r, s.c)
-		}
-		if s.span.Off%4 != 0 {
-			return 0, 0, 0, fmt.Errorf("%s offset %d is not a multiple of 4 (float32 alignment)", s.name, s.span.Off)
-		}
-	}
-	if err := device.CheckSpans(size, []device.Span{a, b}, []device.Span{c}); err != nil {
-		return 0, 0, 0, err
-	}
-	return uint(rows), uint(cols), uint(inner), nil
-}
 
 // gemmKernel returns the cached MPSMatrixMultiplication for C(m×n) =
 // 1·A(m×k)·B(k×n) + 0·C, making it on first use. The Device owns it.

@@ -5,8 +5,6 @@ package metal
 import (
 	"encoding/binary"
 	"fmt"
-	"strconv"
-	"strings"
 	"unsafe"
 
 	"github.com/ebitengine/purego/objc"
@@ -18,22 +16,6 @@ import (
 // encodes compute dispatches. A binary built without cgo carries no
 // Info.plist or SDK version, and Metal then compiles source as MSL 2.4 unless
 // MTLCompileOptions.languageVersion says otherwise, so it is always set.
-
-// mslVersionFor picks the MSL version for a macOS product version ("14.5"):
-// 3.0 from macOS 13 on, 2.4 on macOS 12. The kernels are written in the
-// common subset of both. An unreadable version is taken to be a current one.
-func mslVersionFor(product string) (major, minor uint, err error) {
-	majorStr, _, _ := strings.Cut(product, ".")
-	osMajor, convErr := strconv.Atoi(majorStr)
-	switch {
-	case convErr != nil || osMajor >= 13:
-		return 3, 0, nil
-	case osMajor == 12:
-		return 2, 4, nil
-	default:
-		return 0, 0, fmt.Errorf("metal: macOS %s is too old: the backend needs macOS 12 (MSL 2.4) or later", product)
-	}
-}
 
 // pipeline is one compiled compute kernel.
 type pipeline struct {
