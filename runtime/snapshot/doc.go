@@ -1,0 +1,41 @@
+// Package snapshot saves a conversation's KV cache out of a WebAssembly
+// guest's linear memory and restores it into another guest: to a file
+// (Save, Restore), to any stream (WriteTo, ReadFrom) or across a TCP
+// connection (Send, Receive).
+//
+// A snapshot is a safetensors file. safetensors is portable (a JSON header
+// and raw little-endian tensors, no code execution on load), inspectable
+// with standard tools (Python's safetensors, numpy, the Hugging Face hub
+// viewer) and native to the Hugging Face ecosystem the models come from. A
+// snapshot holds, in this file order:
+//
+//	tokens       I32 [pos]          the token ids at positions 0..pos-1
+//	layers.0.k   dtype [pos, width] layer 0's K cache rows 0..pos-1
+//	layers.0.v   dtype [pos, width] layer 0's V cache rows
+//	layers.1.k   ...
+//
+// where width is kvHeads·headDim and dtype is the KV cache's element type
+// (BF16, F16 or F32; which one is the engine's choice, bf16 by default).
+// Tensors are laid out back to back, so writing and reading are sequential,
+// and every tensor is written straight from, and read straight into, the
+// caller's byte views of guest memory: there is no staging copy of the cache.
+//
+// The __metadata__ map carries Meta as strings (see the key constants), pos,
+// the predicted next token, and two checksums: data_crc32c over all tensor
+// data in file order and meta_crc32c over the metadata itself. Both are
+// CRC-32C (Castagnoli), which hash/crc32 computes with the CPU's CRC32
+// instruction at tens of GB/s, a few percent of the cost of reading the data.
+// A cryptographic hash (sha256 runs at 1–2 GB/s) would cost more than the
+// restore it guards; the checksums catch corruption, not tampering.
+//
+// A restore refuses a snapshot that does not fit its destination and names
+// the field: another model (fingerprint), KV dtype, layer count, width,
+// layout, tokenizer or format version, or more tokens than the destination
+// holds. Errors found in the header leave the destination untouched; once
+// tensor data has started to land in it, any error (a truncated stream, a
+// bad checksum) sets the destination's Pos to 0, and the caller must not use
+// its cache or tokens.
+//
+// The package depends on no engine: it works on State, plain byte views of
+// the caches that the engine (runtime/llm) hands over.
+package snapshot

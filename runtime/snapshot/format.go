@@ -1,0 +1,144 @@
+package snapshot
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"strconv"
+
+	"github.com/wasmgpu/wasmgpu/internal/safetensors"
+)
+
+// Tensor names.
+const tokensName = "tokens"
+
+func kName(layer int) string { return "layers." + strconv.Itoa(layer) + ".k" }
+func vName(layer int) string { return "layers." + strconv.Itoa(layer) + ".v" }
+
+// maxHeader bounds the JSON header a reader accepts: a snapshot's header is
+// about 100 bytes per tensor plus 1 KiB of metadata, so 16 MiB covers any
+// model while keeping a corrupt length from allocating gigabytes.
+const maxHeader = 16 << 20
+
+// tensors lists a snapshot's tensors in file order for pos tokens of st's
+// geometry. Data is tok for the tokens and views of st.K and st.V for the
+// layers; st must have passed checkShape(pos).
+func (st *State) tensors(pos int, tok []byte) []safetensors.Tensor {
+	m := st.Meta
+	dt := safetensors.DType(stDType(m.KVDType))
+	n := pos * m.RowBytes()
+	ts := make([]safetensors.Tensor, 0, 1+2*m.Layers)
+	ts = append(ts, safetensors.Tensor{Name: tokensName, DType: safetensors.I32, Shape: []int{pos}, Data: tok})
+	for i := range m.Layers {
+		ts = append(ts,
+			safetensors.Tensor{Name: kName(i), DType: dt, Shape: []int{pos, m.Width}, Data: st.K[i][:n:n]},
+			safetensors.Tensor{Name: vName(i), DType: dt, Shape: []int{pos, m.Width}, Data: st.V[i][:n:n]})
+	}
+	return ts
+}
+
+// encodeTokens returns ids as little-endian int32s.
+func encodeTokens(ids []int32) []byte {
+	b := make([]byte, 4*len(ids))
+	for i, id := range ids {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(id))
+	}
+	return b
+}
+
+// dataCRC is the CRC-32C of the tensors' data in order.
+func dataCRC(ts []safetensors.Tensor) uint32 {
+	var c uint32
+	for _, t := range ts {
+		c = crc32.Update(c, castagnoli, t.Data)
+	}
+	return c
+}
+
+// checkLayout verifies that the header lists exactly the expected tensors,
+// back to back in the expected order, with the expected dtypes and shapes,
+// and returns the size of their data.
+func checkLayout(h *safetensors.Header, want []safetensors.Tensor) (int64, error) {
+	byName := make(map[string]safetensors.TensorInfo, len(h.Tensors))
+	for _, t := range h.Tensors {
+		byName[t.Name] = t
+	}
+	var off int64
+	for _, w := range want {
+		t, ok := byName[w.Name]
+		if !ok {
+			return 0, fmt.Errorf("tensor %q: missing", w.Name)
+		}
+		delete(byName, w.Name)
+		if t.DType != w.DType {
+			return 0, fmt.Errorf("tensor %q: dtype %s, want %s", w.Name, t.DType, w.DType)
+		}
+		if !equalShape(t.Shape, w.Shape) {
+			return 0, fmt.Errorf("tensor %q: shape %v, want %v", w.Name, t.Shape, w.Shape)
+		}
+		size := int64(len(w.Data))
+		if t.Begin != off || t.End != off+size {
+			return 0, fmt.Errorf("tensor %q: data_offsets [%d, %d], want [%d, %d]", w.Name, t.Begin, t.End, off, off+size)
+		}
+		off += size
+	}
+	for name := range byName {
+		return 0, fmt.Errorf("tensor %q: not part of a snapshot", name)
+	}
+	return off, nil
+}
+
+func equalShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// checkCanonical verifies that raw, a JSON header that parsed and matched
+// want, is byte for byte the header this package writes for want and md.
+// JSON parsing is lenient (encoding/json matches keys case-insensitively,
+// skips whitespace, and safetensors allows NUL padding); this makes every
+// header byte count, so a damaged header is refused, not reinterpreted.
+func checkCanonical(raw []byte, want []safetensors.Tensor, md map[string]string) error {
+	size, err := safetensors.EncodedSize(want, md)
+	if err != nil {
+		return fmt.Errorf("header: %w", err)
+	}
+	var data int64
+	for _, t := range want {
+		data += int64(len(t.Data))
+	}
+	c := &capture{n: int(size - data)}
+	if _, err := safetensors.WriteTo(c, want, md); err != nil && !errors.Is(err, errCaptured) {
+		return fmt.Errorf("header: %w", err)
+	}
+	if len(c.b) < 8 || !bytes.Equal(c.b[8:], raw) {
+		return errors.New("header: not in the canonical form this package writes (corrupt snapshot)")
+	}
+	return nil
+}
+
+var errCaptured = errors.New("captured")
+
+// capture keeps the first n bytes written to it, then fails the write.
+type capture struct {
+	b []byte
+	n int
+}
+
+func (c *capture) Write(p []byte) (int, error) {
+	k := min(len(p), c.n-len(c.b))
+	c.b = append(c.b, p[:k]...)
+	if len(c.b) == c.n {
+		return k, errCaptured
+	}
+	return k, nil
+}
