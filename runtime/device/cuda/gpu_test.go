@@ -497,6 +497,24 @@ func TestCompileError(t *testing.T) {
 	}
 }
 
+func TestPTXCache(t *testing.T) {
+	d := gpu(t)
+	t.Setenv("WASMGPU_PTX_CACHE", t.TempDir())
+	src := "extern \"C\" __global__ void cached_k(float* p) { p[threadIdx.x] = 1.f; }"
+	opts := []string{"--gpu-architecture=compute_" + d.cc}
+	ptx1, hit1, err := d.rtc.compileCached("cached.cu", src, opts, d.cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ptx2, hit2, err := d.rtc.compileCached("cached.cu", src, opts, d.cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hit1 || !hit2 || string(ptx1) != string(ptx2) || ptx2[len(ptx2)-1] != 0 {
+		t.Errorf("first hit %v, second hit %v, same PTX %v", hit1, hit2, string(ptx1) == string(ptx2))
+	}
+}
+
 func TestLaunchErrors(t *testing.T) {
 	d := gpu(t)
 	k, err := d.Kernel("nop")

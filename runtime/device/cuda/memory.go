@@ -69,7 +69,8 @@ type piece struct {
 // starts at 0; the Wasm runtime's first Reallocate calls Grow.
 //
 //   - copy: host reservation (region.Reserve); MatMul copies operands into
-//     device buffers and the result back.
+//     device buffers and the result back (from pinned pages with
+//     Options.PinnedCopy).
 //   - mapped: host reservation; each Grow registers the newly used pages
 //     with cuMemHostRegister(PORTABLE|DEVICEMAP), so kernels read and write
 //     the guest's bytes over PCIe.
@@ -211,7 +212,8 @@ func (m *Memory) Stats() device.Stats { return m.stats }
 // up front would make every page of it resident, while this pins only what
 // the guest has grown into. Registrations are adjacent, and with unified
 // addressing each one's device pointer is its host pointer, so a kernel
-// reads across them as one range.
+// reads across them as one range. Copy mode with Options.PinnedCopy
+// registers the same way, without the device mapping.
 func (m *Memory) Grow(size uint64) error {
 	if m.closed {
 		return errClosed
