@@ -60,9 +60,12 @@
 // # What to check first on a Mac
 //
 //   - TestZeroCopyAddrs: the no-copy buffer's contents pointer must equal the
-//     mmap base; if Metal ever copied, NewMemory's Grow fails loudly.
+//     mmap base; if Metal ever copied, Grow fails loudly instead.
 //   - TestMatMul in both modes and MatMulNaive against the float64 reference
-//     (tolerance 1e-5 relative to max|R|).
+//     (tolerance 1e-5 relative to max|R|). In zerocopy mode A, B and C are
+//     three MPSMatrix views of one MTLBuffer at different offsets; Apple's
+//     documentation states no rule against that for disjoint ranges, and
+//     this test is where a hidden one would show.
 //   - That purego passes MTLSize (24 bytes, by reference under the arm64 ABI)
 //     and the two doubles of MPSMatrixMultiplication's initializer correctly:
 //     a wrong ABI shows up as a wrong or all-zero C, not as a crash.

@@ -23,16 +23,21 @@ import (
 // are not on disk: since macOS 11 system libraries live in the dyld shared
 // cache and dlopen resolves these paths there.
 const (
-	libObjC             = "/usr/lib/libobjc.A.dylib"
-	foundationPath      = "/System/Library/Frameworks/Foundation.framework/Foundation"
-	metalPath           = "/System/Library/Frameworks/Metal.framework/Metal"
-	coreGraphicsPath    = "/System/Library/Frameworks/CoreGraphics.framework/CoreGraphics"
-	mpsFrameworkPath    = "/System/Library/Frameworks/MetalPerformanceShaders.framework/MetalPerformanceShaders"
-	dlopenFlags         = purego.RTLD_NOW | purego.RTLD_GLOBAL
+	libObjC          = "/usr/lib/libobjc.A.dylib"
+	foundationPath   = "/System/Library/Frameworks/Foundation.framework/Foundation"
+	metalPath        = "/System/Library/Frameworks/Metal.framework/Metal"
+	coreGraphicsPath = "/System/Library/Frameworks/CoreGraphics.framework/CoreGraphics"
+	mpsFrameworkPath = "/System/Library/Frameworks/MetalPerformanceShaders.framework/MetalPerformanceShaders"
+	dlopenFlags      = purego.RTLD_NOW | purego.RTLD_GLOBAL
+)
+
+// Constants from the Foundation, Metal and MPS SDK headers, which a cgo-free
+// build cannot include (values checked against published copies of
+// MPSCoreTypes.h, MTLResource.h, MTLCommandBuffer.h and NSString.h).
+const (
 	nsUTF8Encoding      = 4 // NSUTF8StringEncoding
 	mtlStorageShared    = 0 // MTLResourceStorageModeShared (0 << MTLResourceStorageModeShift), default CPU cache mode
 	mtlCBStatusDone     = 4 // MTLCommandBufferStatusCompleted
-	mtlCBStatusError    = 5 // MTLCommandBufferStatusError
 	mpsDataTypeFloatBit = 0x10000000
 	mpsDataTypeFloat32  = mpsDataTypeFloatBit | 32 // MPSDataTypeFloat32 = MPSDataTypeFloatBit | 32
 )

@@ -85,14 +85,14 @@ func registerMsg(msgSend uintptr) {
 // sel holds the selectors, registered once (sel_registerName takes the
 // runtime's global lock).
 var sel struct {
-	alloc, init, release, retain                            objc.SEL
+	alloc, init, release                                    objc.SEL
 	utf8String, localizedDescription, code, domain          objc.SEL
 	processInfo, operatingSystemVersionString               objc.SEL
 	name, recommendedMaxWorkingSetSize, hasUnifiedMemory    objc.SEL
-	maxBufferLength, maxThreadsPerThreadgroup               objc.SEL
+	maxBufferLength                                         objc.SEL
 	newCommandQueue, commandBuffer, commit, waitUntilDone   objc.SEL
 	status, error, gpuStartTime, gpuEndTime                 objc.SEL
-	newBufferNoCopy, newBufferWithLength, contents, length  objc.SEL
+	newBufferNoCopy, newBufferWithLength, contents          objc.SEL
 	initWithBytes, setLanguageVersion, newLibraryWithSource objc.SEL
 	newFunctionWithName, newPipelineWithFunction            objc.SEL
 	maxTotalThreadsPerThreadgroup, threadExecutionWidth     objc.SEL
@@ -110,7 +110,6 @@ func registerSelectors() {
 		{&sel.alloc, "alloc"},
 		{&sel.init, "init"},
 		{&sel.release, "release"},
-		{&sel.retain, "retain"},
 		{&sel.utf8String, "UTF8String"},
 		{&sel.localizedDescription, "localizedDescription"},
 		{&sel.code, "code"},
@@ -121,7 +120,6 @@ func registerSelectors() {
 		{&sel.recommendedMaxWorkingSetSize, "recommendedMaxWorkingSetSize"},
 		{&sel.hasUnifiedMemory, "hasUnifiedMemory"},
 		{&sel.maxBufferLength, "maxBufferLength"},
-		{&sel.maxThreadsPerThreadgroup, "maxThreadsPerThreadgroup"},
 		{&sel.newCommandQueue, "newCommandQueue"},
 		{&sel.commandBuffer, "commandBuffer"},
 		{&sel.commit, "commit"},
@@ -133,7 +131,6 @@ func registerSelectors() {
 		{&sel.newBufferNoCopy, "newBufferWithBytesNoCopy:length:options:deallocator:"},
 		{&sel.newBufferWithLength, "newBufferWithLength:options:"},
 		{&sel.contents, "contents"},
-		{&sel.length, "length"},
 		{&sel.initWithBytes, "initWithBytes:length:encoding:"},
 		{&sel.setLanguageVersion, "setLanguageVersion:"},
 		{&sel.newLibraryWithSource, "newLibraryWithSource:options:error:"},
