@@ -1,0 +1,161 @@
+package matmul
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"github.com/wasmgpu/wasmgpu/report"
+	"github.com/wasmgpu/wasmgpu/results"
+)
+
+// Table writes the per-case table: latency, throughput, correctness, memory
+// cost, the zero-copy proof and the ratio to the native variant.
+func Table(w io.Writer, f *results.File, markdown bool) error {
+	cols := []report.Column{
+		report.ColGroup, report.ColVariant, report.ColN, report.ColMedian, report.ColP90, report.ColP99,
+		report.MetricColumn("GFLOP/s", "gflops", func(x float64) string { return fmt.Sprintf("%.1f", x) }),
+		report.MetricColumn("max rel err", "max_rel_err", func(x float64) string { return fmt.Sprintf("%.1e", x) }),
+		report.MetricColumn("RSS Δ", "rss_delta_bytes", report.Bytes),
+		report.MetricColumn("staging", "staging_bytes", report.Bytes),
+		report.MetricColumn("copied/call", "copied_bytes_per_call", report.Bytes),
+		report.LabelColumn("in place", "in_place"),
+		{Header: "vs native", Right: true, Value: func(c results.Case) string { return ratioToNative(f, c) }},
+	}
+	return report.Table(w, f, cols, markdown)
+}
+
+// baseline is the native case a variant is compared with: native in the same
+// mode if measured, else the first native variant of the group.
+func baseline(f *results.File, c results.Case) (results.Case, bool) {
+	if !strings.HasPrefix(c.Variant, "wasm-") {
+		return results.Case{}, false
+	}
+	if b, ok := f.Find(c.Group, "native-"+strings.TrimPrefix(c.Variant, "wasm-")); ok {
+		return b, true
+	}
+	for _, b := range f.Cases {
+		if b.Group == c.Group && strings.HasPrefix(b.Variant, "native-") {
+			return b, true
+		}
+	}
+	return results.Case{}, false
+}
+
+func ratioToNative(f *results.File, c results.Case) string {
+	b, ok := baseline(f, c)
+	if !ok {
+		return ""
+	}
+	r := report.Summary(c).Median / report.Summary(b).Median
+	return fmt.Sprintf("%.3f× (%s)", r, b.Variant)
+}
+
+// sizeCases keeps the cases of the size sweep (groups "n=…"), not the
+// region or host-call cases, for plotting against n.
+func sizeCases(f *results.File) *results.File {
+	out := *f
+	out.Cases = nil
+	for _, c := range f.Cases {
+		if strings.HasPrefix(c.Group, "n=") {
+			out.Cases = append(out.Cases, c)
+		}
+	}
+	return &out
+}
+
+// Crossover returns the smallest n from which variant a is slower than b at
+// every larger size measured, having been faster below it; false if a never
+// turns slower, or is never faster.
+func Crossover(f *results.File, a, b string) (float64, bool) {
+	sf := sizeCases(f)
+	type pt struct{ n, ra float64 }
+	var pts []pt
+	for _, c := range sf.Cases {
+		if c.Variant != a {
+			continue
+		}
+		cb, ok := sf.Find(c.Group, b)
+		if !ok {
+			continue
+		}
+		pts = append(pts, pt{c.Params["n"], report.Summary(c).Median / report.Summary(cb).Median})
+	}
+	cross := math.NaN()
+	faster := false
+	for _, p := range pts { // sizes are in run order, ascending in the spec
+		switch {
+		case p.ra < 1:
+			faster, cross = true, math.NaN()
+		case math.IsNaN(cross):
+			cross = p.n
+		}
+	}
+	return cross, faster && !math.IsNaN(cross)
+}
+
+// Figures draws latency against n for every variant (log-log, CI bars) and
+// the resident-memory cost of each variant per case, into dir/stem-*.png/svg.
+// It returns the paths written, without extension.
+func Figures(dir, stem string, f *results.File) ([]string, error) {
+	sf := sizeCases(f)
+	lat := filepath.Join(dir, stem+"-latency")
+	spec := report.LineSpec{
+		Title:  fmt.Sprintf("matmul C=A·B fp32 on %s: latency per call", f.Provenance.Device.Name),
+		XLabel: "n (A, B, C are n×n)", YLabel: "median latency (ms), 95% CI",
+		LogX: true, LogY: true, Series: report.MedianSeries(sf, "n", 1e3),
+	}
+	for _, c := range sf.Cases {
+		if c.Variant == sf.Cases[0].Variant {
+			spec.XTicks = append(spec.XTicks, c.Params["n"])
+		}
+	}
+	if n, ok := Crossover(f, "wasm-mapped", "wasm-copy"); ok {
+		spec.VLine = &report.VLine{X: n, Label: fmt.Sprintf("mapped slower than copy from n=%g", n)}
+	} else if n, ok := Crossover(f, "wasm-zerocopy", "wasm-copy"); ok {
+		spec.VLine = &report.VLine{X: n, Label: fmt.Sprintf("zero-copy slower than copy from n=%g", n)}
+	}
+	if err := report.LinePlot(lat, spec); err != nil {
+		return nil, fmt.Errorf("latency figure: %w", err)
+	}
+	paths := []string{lat}
+
+	var groups []string
+	var variants []string
+	seenG, seenV := map[string]bool{}, map[string]bool{}
+	for _, c := range f.Cases {
+		if _, ok := c.Metrics["rss_delta_bytes"]; !ok {
+			continue
+		}
+		if !seenG[c.Group] {
+			seenG[c.Group] = true
+			groups = append(groups, c.Group)
+		}
+		if !seenV[c.Variant] {
+			seenV[c.Variant] = true
+			variants = append(variants, c.Variant)
+		}
+	}
+	bars := report.BarSpec{
+		Title:  "extra resident memory per variant (RSS after warm-up − before)",
+		XLabel: "case", YLabel: "RSS Δ (MiB)", Groups: groups,
+	}
+	for _, v := range variants {
+		s := report.BarSeries{Name: v}
+		for _, g := range groups {
+			val := math.NaN()
+			if c, ok := f.Find(g, v); ok {
+				val = c.Metrics["rss_delta_bytes"] / (1 << 20)
+			}
+			s.Values = append(s.Values, val)
+		}
+		bars.Series = append(bars.Series, s)
+	}
+	mem := filepath.Join(dir, stem+"-rss")
+	if err := report.BarPlot(mem, bars); err != nil {
+		return paths, fmt.Errorf("rss figure: %w", err)
+	}
+	return append(paths, mem), nil
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Reproduce wasmgpu's published numbers.
+#
+#   ./run.sh all            every spec in experiments/ on the auto-detected backend
+#   ./run.sh matmul|llama|kv  one experiment
+#   ./run.sh ci             a quick smoke run of each experiment on cpu, output in a temp dir
+#
+# Extra arguments go to the harness, e.g. ./run.sh all -backend cpu -quick.
+# Results land in results/<machine>/ and figures in plots/<machine>/.
+set -euo pipefail
+cd "$(dirname "$0")"
+what="${1:-all}"
+shift || true
+
+mkdir -p bin
+go build -o bin/harness ./harness
+
+case "$what" in
+all)
+  for spec in experiments/*.yaml; do
+    echo "== $spec" >&2
+    ./bin/harness -spec "$spec" "$@"
+  done
+  ;;
+ci)
+  out="$(mktemp -d)"
+  trap 'rm -rf "$out"' EXIT
+  for spec in experiments/*.yaml; do
+    echo "== $spec (quick, cpu)" >&2
+    ./bin/harness -spec "$spec" -quick -backend cpu -no-progress -out "$out" "$@"
+  done
+  # The outputs a user relies on exist and parse.
+  for f in "$out"/results/*/*.json; do
+    ./bin/harness compare "$f" "$f" >/dev/null
+  done
+  ls "$out"/plots/*/*.png "$out"/plots/*/*.svg >/dev/null
+  echo "run.sh ci: ok ($(ls "$out"/results/*/*.json | wc -l) result files)" >&2
+  ;;
+matmul | llama | kv)
+  ./bin/harness -exp "$what" "$@"
+  ;;
+*)
+  echo "usage: ./run.sh all | matmul | llama | kv | ci [harness flags]" >&2
+  exit 2
+  ;;
+esac
