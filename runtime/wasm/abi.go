@@ -29,13 +29,14 @@ var i32 = api.ValueTypeI32
 //
 //	matmul(a, a_len, b, b_len, c, c_len, m, n, k)  C = A·B, float32 row-major
 //	nop(x) -> x+1                                  prices one guest→host call
+//	llm_*                                          the Llama kernels (llm_abi.go)
 func coreABI() []HostFunc {
-	return []HostFunc{
+	return append([]HostFunc{
 		{Name: "matmul", Params: []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32, i32}, Fn: hostMatMul},
 		{Name: "nop", Params: []api.ValueType{i32}, Results: []api.ValueType{i32}, Fn: func(_ context.Context, _ *Guest, stack []uint64) {
 			stack[0] = uint64(uint32(stack[0]) + 1)
 		}},
-	}
+	}, LLMFuncs()...) // llm_*: see llm_abi.go
 }
 
 func registerABI(ctx context.Context, rt wazero.Runtime, extra []HostFunc) error {

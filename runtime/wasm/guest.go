@@ -22,6 +22,10 @@ type Guest struct {
 	Last device.KernelReport
 	// Calls counts host ABI calls made by this guest.
 	Calls uint64
+	// Weights are the model weights the guest's llm_* kernels read (see
+	// llm_abi.go): host resources, loaded once per device and shareable by
+	// many guests. Set them before the guest runs its engine.
+	Weights device.Weights
 
 	caller api.Module // the instance in the host call now running
 	fn     string     // the host function now running, for traps

@@ -1,0 +1,246 @@
+package wasm_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wasmgpu/wasmgpu/models"
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/cpu"
+	"github.com/wasmgpu/wasmgpu/runtime/llm"
+	"github.com/wasmgpu/wasmgpu/runtime/wasm"
+)
+
+// tinyWeights are synthetic Tiny weights loaded on the cpu device.
+func tinyWeights(t testing.TB) (*models.Weights, device.Weights) {
+	t.Helper()
+	w, err := models.Synthetic(models.Tiny(), 3, models.BF16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := cpu.Open()
+	dw, err := d.LoadWeights(llm.WeightTensors(w))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, dw
+}
+
+// llmGuest is a guest with Tiny weights bound and its engine initialized.
+func llmGuest(t testing.TB, r *wasm.Runtime, mode device.Mode, kv device.KVDType) (*wasm.Guest, *models.Weights) {
+	t.Helper()
+	w, dw := tinyWeights(t)
+	g := newGuest(t, r, mode)
+	g.Weights = dw
+	if err := g.LLMInit(context.Background(), w.Config, kv, 32, 8); err != nil {
+		t.Fatal(err)
+	}
+	return g, w
+}
+
+// TestLLMGuestMatchesNative runs the same prompt through the engine inside
+// the guest and natively on the host: the kernels and their order are the
+// same, so the logits must be bit-identical, and so must the state region.
+func TestLLMGuestMatchesNative(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t)
+	for _, mode := range []device.Mode{device.ZeroCopy, device.Copy} {
+		for _, kv := range []device.KVDType{device.KVF32, device.KVBF16} {
+			g, w := llmGuest(t, r, mode, kv)
+			d, _ := cpu.Open()
+			mem, _ := d.NewMemory(mode, 16<<20)
+			defer mem.Close()
+			dw, _ := d.LoadWeights(llm.WeightTensors(w))
+			e, err := llm.NewNative(w.Config, mem, dw, llm.Options{KV: kv, MaxSeq: 32, MaxBatch: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			toks := []int32{1, 17, 300, 42, 511, 0, 9}
+			got, err := g.LLMForward(ctx, toks, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Forward(toks, true); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, e.Logits()) {
+				t.Fatalf("%s %s: guest logits differ from native", mode, kv)
+			}
+			// Greedy decode a few tokens both ways.
+			gt, err := g.LLMDecode(ctx, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nt, err := e.Decode(5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 4 {
+				if gt != nt {
+					t.Fatalf("%s %s: guest decoded %d, native %d", mode, kv, gt, nt)
+				}
+				if gt, err = g.LLMDecode(ctx, gt); err != nil {
+					t.Fatal(err)
+				}
+				if nt, err = e.Decode(nt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			off, n, pos, err := g.LLMState(ctx)
+			if err != nil || pos != e.Pos() || n != e.State().Len {
+				t.Fatalf("state: pos %d len %d (%v), native pos %d len %d", pos, n, err, e.Pos(), e.State().Len)
+			}
+			gs, _ := g.Read(off, n)
+			ns := mem.Bytes()[e.State().Off : e.State().Off+e.State().Len]
+			if !slices.Equal(gs, ns) {
+				t.Fatalf("%s %s: state regions differ", mode, kv)
+			}
+		}
+	}
+}
+
+// TestLLMGuestErrors: engine errors come back as errors, not traps.
+func TestLLMGuestErrors(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t)
+	g, _ := llmGuest(t, r, device.ZeroCopy, device.KVBF16)
+	if _, err := g.LLMPrefill(ctx, make([]int32, 40)); err == nil || !strings.Contains(err.Error(), "exceed the context of 32") {
+		t.Fatalf("prefill past the context: %v", err)
+	}
+	if _, err := g.LLMPrefill(ctx, []int32{9999}); err == nil || !strings.Contains(err.Error(), "outside the vocabulary") {
+		t.Fatalf("bad token: %v", err)
+	}
+	g2 := newGuest(t, r, device.ZeroCopy)
+	if _, err := g2.LLMDecode(ctx, 1); err == nil || !strings.Contains(err.Error(), "not initialized") {
+		t.Fatalf("decode before init: %v", err)
+	}
+	// Without weights bound the first kernel traps.
+	if err := g2.LLMInit(ctx, models.Tiny(), device.KVF32, 16, 4); err != nil {
+		t.Fatal(err)
+	}
+	_, err := g2.LLMDecode(ctx, 1)
+	var trap *wasm.TrapError
+	if !errors.As(err, &trap) || !strings.Contains(trap.Msg, "no weights bound") {
+		t.Fatalf("decode without weights: %v", err)
+	}
+}
+
+// rawLLM is one llm_raw call: op and up to 14 arguments.
+type rawLLM struct {
+	name string
+	op   uint32
+	args []uint32
+	want string // in the trap message; "" means the call must succeed
+}
+
+// hostileLLMCases are calls a malicious guest might make, given a valid
+// 64 KiB scratch region at v and the memory size. Tiny: hidden 64, 4 heads,
+// 2 KV heads of 16, vocab 512; tensor 1 is layer 0's attention norm.
+func hostileLLMCases(v, size uint32) []rawLLM {
+	x, out, f, cache := v, v+1024, v+2048, v+4096 // 4 rows of 64 f32 = 1024 bytes
+	eps := math.Float32bits(1e-5)
+	return []rawLLM{
+		{"linear ok", 2, []uint32{2, x, 256, out, 256, 1}, ""},
+		{"rmsnorm in place ok", 1, []uint32{eps, 1, x, 256, x, 256, 1}, ""},
+		{"embed past end", 0, []uint32{0, size - 4, 8, out, 256, 1}, "tokens range"},
+		{"embed wraps", 0, []uint32{0, x, 4, 0xffffff00, 0x200, 1}, "out range"},
+		{"embed bad token", 0, []uint32{0, x, 4, out, 256, 1}, ""}, // x holds a valid id (0)
+		{"linear bad tensor", 2, []uint32{999, x, 256, out, 256, 1}, "no weight tensor 999"},
+		{"linear negative tensor", 2, []uint32{0xffffffff, x, 256, out, 256, 1}, "no weight tensor -1"},
+		{"linear wrong rank", 2, []uint32{1, x, 256, out, 256, 1}, "want rank 2"},
+		{"linear overlap", 2, []uint32{2, x, 256, x + 128, 256, 1}, "overlaps"},
+		{"linear lies about n", 2, []uint32{2, x, 256, out, 256, 0x7fffffff}, "x is 256 bytes"},
+		{"rmsnorm NaN eps", 1, []uint32{0x7fc00000, 1, x, 256, out, 256, 1}, "eps NaN"},
+		{"rope huge dims", 3, []uint32{x, 256, f, 32, 0xffffffff, 0xffffffff, 0xffffffff, 0}, "not in [1, 2^31)"},
+		{"rope overlap", 3, []uint32{x, 256, x, 32, 1, 4, 16, 0}, "overlaps"},
+		{"kvstore pos beyond cache", 4, []uint32{x, 128, cache, 16 * 128, 0, 1, 16, 32}, "beyond cache's 16 rows"},
+		{"kvstore pos wraps", 4, []uint32{x, 128, cache, 16 * 128, 0, 2, 0xffffffff, 32}, "pos 4294967295"},
+		{"kvstore bad dtype", 4, []uint32{x, 128, cache, 16 * 128, 7, 1, 0, 32}, "KV dtype code 7"},
+		{"attention pos beyond cache", 5, []uint32{x, 256, cache, 2048, cache + 2048, 2048, out, 256, 0, 1, 16, 4, 2, 16}, "beyond kCache's 16 rows"},
+		{"attention gqa", 5, []uint32{x, 256, cache, 2048, cache + 2048, 2048, out, 256, 0, 1, 0, 4, 3, 16}, "does not divide"},
+		{"attention out on cache", 5, []uint32{x, 256, cache, 2048, cache + 2048, 2048, cache + 1024, 256, 0, 1, 0, 4, 2, 16}, "overlaps"},
+		{"attention ok", 5, []uint32{x, 256, cache, 2048, cache + 2048, 2048, out, 256, 0, 1, 0, 4, 2, 16}, ""},
+		{"swiglu up is out", 6, []uint32{x, 64, out, 64, out, 64, 16}, "overlaps"},
+		{"add overlap", 7, []uint32{x, 64, x + 4, 64, 16}, "overlaps"},
+		{"add count lies", 7, []uint32{x, 64, out, 64, 1 << 30}, "x is 64 bytes"},
+		{"argmax unaligned", 8, []uint32{x + 2, 64, out, 4, 1, 16}, "not 4-byte aligned"},
+		{"argmax beyond", 8, []uint32{x, 64, size, 4, 1, 16}, "out range"},
+	}
+}
+
+func callRaw(g *wasm.Guest, c rawLLM) error {
+	args := make([]uint64, 15)
+	args[0] = uint64(c.op)
+	for i, a := range c.args {
+		args[i+1] = uint64(a)
+	}
+	_, err := g.Call(context.Background(), "llm_raw", args...)
+	return err
+}
+
+func TestLLMHostileGuestTraps(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t)
+	g, _ := llmGuest(t, r, device.ZeroCopy, device.KVBF16)
+	v := uint32(call(t, g, "alloc", 64<<10)[0])
+	size := uint32(g.Size())
+	for _, c := range hostileLLMCases(v, size) {
+		err := callRaw(g, c)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		var trap *wasm.TrapError
+		if !errors.As(err, &trap) || !strings.HasPrefix(trap.Func, "llm_") || !strings.Contains(trap.Msg, c.want) {
+			t.Errorf("%s: got %v, want a trap from llm_* mentioning %q", c.name, err, c.want)
+		}
+	}
+	// A token id outside the table traps from inside the kernel.
+	mem := g.Memory().Bytes()
+	mem[v], mem[v+1], mem[v+2], mem[v+3] = 0, 4, 0, 0 // token 1024
+	var trap *wasm.TrapError
+	if err := callRaw(g, rawLLM{op: 0, args: []uint32{0, v, 4, v + 1024, 256, 1}}); !errors.As(err, &trap) || !strings.Contains(trap.Msg, "token 1024") {
+		t.Errorf("embed of token 1024: %v", err)
+	}
+	// The guest still works after the traps.
+	if _, err := g.LLMPrefill(ctx, []int32{1, 2, 3}); err != nil {
+		t.Fatalf("after traps: %v", err)
+	}
+}
+
+// FuzzHostileLLM hands the host's LLM kernels arbitrary ranges and shapes:
+// the host must run the op or trap, never crash, and never accept a range
+// outside the guest's memory.
+func FuzzHostileLLM(f *testing.F) {
+	r := newRuntime(f)
+	g, _ := llmGuest(f, r, device.ZeroCopy, device.KVBF16)
+	v := uint32(call(f, g, "alloc", 64<<10)[0])
+	size := uint32(g.Size())
+	for _, c := range hostileLLMCases(v, size) {
+		a := make([]uint32, 14)
+		copy(a, c.args)
+		f.Add(c.op, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13])
+	}
+	f.Fuzz(func(t *testing.T, op, a, b, c, d, e, ff, gg, h, i, j, k, l, m, n uint32) {
+		args := []uint32{a, b, c, d, e, ff, gg, h, i, j, k, l, m, n}
+		// Keep legal work small so the fuzzer spends its time on bounds.
+		for x := range args {
+			if args[x] > 1<<20 && args[x] < size-(1<<20) {
+				args[x] %= 1 << 12
+			}
+		}
+		err := callRaw(g, rawLLM{op: op % 9, args: args})
+		if err != nil {
+			var trap *wasm.TrapError
+			if !errors.As(err, &trap) {
+				t.Fatalf("non-trap error: %v", err)
+			}
+		}
+	})
+}
