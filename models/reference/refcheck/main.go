@@ -1,0 +1,302 @@
+// Command refcheck prepares and checks the reference comparison of our Llama
+// engine against Hugging Face transformers (hf_logits.py):
+//
+//	refcheck write -config tiny|1b -seed S -n N -dir DIR
+//	    writes synthetic bf16 weights (config.json, model.safetensors) and
+//	    tokens.json (N prompt ids, BOS first) to DIR
+//	refcheck compare -dir DIR -ref REF.safetensors [-prefill K] [-wasm] [-out result.json]
+//	    runs our engine on the cpu device — natively, and inside the Wasm
+//	    guest with -wasm — over the same tokens (K in one prefill pass with
+//	    every row's logits, the rest one decode step each) with f32 and bf16
+//	    KV caches, and reports the errors against the reference logits
+//
+// It is a cross-built static binary: the machine with torch has no Go.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/wasmgpu/wasmgpu/internal/safetensors"
+	"github.com/wasmgpu/wasmgpu/models"
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/cpu"
+	"github.com/wasmgpu/wasmgpu/runtime/guest"
+	"github.com/wasmgpu/wasmgpu/runtime/llm"
+	"github.com/wasmgpu/wasmgpu/runtime/wasm"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: refcheck write|compare ...")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "write":
+		err = write(os.Args[2:])
+	case "compare":
+		err = compare(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "refcheck:", err)
+		os.Exit(1)
+	}
+}
+
+func write(args []string) error {
+	fs := flag.NewFlagSet("write", flag.ExitOnError)
+	name := fs.String("config", "tiny", "tiny or 1b")
+	seed := fs.Uint64("seed", 1, "synthetic weights seed")
+	n := fs.Int("n", 16, "prompt tokens")
+	dir := fs.String("dir", "", "output folder")
+	fs.Parse(args)
+	cfg := models.Tiny()
+	if *name == "1b" {
+		cfg = models.Llama32_1B()
+	}
+	w, err := models.Synthetic(cfg, *seed, models.BF16)
+	if err != nil {
+		return err
+	}
+	if err := models.WriteSafetensors(*dir, w); err != nil {
+		return err
+	}
+	toks := prompt(cfg, *n, *seed)
+	b, _ := json.Marshal(toks)
+	return os.WriteFile(filepath.Join(*dir, "tokens.json"), b, 0o644)
+}
+
+// Result is one variant's errors against the reference.
+type Result struct {
+	Variant string `json:"variant"` // native or wasm
+	KV      string `json:"kv"`
+	Errors
+	Seconds float64 `json:"seconds"`
+}
+
+func compare(args []string) error {
+	fs := flag.NewFlagSet("compare", flag.ExitOnError)
+	dir := fs.String("dir", "", "model folder with tokens.json")
+	refPath := fs.String("ref", "", "hf_logits.py output")
+	prefill := fs.Int("prefill", 0, "tokens in the first pass (0: all but 4)")
+	useWasm := fs.Bool("wasm", false, "also run inside the Wasm guest")
+	outPath := fs.String("out", "", "write results as JSON here")
+	fs.Parse(args)
+	w, err := models.LoadDir(*dir)
+	if err != nil {
+		return err
+	}
+	var toks []int32
+	b, err := os.ReadFile(filepath.Join(*dir, "tokens.json"))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &toks); err != nil {
+		return err
+	}
+	ref, inv, err := readLogits(*refPath)
+	if err != nil {
+		return err
+	}
+	k := *prefill
+	if k <= 0 || k > len(toks) {
+		k = max(1, len(toks)-4)
+	}
+	invMismatch, invMaxRel := compareInvFreq(llm.InvFreq(w.Config), inv)
+	fmt.Printf("inv_freq: %d of %d differ from HF's, max relative difference %.3g\n", invMismatch, len(inv), invMaxRel)
+	d, _ := cpu.Open()
+	dw, err := d.LoadWeights(llm.WeightTensors(w))
+	if err != nil {
+		return err
+	}
+	var results []Result
+	for _, kv := range []device.KVDType{device.KVF32, device.KVBF16} {
+		variants := []string{"native"}
+		if *useWasm {
+			variants = append(variants, "wasm")
+		}
+		for _, v := range variants {
+			start := time.Now()
+			var run runner
+			var cleanup func()
+			if v == "native" {
+				mem, err := d.NewMemory(device.ZeroCopy, 4<<30)
+				if err != nil {
+					return err
+				}
+				e, err := llm.NewNative(w.Config, mem, dw, llm.Options{KV: kv, MaxSeq: 256, MaxBatch: k})
+				if err != nil {
+					return err
+				}
+				run, cleanup = engineRunner(e), func() { mem.Close() }
+			} else {
+				ctx := context.Background()
+				rt, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: 1 << 30})
+				if err != nil {
+					return err
+				}
+				g, err := rt.Instantiate(ctx, func(max uint64) (device.Memory, error) { return d.NewMemory(device.ZeroCopy, max) })
+				if err != nil {
+					return err
+				}
+				g.Weights = dw
+				if err := g.LLMInit(ctx, w.Config, kv, 256, k); err != nil {
+					return err
+				}
+				run, cleanup = guestRunner(g), func() { rt.Close(ctx) }
+			}
+			errs, err := check(run, toks, k, ref)
+			cleanup()
+			if err != nil {
+				return fmt.Errorf("%s kv %s: %w", v, kv, err)
+			}
+			r := Result{Variant: v, KV: string(kv), Errors: errs, Seconds: time.Since(start).Seconds()}
+			fmt.Printf("%-6s kv %-4s: max|Δ| %.3g, max|logit| %.3g, rel %.3g, argmax agree %d/%d (near-tie disagreements %d), %.1fs\n",
+				v, kv, r.MaxAbsDiff, r.MaxAbsLogit, r.MaxAbsDiff/r.MaxAbsLogit, r.ArgmaxAgree, r.Positions, r.NearTies, r.Seconds)
+			results = append(results, r)
+		}
+	}
+	if *outPath != "" {
+		b, _ := json.MarshalIndent(map[string]any{
+			"config": w.Config, "weights": w.Source, "tokens": toks, "prefill": k,
+			"inv_freq_mismatches": invMismatch, "inv_freq_max_rel": invMaxRel, "results": results,
+		}, "", "  ")
+		return os.WriteFile(*outPath, b, 0o644)
+	}
+	return nil
+}
+
+// prompt returns n token ids: BOS, then ids from a PCG stream seeded by seed.
+func prompt(cfg models.Config, n int, seed uint64) []int32 {
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	toks := []int32{int32(cfg.BOSTokenID)}
+	for len(toks) < n {
+		toks = append(toks, int32(r.IntN(cfg.VocabSize)))
+	}
+	return toks
+}
+
+// readLogits reads hf_logits.py's output.
+func readLogits(path string) (logits [][]float32, invFreq []float32, err error) {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	lt, ok := f.Tensor("logits")
+	it, ok2 := f.Tensor("inv_freq")
+	if !ok || !ok2 || len(lt.Shape) != 2 {
+		return nil, nil, fmt.Errorf("%s: want tensors logits [n, vocab] and inv_freq", path)
+	}
+	flat, err := lt.Float32s()
+	if err != nil {
+		return nil, nil, err
+	}
+	for r := range lt.Shape[0] {
+		logits = append(logits, flat[r*lt.Shape[1]:(r+1)*lt.Shape[1]])
+	}
+	invFreq, err = it.Float32s()
+	return logits, invFreq, err
+}
+
+// compareInvFreq counts inverse frequencies that differ and the largest
+// relative difference.
+func compareInvFreq(ours, hf []float32) (mismatch int, maxRel float64) {
+	for i := range min(len(ours), len(hf)) {
+		if ours[i] != hf[i] {
+			mismatch++
+			maxRel = max(maxRel, math.Abs(float64(ours[i])-float64(hf[i]))/math.Abs(float64(hf[i])))
+		}
+	}
+	return mismatch + abs(len(ours)-len(hf)), maxRel
+}
+
+func abs(x int) int { return max(x, -x) }
+
+// Errors are one run's differences from the reference logits.
+type Errors struct {
+	Positions   int     `json:"positions"`
+	MaxAbsDiff  float64 `json:"max_abs_diff"`
+	MaxAbsLogit float64 `json:"max_abs_logit"`
+	ArgmaxAgree int     `json:"argmax_agree"`
+	// NearTies counts argmax disagreements where the reference's top two
+	// logits are closer than twice MaxAbsDiff: rounding may pick either.
+	NearTies int `json:"near_ties"`
+}
+
+// runner runs tokens through one engine: logits of every token for the
+// first pass, of the last token otherwise.
+type runner func(tokens []int32, all bool) ([]float32, error)
+
+func engineRunner(e *llm.Engine) runner {
+	return func(tokens []int32, all bool) ([]float32, error) {
+		if err := e.Forward(tokens, all); err != nil {
+			return nil, err
+		}
+		return append([]float32(nil), e.Logits()...), nil
+	}
+}
+
+func guestRunner(g *wasm.Guest) runner {
+	return func(tokens []int32, all bool) ([]float32, error) {
+		return g.LLMForward(context.Background(), tokens, all)
+	}
+}
+
+// check prefills toks[:k] with every row's logits, then feeds the rest one
+// token at a time, and compares every position's logits with ref.
+func check(run runner, toks []int32, k int, ref [][]float32) (Errors, error) {
+	var e Errors
+	var rows [][]float32
+	got, err := run(toks[:k], true)
+	if err != nil {
+		return e, err
+	}
+	vocab := len(ref[0])
+	for r := range k {
+		rows = append(rows, got[r*vocab:(r+1)*vocab])
+	}
+	for p := k; p < len(toks); p++ {
+		got, err := run(toks[p:p+1], false)
+		if err != nil {
+			return e, err
+		}
+		rows = append(rows, got)
+	}
+	for p, row := range rows {
+		for i, v := range row {
+			e.MaxAbsDiff = max(e.MaxAbsDiff, math.Abs(float64(v)-float64(ref[p][i])))
+			e.MaxAbsLogit = max(e.MaxAbsLogit, math.Abs(float64(ref[p][i])))
+		}
+	}
+	for p, row := range rows {
+		e.Positions++
+		a, b := argmax(row), argmax(ref[p])
+		if a == b {
+			e.ArgmaxAgree++
+		} else if gap := math.Abs(float64(ref[p][a]) - float64(ref[p][b])); gap < 2*e.MaxAbsDiff {
+			e.NearTies++
+		}
+	}
+	return e, nil
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
