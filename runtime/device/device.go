@@ -178,3 +178,11 @@ func CheckSpans(size uint64, inputs []Span, outputs []Span) error {
 	}
 	return nil
 }
+
+// BandwidthMeter is implemented by devices that can measure their own memory
+// bandwidth. MemoryBandwidth returns named rates in bytes per second; the key
+// "weights" is the rate at which kernels read weights (device memory on a
+// GPU, host memory on the cpu), the ceiling of a decode step.
+type BandwidthMeter interface {
+	MemoryBandwidth() (map[string]float64, error)
+}
