@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"strconv"
 
 	"github.com/wasmgpu/wasmgpu/internal/safetensors"
@@ -50,11 +49,11 @@ func encodeTokens(ids []int32) []byte {
 
 // dataCRC is the CRC-32C of the tensors' data in order.
 func dataCRC(ts []safetensors.Tensor) uint32 {
-	var c uint32
-	for _, t := range ts {
-		c = crc32.Update(c, castagnoli, t.Data)
+	pieces := make([][]byte, len(ts))
+	for i, t := range ts {
+		pieces[i] = t.Data
 	}
-	return c
+	return checksum(pieces)
 }
 
 // checkLayout verifies that the header lists exactly the expected tensors,

@@ -244,6 +244,9 @@ func decodeMeta(md map[string]string) (header, error) {
 	if err != nil {
 		return h, err
 	}
+	if h.pos > h.meta.MaxSeq {
+		return h, fmt.Errorf("%s: %d exceeds the source's %s %d", KeyPos, h.pos, KeyMaxSeq, h.meta.MaxSeq)
+	}
 	h.meta.KVDType = device.KVDType(kv)
 	if h.meta.KVDType.Size() == 0 {
 		return h, fmt.Errorf("%s: unknown KV dtype %q", KeyKVDType, kv)

@@ -66,11 +66,6 @@ func ReadFrom(r io.Reader, into *State) (Info, error) {
 	return info, nil
 }
 
-// readChunk is how much data is read before it is checksummed: small enough
-// that the bytes are still in the CPU's cache when the CRC reads them,
-// large enough that the read calls cost nothing.
-var readChunk = 1 << 20
-
 // restore reads a snapshot of size bytes (-1: unknown) from r into into.
 // name identifies the source in errors.
 func restore(r io.Reader, size int64, name string, into *State) (Info, error) {
@@ -107,19 +102,19 @@ func restore(r io.Reader, size int64, name string, into *State) (Info, error) {
 
 	// From here on into is written: any error leaves it invalid.
 	into.invalidate()
+	pieces := make([][]byte, len(want))
+	for i, t := range want {
+		pieces[i] = t.Data
+	}
 	var crc uint32
-	for _, t := range want {
-		for b := t.Data; len(b) > 0; {
-			c := b[:min(len(b), readChunk)]
-			if _, err := io.ReadFull(r, c); err != nil {
-				if err == io.EOF {
-					err = io.ErrUnexpectedEOF
-				}
-				return info, fmt.Errorf("tensor %q: %w (truncated snapshot?)", t.Name, err)
-			}
-			crc = crc32.Update(crc, castagnoli, c)
-			b = b[len(c):]
-		}
+	if ra, ok := r.(io.ReaderAt); ok && size >= 0 {
+		// A file: read pieces at their offsets on several cores.
+		crc, err = readAtCRC(ra, hdrLen, pieces)
+	} else {
+		crc, err = readCRC(r, pieces)
+	}
+	if err != nil {
+		return info, fmt.Errorf("data: %w (truncated snapshot?)", err)
 	}
 	if crc != h.dataCRC {
 		return info, fmt.Errorf("%s: data checksum is %s, computed %s: %w", KeyDataCRC, crcString(h.dataCRC), crcString(crc), ErrChecksum)
@@ -169,4 +164,25 @@ func readHeader(r io.Reader, size int64, name string) (*safetensors.Header, []by
 		return nil, nil, err
 	}
 	return h, buf, nil
+}
+
+// readCRC reads every piece in turn from r straight into the piece and
+// returns the CRC-32C of all, each chunk checksummed while it is still in
+// the CPU's cache.
+func readCRC(r io.Reader, pieces [][]byte) (uint32, error) {
+	var c uint32
+	for _, p := range pieces {
+		for len(p) > 0 {
+			x := p[:min(len(p), readChunk)]
+			if _, err := io.ReadFull(r, x); err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return 0, err
+			}
+			c = crc32.Update(c, castagnoli, x)
+			p = p[len(x):]
+		}
+	}
+	return c, nil
 }
