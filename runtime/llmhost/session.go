@@ -1,0 +1,272 @@
+// Package llmhost runs a Llama conversation for the host, either inside a
+// Wasm guest (the guest owns the engine, its KV cache and activations in its
+// linear memory and calls the host's kernels) or natively (the same engine
+// driven by host Go over the same device memory), behind one interface, so an
+// experiment can time and compare the two with identical code.
+package llmhost
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"unsafe"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmgpu/wasmgpu/models"
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/llm"
+	"github.com/wasmgpu/wasmgpu/runtime/wasm"
+)
+
+// Session is one conversation of one model on one device memory.
+type Session interface {
+	// Reset forgets the conversation.
+	Reset(ctx context.Context) error
+	// Prefill processes the prompt and returns the next token (greedy).
+	Prefill(ctx context.Context, tokens []int32) (int32, error)
+	// Decode processes one token and returns the next.
+	Decode(ctx context.Context, token int32) (int32, error)
+	// Pos is the number of tokens in the KV cache.
+	Pos(ctx context.Context) (int, error)
+	// State is the state region (header, token ids, KV cache) as bytes of
+	// the session's memory, a view valid until the next call.
+	State(ctx context.Context) ([]byte, error)
+	// Resume adopts the state region's contents after they were restored.
+	Resume(ctx context.Context) error
+	// Logits are the last pass's logits rows (a view of the session's memory).
+	Logits(ctx context.Context) ([]float32, error)
+	// Memory is the device memory the session's engine lives in.
+	Memory() device.Memory
+	// Close releases the session's memory (not the weights).
+	Close(ctx context.Context) error
+}
+
+// Options size a session's engine.
+type Options struct {
+	KV       device.KVDType // KV cache element type ("" = bf16)
+	MaxSeq   int            // context length
+	MaxBatch int            // tokens per forward pass
+}
+
+// MemoryBytes is a generous memory size for cfg's engine: KV cache,
+// activations and logits, plus room for a guest's Go runtime and heap.
+func MemoryBytes(cfg models.Config, o Options) uint64 {
+	kv := o.KV
+	if kv == "" {
+		kv = device.KVBF16
+	}
+	seq, batch := uint64(max(o.MaxSeq, 1)), uint64(max(o.MaxBatch, 32))
+	state := uint64(cfg.NumHiddenLayers) * 2 * seq * uint64(cfg.NumKeyValueHeads*cfg.HeadDim*kv.Size())
+	act := batch * uint64(4*(3*cfg.HiddenSize+2*cfg.IntermediateSize+cfg.VocabSize+cfg.NumAttentionHeads*cfg.HeadDim))
+	return state + 2*act + 96<<20
+}
+
+// native is a Session whose engine runs on the host.
+type native struct {
+	mem device.Memory
+	e   *llm.Engine
+}
+
+// NewNative makes a native session in a new memory of mode on d.
+func NewNative(d device.Device, mode device.Mode, cfg models.Config, w device.Weights, o Options) (Session, error) {
+	mem, err := d.NewMemory(mode, MemoryBytes(cfg, o))
+	if err != nil {
+		return nil, fmt.Errorf("native session: %w", err)
+	}
+	e, err := llm.NewNative(cfg, mem, w, llm.Options{KV: o.KV, MaxSeq: o.MaxSeq, MaxBatch: o.MaxBatch})
+	if err != nil {
+		mem.Close()
+		return nil, fmt.Errorf("native session: %w", err)
+	}
+	return &native{mem: mem, e: e}, nil
+}
+
+func (s *native) Reset(context.Context) error { s.e.Reset(); return nil }
+func (s *native) Prefill(_ context.Context, t []int32) (int32, error) {
+	return s.e.Prefill(t)
+}
+func (s *native) Decode(_ context.Context, t int32) (int32, error) { return s.e.Decode(t) }
+func (s *native) Pos(context.Context) (int, error)                { return s.e.Pos(), nil }
+func (s *native) State(context.Context) ([]byte, error) {
+	b := s.e.State()
+	return s.mem.Bytes()[b.Off : b.Off+b.Len], nil
+}
+func (s *native) Resume(context.Context) error            { return s.e.Resume() }
+func (s *native) Logits(context.Context) ([]float32, error) { return s.e.Logits(), nil }
+func (s *native) Memory() device.Memory                     { return s.mem }
+func (s *native) Close(context.Context) error               { return s.mem.Close() }
+
+// guestSession is a Session whose engine runs inside a Wasm guest.
+type guestSession struct {
+	g      *wasm.Guest
+	tokPtr uint32
+	tokCap int
+}
+
+// NewGuest instantiates a guest from rt (whose memory limit must hold
+// MemoryBytes), binds the weights and makes its engine.
+func NewGuest(ctx context.Context, rt *wasm.Runtime, d device.Device, mode device.Mode, cfg models.Config, w device.Weights, o Options) (Session, error) {
+	g, err := rt.Instantiate(ctx, func(max uint64) (device.Memory, error) { return d.NewMemory(mode, max) })
+	if err != nil {
+		return nil, fmt.Errorf("guest session: %w", err)
+	}
+	s := &guestSession{g: g}
+	g.Weights = w
+	if err := s.init(ctx, cfg, o); err != nil {
+		g.Close(ctx)
+		return nil, fmt.Errorf("guest session: %w", err)
+	}
+	return s, nil
+}
+
+func kvCode(dt device.KVDType) (uint64, error) {
+	switch dt {
+	case device.KVF32:
+		return 0, nil
+	case device.KVBF16, "":
+		return 1, nil
+	case device.KVF16:
+		return 2, nil
+	}
+	return 0, fmt.Errorf("unknown KV dtype %q", dt)
+}
+
+func (s *guestSession) init(ctx context.Context, cfg models.Config, o Options) error {
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	code, err := kvCode(o.KV)
+	if err != nil {
+		return err
+	}
+	p, err := s.call1(ctx, "alloc", uint64(len(js)))
+	if err != nil {
+		return err
+	}
+	if err := s.write(uint32(p), js); err != nil {
+		return err
+	}
+	_, err = s.status(ctx, "llm_init", p, uint64(len(js)), code, uint64(o.MaxSeq), uint64(o.MaxBatch))
+	return err
+}
+
+func (s *guestSession) call1(ctx context.Context, name string, args ...uint64) (uint64, error) {
+	res, err := s.g.Call(ctx, name, args...)
+	if err != nil {
+		return 0, err
+	}
+	if len(res) == 0 {
+		return 0, nil
+	}
+	return res[0], nil
+}
+
+// status calls an export that returns an int32 that is -1 on error, and
+// turns -1 into the guest's error message.
+func (s *guestSession) status(ctx context.Context, name string, args ...uint64) (int32, error) {
+	r, err := s.call1(ctx, name, args...)
+	if err != nil {
+		return 0, err
+	}
+	v := api.DecodeI32(r)
+	if v >= 0 {
+		return v, nil
+	}
+	p, err1 := s.call1(ctx, "llm_err_ptr")
+	n, err2 := s.call1(ctx, "llm_err_len")
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("%s failed (no message)", name)
+	}
+	msg, ok := s.g.Read(uint32(p), uint32(n))
+	if !ok {
+		return 0, fmt.Errorf("%s failed (message out of range)", name)
+	}
+	return 0, fmt.Errorf("guest %s: %s", name, msg)
+}
+
+func (s *guestSession) write(off uint32, b []byte) error {
+	dst, ok := s.g.Read(off, uint32(len(b)))
+	if !ok {
+		return fmt.Errorf("guest buffer [%d, +%d) out of range", off, len(b))
+	}
+	copy(dst, b)
+	return nil
+}
+
+func (s *guestSession) Reset(ctx context.Context) error {
+	_, err := s.g.Call(ctx, "llm_reset")
+	return err
+}
+
+func (s *guestSession) Prefill(ctx context.Context, tokens []int32) (int32, error) {
+	if len(tokens) > s.tokCap {
+		p, err := s.call1(ctx, "llm_tokens_buf", uint64(len(tokens)))
+		if err != nil {
+			return 0, err
+		}
+		s.tokPtr, s.tokCap = uint32(p), len(tokens)
+	}
+	buf := make([]byte, 4*len(tokens))
+	for i, t := range tokens {
+		binary.LittleEndian.PutUint32(buf[4*i:], uint32(t))
+	}
+	if err := s.write(s.tokPtr, buf); err != nil {
+		return 0, err
+	}
+	return s.status(ctx, "llm_prefill", uint64(s.tokPtr), uint64(len(tokens)))
+}
+
+func (s *guestSession) Decode(ctx context.Context, token int32) (int32, error) {
+	return s.status(ctx, "llm_decode", uint64(uint32(token)))
+}
+
+func (s *guestSession) Pos(ctx context.Context) (int, error) {
+	p, err := s.call1(ctx, "llm_pos")
+	return int(api.DecodeI32(p)), err
+}
+
+func (s *guestSession) State(ctx context.Context) ([]byte, error) {
+	p, err := s.call1(ctx, "llm_state_ptr")
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.call1(ctx, "llm_state_len")
+	if err != nil {
+		return nil, err
+	}
+	b, ok := s.g.Read(uint32(p), uint32(n))
+	if !ok {
+		return nil, fmt.Errorf("guest state region [%d, +%d) out of range", p, n)
+	}
+	return b, nil
+}
+
+func (s *guestSession) Resume(ctx context.Context) error {
+	_, err := s.status(ctx, "llm_resume")
+	return err
+}
+
+func (s *guestSession) Logits(ctx context.Context) ([]float32, error) {
+	p, err := s.call1(ctx, "llm_logits_ptr")
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.call1(ctx, "llm_logits_len")
+	if err != nil {
+		return nil, err
+	}
+	b, ok := s.g.Read(uint32(p), uint32(n))
+	if !ok || p%4 != 0 {
+		return nil, fmt.Errorf("guest logits [%d, +%d) out of range", p, n)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n/4), nil
+}
+
+func (s *guestSession) Memory() device.Memory          { return s.g.Memory() }
+func (s *guestSession) Close(ctx context.Context) error { return s.g.Close(ctx) }
