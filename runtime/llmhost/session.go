@@ -88,12 +88,12 @@ func (s *native) Prefill(_ context.Context, t []int32) (int32, error) {
 	return s.e.Prefill(t)
 }
 func (s *native) Decode(_ context.Context, t int32) (int32, error) { return s.e.Decode(t) }
-func (s *native) Pos(context.Context) (int, error)                { return s.e.Pos(), nil }
+func (s *native) Pos(context.Context) (int, error)                 { return s.e.Pos(), nil }
 func (s *native) State(context.Context) ([]byte, error) {
 	b := s.e.State()
 	return s.mem.Bytes()[b.Off : b.Off+b.Len], nil
 }
-func (s *native) Resume(context.Context) error            { return s.e.Resume() }
+func (s *native) Resume(context.Context) error              { return s.e.Resume() }
 func (s *native) Logits(context.Context) ([]float32, error) { return s.e.Logits(), nil }
 func (s *native) Memory() device.Memory                     { return s.mem }
 func (s *native) Close(context.Context) error               { return s.mem.Close() }
@@ -268,5 +268,5 @@ func (s *guestSession) Logits(ctx context.Context) ([]float32, error) {
 	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n/4), nil
 }
 
-func (s *guestSession) Memory() device.Memory          { return s.g.Memory() }
+func (s *guestSession) Memory() device.Memory           { return s.g.Memory() }
 func (s *guestSession) Close(ctx context.Context) error { return s.g.Close(ctx) }
