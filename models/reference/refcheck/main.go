@@ -9,6 +9,8 @@
 //	    guest with -wasm — over the same tokens (K in one prefill pass with
 //	    every row's logits, the rest one decode step each) with f32 and bf16
 //	    KV caches, and reports the errors against the reference logits
+//	refcheck bench -config tiny|1b -n N [-kv bf16] [-wasm]
+//	    times N greedy decode steps on synthetic weights, natively and in the guest
 //
 // It is a cross-built static binary: the machine with torch has no Go.
 package main
@@ -22,6 +24,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/wasmgpu/wasmgpu/internal/safetensors"
@@ -44,6 +47,8 @@ func main() {
 		err = write(os.Args[2:])
 	case "compare":
 		err = compare(os.Args[2:])
+	case "bench":
+		err = bench(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -299,4 +304,85 @@ func argmax(v []float32) int {
 		}
 	}
 	return best
+}
+
+// bench times greedy decode steps after a short prefill.
+func bench(args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	name := fs.String("config", "1b", "tiny or 1b")
+	n := fs.Int("n", 5, "decode steps")
+	kv := fs.String("kv", "bf16", "KV dtype")
+	useWasm := fs.Bool("wasm", false, "also run inside the Wasm guest")
+	fs.Parse(args)
+	cfg := models.Tiny()
+	if *name == "1b" {
+		cfg = models.Llama32_1B()
+	}
+	start := time.Now()
+	w, err := models.Synthetic(cfg, 1, models.BF16)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("synthetic weights: %.1fs\n", time.Since(start).Seconds())
+	d, _ := cpu.Open()
+	dw, err := d.LoadWeights(llm.WeightTensors(w))
+	if err != nil {
+		return err
+	}
+	toks := prompt(cfg, 8, 1)
+	ctx := context.Background()
+	type engine struct {
+		name            string
+		prefill, decode func([]int32) (int32, error)
+	}
+	var es []engine
+	mem, err := d.NewMemory(device.ZeroCopy, 1<<30)
+	if err != nil {
+		return err
+	}
+	defer mem.Close()
+	e, err := llm.NewNative(cfg, mem, dw, llm.Options{KV: device.KVDType(*kv), MaxSeq: 256})
+	if err != nil {
+		return err
+	}
+	es = append(es, engine{"native", e.Prefill, func(t []int32) (int32, error) { return e.Decode(t[0]) }})
+	if *useWasm {
+		rt, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: 1 << 30})
+		if err != nil {
+			return err
+		}
+		defer rt.Close(ctx)
+		g, err := rt.Instantiate(ctx, func(max uint64) (device.Memory, error) { return d.NewMemory(device.ZeroCopy, max) })
+		if err != nil {
+			return err
+		}
+		g.Weights = dw
+		if err := g.LLMInit(ctx, cfg, device.KVDType(*kv), 256, 0); err != nil {
+			return err
+		}
+		es = append(es, engine{"wasm", func(t []int32) (int32, error) { return g.LLMPrefill(ctx, t) },
+			func(t []int32) (int32, error) { return g.LLMDecode(ctx, t[0]) }})
+	}
+	for _, e := range es {
+		start := time.Now()
+		next, err := e.prefill(toks)
+		if err != nil {
+			return err
+		}
+		pf := time.Since(start)
+		var ms []float64
+		var out []int32
+		for range *n {
+			start := time.Now()
+			if next, err = e.decode([]int32{next}); err != nil {
+				return err
+			}
+			ms = append(ms, float64(time.Since(start).Microseconds())/1000)
+			out = append(out, next)
+		}
+		slices.Sort(ms)
+		fmt.Printf("%-6s prefill %d tokens %.0f ms; decode ms/token median %.1f (min %.1f, max %.1f, n %d); tokens %v\n",
+			e.name, len(toks), float64(pf.Microseconds())/1000, ms[len(ms)/2], ms[0], ms[len(ms)-1], len(ms), out)
+	}
+	return nil
 }

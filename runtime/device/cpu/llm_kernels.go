@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/wasmgpu/wasmgpu/internal/safetensors"
+	"github.com/wasmgpu/wasmgpu/internal/simd"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
 
@@ -50,26 +51,38 @@ func rmsnorm(t device.WeightTensor, x, out []float32, n int, eps float32) {
 	}
 }
 
-// linear computes out[t, o] = Σ_i x[t, i]·W[o, i], the output rows split
-// over the worker pool. One token (decode) dots each weight row with x as it
-// reads it; several (prefill) widen each weight row once into the worker's
-// scratch and dot it with every token, reading the weights once per call.
+// linear computes out[t, o] = Σ_i x[t, i]·W[o, i] with internal/simd's
+// kernels (AVX2+FMA on amd64: eight bf16 weights widened per instruction
+// straight from the mapping), the output rows split over the worker pool in
+// chunks of a multiple of 4 rows. One token (decode) is a GEMV that streams
+// each weight once; several (prefill) a GEMM that reads each weight row once
+// per block of tokens.
 func linear(t device.WeightTensor, x, out []float32, n int) {
-	outDim, inDim := t.Shape[0], t.Shape[1]
-	rowBytes := len(t.Data) / outDim
-	grain := max(1, parallelWork/(inDim*n))
-	parallel(outDim, grain, func(w *worker, lo, hi int) {
-		if n == 1 {
-			for o := lo; o < hi; o++ {
-				out[o] = dotRow(t.DType, t.Data[o*rowBytes:(o+1)*rowBytes], x)
+	outDim, in := t.Shape[0], t.Shape[1]
+	grain := (max(1, parallelWork/(in*n)) + 3) &^ 3
+	x, out = x[:n*in], out[:n*outDim]
+	parallel(outDim, grain, func(_ *worker, lo, hi int) {
+		switch t.DType {
+		case "BF16":
+			w := u16(t.Data)
+			if n == 1 {
+				simd.GemvBF16(w[lo*in:hi*in], x, out[lo:hi], in)
+			} else {
+				simd.GemmBF16Rows(w, x, out, n, outDim, in, lo, hi)
 			}
-			return
-		}
-		wr := w.floats(inDim)
-		for o := lo; o < hi; o++ {
-			widen(t.DType, t.Data[o*rowBytes:(o+1)*rowBytes], wr)
-			for r := range n {
-				out[r*outDim+o] = dotF32(wr, x[r*inDim:(r+1)*inDim])
+		case "F16":
+			w := u16(t.Data)
+			if n == 1 {
+				simd.GemvF16(w[lo*in:hi*in], x, out[lo:hi], in)
+			} else {
+				simd.GemmF16Rows(w, x, out, n, outDim, in, lo, hi)
+			}
+		default:
+			w := f32s(t.Data)
+			if n == 1 {
+				simd.GemvF32(w[lo*in:hi*in], x, out[lo:hi], in)
+			} else {
+				simd.GemmF32Rows(w, x, out, n, outDim, in, lo, hi)
 			}
 		}
 	})
