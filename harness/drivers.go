@@ -9,6 +9,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
+	"github.com/wasmgpu/wasmgpu/experiments/llama"
 	"github.com/wasmgpu/wasmgpu/experiments/matmul"
 	"github.com/wasmgpu/wasmgpu/results"
 )
@@ -26,6 +27,18 @@ var drivers = map[string]experiments.Driver{
 		},
 		Table:   matmul.Table,
 		Figures: matmul.Figures,
+	},
+	"llama": {
+		Name: "llama",
+		Run: func(ctx context.Context, env *experiments.Env, path string) (*results.File, error) {
+			s, err := llama.Load(path)
+			if err != nil {
+				return nil, err
+			}
+			return llama.Run(ctx, env, s)
+		},
+		Table:   llama.Table,
+		Figures: llama.Figures,
 	},
 }
 

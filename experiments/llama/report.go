@@ -1,0 +1,106 @@
+package llama
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/wasmgpu/wasmgpu/report"
+	"github.com/wasmgpu/wasmgpu/results"
+)
+
+// Table writes decode latency per token (one row per prompt length and
+// variant) with throughput, prefill and time to first token, the achieved
+// weight bandwidth against the measured one, and the ratio to native; then
+// the prefill rows.
+func Table(w io.Writer, f *results.File, markdown bool) error {
+	decode, prefill := split(f)
+	gbs := func(x float64) string { return fmt.Sprintf("%.1f", x/1e9) }
+	cols := []report.Column{
+		report.ColGroup, report.ColVariant, report.ColN,
+		{Header: "decode ms/token [95% CI]", Right: true, Value: func(c results.Case) string { return report.MedianCI(report.Summary(c), "s") }},
+		report.ColP90, report.ColP99,
+		report.MetricColumn("tok/s", "tokens_per_s", func(x float64) string { return fmt.Sprintf("%.1f", x) }),
+		report.MetricColumn("prefill", "prefill_median_s", report.Duration),
+		report.MetricColumn("prefill tok/s", "prefill_tokens_per_s", func(x float64) string { return fmt.Sprintf("%.0f", x) }),
+		report.MetricColumn("TTFT", "ttft_median_s", report.Duration),
+		report.MetricColumn("GB/s", "achieved_Bps", gbs),
+		report.MetricColumn("of measured BW", "bandwidth_fraction", func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }),
+		report.MetricColumn("× floor", "vs_floor", func(x float64) string { return fmt.Sprintf("%.2f", x) }),
+		{Header: "wasm/native", Right: true, Value: func(c results.Case) string { return ratio(decode, c) }},
+	}
+	if err := report.Table(w, decode, cols, markdown); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	pcols := []report.Column{report.ColGroup, report.ColVariant, report.ColN, report.ColMedian, report.ColWarmup,
+		report.MetricColumn("tok/s", "prefill_tokens_per_s", func(x float64) string { return fmt.Sprintf("%.0f", x) }),
+		{Header: "wasm/native", Right: true, Value: func(c results.Case) string { return ratio(prefill, c) }},
+	}
+	return report.Table(w, prefill, pcols, markdown)
+}
+
+// split separates the decode cases from the prefill ones.
+func split(f *results.File) (decode, prefill *results.File) {
+	d, p := *f, *f
+	d.Cases, p.Cases = nil, nil
+	for _, c := range f.Cases {
+		if strings.HasPrefix(c.Group, "prefill ") {
+			p.Cases = append(p.Cases, c)
+		} else {
+			d.Cases = append(d.Cases, c)
+		}
+	}
+	return &d, &p
+}
+
+// ratio is a wasm variant's median over native's in the same mode (or the
+// first native variant of the group).
+func ratio(f *results.File, c results.Case) string {
+	mode, ok := strings.CutPrefix(c.Variant, "wasm-")
+	if !ok {
+		return ""
+	}
+	b, ok := f.Find(c.Group, "native-"+mode)
+	if !ok {
+		for _, x := range f.Cases {
+			if x.Group == c.Group && strings.HasPrefix(x.Variant, "native-") {
+				b, ok = x, true
+				break
+			}
+		}
+	}
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%.3f", report.Summary(c).Median/report.Summary(b).Median)
+}
+
+// Figures draws decode ms/token and prefill time against prompt length.
+func Figures(dir, stem string, f *results.File) ([]string, error) {
+	decode, prefill := split(f)
+	var ticks []float64
+	for _, c := range decode.Cases {
+		if c.Variant == decode.Cases[0].Variant {
+			ticks = append(ticks, c.Params["prompt"])
+		}
+	}
+	dec := filepath.Join(dir, stem+"-decode")
+	if err := report.LinePlot(dec, report.LineSpec{
+		Title:  fmt.Sprintf("Llama decode latency per token on %s", f.Provenance.Device.Name),
+		XLabel: "prompt length (tokens)", YLabel: "median ms/token, 95% CI", LogX: true, XTicks: ticks,
+		Series: report.MedianSeries(decode, "prompt", 1e3),
+	}); err != nil {
+		return nil, fmt.Errorf("decode figure: %w", err)
+	}
+	pre := filepath.Join(dir, stem+"-prefill")
+	if err := report.LinePlot(pre, report.LineSpec{
+		Title:  fmt.Sprintf("Llama prefill time on %s", f.Provenance.Device.Name),
+		XLabel: "prompt length (tokens)", YLabel: "median prefill time (ms), 95% CI", LogX: true, LogY: true, XTicks: ticks,
+		Series: report.MedianSeries(prefill, "prompt", 1e3),
+	}); err != nil {
+		return []string{dec}, fmt.Errorf("prefill figure: %w", err)
+	}
+	return []string{dec, pre}, nil
+}

@@ -1,0 +1,263 @@
+package llama
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wasmgpu/wasmgpu/experiments"
+	"github.com/wasmgpu/wasmgpu/internal/stats"
+	"github.com/wasmgpu/wasmgpu/models"
+	"github.com/wasmgpu/wasmgpu/results"
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/guest"
+	"github.com/wasmgpu/wasmgpu/runtime/llm"
+	"github.com/wasmgpu/wasmgpu/runtime/llmhost"
+	"github.com/wasmgpu/wasmgpu/runtime/wasm"
+)
+
+// variant is one way of running the conversation, with what it measured.
+type variant struct {
+	name    string
+	s       llmhost.Session
+	prefill []float64 // seconds per prefill, first is the warm-up
+	decode  [][]float64
+	tokens  [][]int32 // generated tokens per repetition
+}
+
+// Run executes the spec on env's device.
+func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, error) {
+	backend := env.Device.Info().Backend
+	p, err := s.Plan(backend, env.Quick)
+	if err != nil {
+		return nil, err
+	}
+	ld, ok := env.Device.(device.LLMDevice)
+	if !ok {
+		return nil, fmt.Errorf("llama: the %s backend has no Llama kernels", backend)
+	}
+	f := &results.File{Experiment: "llama"}
+	wasmModes, notes := env.SelectModes(p.WasmModes)
+	f.Notes = append(f.Notes, notes...)
+	nativeModes, notes := env.SelectModes(p.NativeModes)
+	f.Notes = append(f.Notes, notes...)
+	if len(wasmModes)+len(nativeModes) == 0 {
+		return nil, fmt.Errorf("llama: no memory mode left to run on %s", backend)
+	}
+
+	env.Logf("llama: loading weights (%s)", map[bool]string{true: "synthetic " + string(p.WeightsDType), false: env.ModelDir}[env.ModelDir == ""])
+	mw, err := experiments.LoadWeights(env.ModelDir, p.Config, p.Seed, p.WeightsDType)
+	if err != nil {
+		return nil, fmt.Errorf("llama: %w", err)
+	}
+	defer mw.Close()
+	cfg := mw.Config
+	start := time.Now()
+	w, err := ld.LoadWeights(llm.WeightTensors(mw))
+	if err != nil {
+		return nil, fmt.Errorf("llama: load weights onto %s: %w", backend, err)
+	}
+	defer w.Close()
+	env.Logf("llama: weights on the device in %.2fs (%.2f GB, %d B device memory)", time.Since(start).Seconds(), float64(mw.Bytes())/1e9, w.DeviceBytes())
+
+	bw := 0.0
+	if m, ok := env.Device.(device.BandwidthMeter); ok {
+		rates, err := m.MemoryBandwidth()
+		if err != nil {
+			return nil, fmt.Errorf("llama: measure bandwidth: %w", err)
+		}
+		bw = rates["weights"]
+		env.Logf("llama: weight read bandwidth measured: %.1f GB/s", bw/1e9)
+	}
+	wb := float64(WeightBytesPerToken(mw))
+	f.Provenance.Weights = mw.Source
+	f.Provenance.DTypes = map[string]string{"weights": string(mw.DType), "kv": string(p.KV), "activations": "f32"}
+	var modes []string
+	for _, m := range nativeModes {
+		modes = append(modes, "native-"+string(m))
+	}
+	for _, m := range wasmModes {
+		modes = append(modes, "wasm-"+string(m))
+	}
+	f.Provenance.Mode = strings.Join(modes, ",")
+	f.Provenance.Extra = map[string]string{
+		"model":                   map[bool]string{true: s.Model, false: env.ModelDir}[env.ModelDir == ""],
+		"weight_bytes_per_token":  strconv.FormatFloat(wb, 'f', 0, 64),
+		"weights_device_bytes":    strconv.FormatUint(w.DeviceBytes(), 10),
+		"measured_bandwidth_Bps":  strconv.FormatFloat(bw, 'g', 6, 64),
+		"max_seq":                 strconv.Itoa(p.MaxSeq),
+		"max_batch":               strconv.Itoa(p.MaxBatch),
+		"decode_tokens_per_rep":   strconv.Itoa(p.DecodeTokens),
+		"repetitions_incl_warmup": strconv.Itoa(p.Repetitions),
+	}
+
+	opts := llmhost.Options{KV: p.KV, MaxSeq: p.MaxSeq, MaxBatch: p.MaxBatch}
+	var rt *wasm.Runtime
+	if len(wasmModes) > 0 {
+		rt, err = wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: llmhost.MemoryBytes(cfg, opts), CacheDir: env.CacheDir})
+		if err != nil {
+			return nil, err
+		}
+		defer rt.Close(ctx)
+	}
+	total := len(p.PromptLengths) * len(modes) * p.Repetitions * (1 + p.DecodeTokens)
+	done := 0
+	for _, n := range p.PromptLengths {
+		cases, caseNotes, err := runPrompt(ctx, env, p, cfg, w, rt, nativeModes, wasmModes, n, wb, bw, &done, total)
+		if err != nil {
+			return nil, fmt.Errorf("llama prompt=%d: %w", n, err)
+		}
+		f.Cases = append(f.Cases, cases...)
+		f.Notes = append(f.Notes, caseNotes...)
+	}
+	f.Provenance.Extra["peak_rss_bytes"] = peakRSS()
+	return f, nil
+}
+
+func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Config, w device.Weights, rt *wasm.Runtime,
+	nativeModes, wasmModes []device.Mode, n int, wb, bw float64, done *int, total int) (cases []results.Case, notes []string, err error) {
+	var vs []*variant
+	defer func() {
+		for _, v := range vs {
+			if cerr := v.s.Close(ctx); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+	}()
+	opts := llmhost.Options{KV: p.KV, MaxSeq: p.MaxSeq, MaxBatch: p.MaxBatch}
+	for _, m := range nativeModes {
+		s, err := llmhost.NewNative(env.Device, m, cfg, w, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		vs = append(vs, &variant{name: "native-" + string(m), s: s})
+	}
+	for _, m := range wasmModes {
+		s, err := llmhost.NewGuest(ctx, rt, env.Device, m, cfg, w, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		vs = append(vs, &variant{name: "wasm-" + string(m), s: s})
+	}
+	prompt := experiments.PromptIDs(p.Seed, n, cfg.VocabSize)
+	for rep := 0; rep < p.Repetitions; rep++ {
+		for i := range vs {
+			v := vs[(i+rep)%len(vs)]
+			if err := converse(ctx, v, prompt, p.DecodeTokens); err != nil {
+				return nil, nil, fmt.Errorf("%s repetition %d: %w", v.name, rep, err)
+			}
+			*done += 1 + p.DecodeTokens
+			env.Tick(*done, total, fmt.Sprintf("prompt=%d %s", n, v.name))
+		}
+	}
+
+	// Greedy decoding with the same kernels must give the same tokens in
+	// every variant and repetition.
+	ref := vs[0].tokens[0]
+	for _, v := range vs {
+		for r, t := range v.tokens {
+			if !slices.Equal(t, ref) {
+				notes = append(notes, fmt.Sprintf("INCORRECT: prompt=%d %s repetition %d generated %v, %s generated %v", n, v.name, r, t, vs[0].name, ref))
+			}
+		}
+	}
+	group := fmt.Sprintf("prompt=%d", n)
+	kvRow := float64(cfg.KVBytesPerToken(p.KV.Size()))
+	for _, v := range vs {
+		var warm, timed []float64
+		warm = v.decode[0]
+		for _, d := range v.decode[1:] {
+			timed = append(timed, d...)
+		}
+		pre := stats.Summarize(v.prefill[1:])
+		dec := stats.Summarize(timed)
+		params := map[string]float64{"prompt": float64(n), "decode_tokens": float64(p.DecodeTokens)}
+		m := map[string]float64{
+			"tokens_per_s":           1 / dec.Median,
+			"prefill_median_s":       pre.Median,
+			"prefill_tokens_per_s":   float64(n) / pre.Median,
+			"ttft_median_s":          pre.Median,
+			"weight_bytes_per_token": wb,
+			"achieved_Bps":           wb / dec.Median,
+			"kv_bytes_per_token":     kvRow,
+		}
+		if bw > 0 {
+			m["measured_bandwidth_Bps"] = bw
+			m["bandwidth_fraction"] = wb / dec.Median / bw
+			m["floor_s"] = wb / bw
+			m["vs_floor"] = dec.Median / (wb / bw)
+		}
+		labels := map[string]string{"tokens": fmt.Sprint(v.tokens[0])}
+		cases = append(cases,
+			results.Case{Group: group, Params: params, Variant: v.name, Warmup: warm, Samples: timed, Metrics: m, Labels: labels}.Summarize(),
+			results.Case{Group: "prefill " + group, Params: params, Variant: v.name, Warmup: v.prefill[:1], Samples: v.prefill[1:],
+				Metrics: map[string]float64{"prefill_tokens_per_s": float64(n) / pre.Median}}.Summarize())
+	}
+	return cases, notes, nil
+}
+
+// converse runs one repetition: reset, prefill (timed), decode (each token timed).
+func converse(ctx context.Context, v *variant, prompt []int32, decode int) error {
+	if err := v.s.Reset(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	next, err := v.s.Prefill(ctx, prompt)
+	if err != nil {
+		return fmt.Errorf("prefill: %w", err)
+	}
+	v.prefill = append(v.prefill, time.Since(start).Seconds())
+	toks := []int32{next}
+	times := make([]float64, 0, decode)
+	for i := 0; i < decode; i++ {
+		start := time.Now()
+		next, err = v.s.Decode(ctx, next)
+		if err != nil {
+			return fmt.Errorf("decode token %d: %w", i, err)
+		}
+		times = append(times, time.Since(start).Seconds())
+		toks = append(toks, next)
+	}
+	v.decode = append(v.decode, times)
+	v.tokens = append(v.tokens, toks)
+	return nil
+}
+
+// WeightBytesPerToken is the weight bytes one decode step must read: every
+// layer's projections and norms, the final norm, the output head in full,
+// and one embedding row (the head is the embedding when they are tied).
+func WeightBytesPerToken(w *models.Weights) int64 {
+	var total int64
+	for _, t := range w.Tensors() {
+		total += int64(len(t.Data))
+	}
+	cfg := w.Config
+	rowBytes := int64(len(w.Embed.Data)) / int64(cfg.VocabSize)
+	if cfg.TieWordEmbeddings {
+		return total + rowBytes // the head reads the whole table; the embedding one more row
+	}
+	return total - int64(len(w.Embed.Data)) + rowBytes
+}
+
+// peakRSS is the process's high-water resident memory (VmHWM), or "" where
+// /proc is not available.
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			if len(f) == 2 && f[1] == "kB" {
+				kb, _ := strconv.ParseUint(f[0], 10, 64)
+				return strconv.FormatUint(kb*1024, 10)
+			}
+		}
+	}
+	return ""
+}
