@@ -6,6 +6,7 @@ type cublas struct {
 
 	cublasCreate, cublasDestroy, cublasSetStream, cublasSetMathMode, cublasSgemm uintptr
 	cublasGetVersion                                                             uintptr
+	cublasGemmEx                                                                 uintptr // optional: LLM prefill (llm_linear.go)
 }
 
 // cuBLAS constants (cublas_api.h).
@@ -29,5 +30,6 @@ func (b *cublas) load(handle uintptr) error {
 		{p: &b.cublasSetMathMode, names: []string{"cublasSetMathMode"}},
 		{p: &b.cublasSgemm, names: []string{"cublasSgemm_v2"}},
 		{p: &b.cublasGetVersion, names: []string{"cublasGetVersion_v2"}, optional: true},
+		{p: &b.cublasGemmEx, names: []string{"cublasGemmEx"}, optional: true},
 	})
 }

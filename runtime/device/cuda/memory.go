@@ -42,6 +42,7 @@ type Memory struct {
 
 	ms   float32  // cuEventElapsedTime's out-parameter, kept off the stack
 	args argBlock // kernel parameters for Launch, reused
+	llm  llmState // LLM ops' kernels and device buffers (llm_exec.go)
 }
 
 // ResidentMemory is a Memory in resident mode: kernels run on a device
@@ -373,6 +374,7 @@ func (m *Memory) free() error {
 			m.stage[i] = devBuf{}
 		}
 	}
+	errs = append(errs, m.freeLLM()...)
 	for _, p := range m.pieces {
 		errs = append(errs, drv.check("cuMemHostUnregister", call(drv.cuMemHostUnregister, m.base+uintptr(p.off))))
 		d.livePinned.Add(-int64(p.len))

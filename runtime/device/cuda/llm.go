@@ -1,0 +1,177 @@
+package cuda
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+)
+
+// The cuda device as an LLMDevice: LoadWeights copies every tensor once into
+// one device allocation, shared read-only by every Memory (guest) that runs
+// the model; the ops in llm_ops.go read them from there and the activations
+// and KV cache from the guest's linear memory, in the Memory's mode.
+
+var (
+	_ device.LLMDevice = (*Device)(nil)
+	_ device.LLMOps    = (*Memory)(nil)
+)
+
+// weightAlign is the alignment of each tensor in the weights allocation:
+// enough for the kernels' 16-byte vector loads and cuBLAS's preferred 256.
+const weightAlign = 256
+
+// Weights are a model's tensors in device memory, loaded by one Device.
+// Tensor ids index the slice LoadWeights was given. Safe for concurrent use
+// by many Memories; Close must come after their last op.
+type Weights struct {
+	d      *Device
+	ts     []device.WeightTensor // shapes, dtypes and the caller's bytes (kept for the checks)
+	ptrs   []uint64              // device address of each tensor
+	base   uint64                // the one allocation
+	size   uint64
+	closed bool
+}
+
+var _ device.Weights = (*Weights)(nil)
+
+// LoadWeights checks each tensor, then copies them all into one device
+// allocation (each tensor 256-byte aligned, in its own dtype; tensors that
+// share their bytes, like tied embeddings, are stored once) and waits for
+// the copies. It fails, naming the first tensor that does not fit, if the
+// weights would leave less than 256 MiB of the card free. Tensor id i is
+// ts[i]; the caller's bytes must stay unchanged until Close (the op checks
+// read their length).
+func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
+	w := &Weights{d: d, ts: make([]device.WeightTensor, len(ts)), ptrs: make([]uint64, len(ts))}
+	offs := make([]uint64, len(ts))
+	type key struct {
+		p uintptr
+		n int
+	}
+	seen := map[key]int{}
+	var total uint64
+	for i, t := range ts {
+		es := weightDTypeSize(t.DType)
+		if es == 0 {
+			return nil, fmt.Errorf("cuda: load weights: tensor %d (%s): dtype %q is not BF16, F16 or F32", i, t.Name, t.DType)
+		}
+		n := uint64(es)
+		for _, dim := range t.Shape {
+			if dim <= 0 || dim > 1<<31-1 {
+				return nil, fmt.Errorf("cuda: load weights: tensor %d (%s): bad shape %v", i, t.Name, t.Shape)
+			}
+			if n *= uint64(dim); n > 1<<40 {
+				return nil, fmt.Errorf("cuda: load weights: tensor %d (%s): shape %v is too large", i, t.Name, t.Shape)
+			}
+		}
+		if len(t.Shape) == 0 || uint64(len(t.Data)) != n {
+			return nil, fmt.Errorf("cuda: load weights: tensor %d (%s): %s %v needs %d bytes, has %d", i, t.Name, t.DType, t.Shape, n, len(t.Data))
+		}
+		t.Shape = append([]int(nil), t.Shape...)
+		w.ts[i] = t
+		k := key{uintptr(unsafe.Pointer(unsafe.SliceData(t.Data))), len(t.Data)}
+		if j, ok := seen[k]; ok {
+			offs[i] = offs[j]
+			continue
+		}
+		seen[k] = i
+		offs[i] = total
+		total = (total + n + weightAlign - 1) &^ (weightAlign - 1)
+	}
+	if total == 0 {
+		return w, nil
+	}
+	if err := d.enter(); err != nil {
+		return nil, fmt.Errorf("cuda: load weights: %w", err)
+	}
+	defer d.leave()
+	free, _, err := d.memInfo()
+	if err != nil {
+		return nil, fmt.Errorf("cuda: load weights: %w", err)
+	}
+	if total > free || free-total < managedReserve {
+		for i, t := range w.ts {
+			if end := offs[i] + uint64(len(t.Data)); end > free || free-end < managedReserve {
+				return nil, fmt.Errorf("cuda: load weights: tensor %d (%s) does not fit: the weights need %d bytes, the device has %d free (keeping %d free)", i, t.Name, total, free, managedReserve)
+			}
+		}
+	}
+	if err := d.drv.check("cuMemAlloc", call(d.drv.cuMemAlloc, uintptr(unsafe.Pointer(&w.base)), uintptr(total))); err != nil {
+		return nil, fmt.Errorf("cuda: load weights of %d bytes: %w", total, err)
+	}
+	w.size = total
+	d.liveDevice.Add(int64(total))
+	for i, t := range w.ts {
+		w.ptrs[i] = w.base + offs[i]
+		if j := seen[key{uintptr(unsafe.Pointer(unsafe.SliceData(t.Data))), len(t.Data)}]; j != i {
+			continue
+		}
+		// Stream 0 is the context's legacy stream; the sync below waits for it.
+		if err := d.drv.check("cuMemcpyHtoDAsync", call(d.drv.cuMemcpyHtoDAsync, uintptr(w.ptrs[i]), uintptr(unsafe.Pointer(&t.Data[0])), uintptr(len(t.Data)), 0)); err != nil {
+			w.release()
+			return nil, fmt.Errorf("cuda: load weights: tensor %d (%s): %w", i, t.Name, err)
+		}
+	}
+	if err := d.drv.check("cuCtxSynchronize", call(d.drv.cuCtxSynchronize)); err != nil {
+		w.release()
+		return nil, fmt.Errorf("cuda: load weights: %w", err)
+	}
+	return w, nil
+}
+
+// Tensor returns tensor id's name, dtype, shape and host bytes, or false if
+// there is none or the weights are closed.
+func (w *Weights) Tensor(id int) (device.WeightTensor, bool) {
+	if w.closed || id < 0 || id >= len(w.ts) {
+		return device.WeightTensor{}, false
+	}
+	return w.ts[id], true
+}
+
+// DeviceBytes is the size of the device allocation holding the tensors.
+func (w *Weights) DeviceBytes() uint64 {
+	if w.closed {
+		return 0
+	}
+	return w.size
+}
+
+// Close frees the device copy. Memories must have synced their last op
+// using the weights first. Closing twice is a no-op.
+func (w *Weights) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if w.base == 0 {
+		return nil
+	}
+	if err := w.d.enter(); err != nil {
+		return fmt.Errorf("cuda: close weights: %w", err)
+	}
+	defer w.d.leave()
+	if err := w.release(); err != nil {
+		return fmt.Errorf("cuda: close weights: %w", err)
+	}
+	return nil
+}
+
+// release frees the allocation; the context must be current.
+func (w *Weights) release() error {
+	err := w.d.drv.check("cuMemFree", call(w.d.drv.cuMemFree, uintptr(w.base)))
+	w.d.liveDevice.Add(-int64(w.size))
+	w.base, w.size, w.closed = 0, 0, true
+	return err
+}
+
+// weightDTypeSize is a weight dtype's element size, 0 if unsupported.
+func weightDTypeSize(dt string) int {
+	switch dt {
+	case "BF16", "F16":
+		return 2
+	case "F32":
+		return 4
+	}
+	return 0
+}

@@ -1,0 +1,256 @@
+package cuda
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/wasmgpu/wasmgpu/models"
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/llm"
+)
+
+// TestLLMDecodeLlama1B measures Llama 3.2 1B decode (synthetic bf16
+// weights, 2.47 GB) natively through the engine on cuda Memories in
+// managed and mapped modes: ms/token, the weight bytes read per second,
+// and the host time to queue one token's ~230 launches; then per-op device
+// times at the model's shapes. It needs a GPU and WASMGPU_LLM_BENCH=1
+// (generating the weights takes seconds on many cores, a minute on few).
+func TestLLMDecodeLlama1B(t *testing.T) {
+	if os.Getenv("WASMGPU_LLM_BENCH") == "" {
+		t.Skip("set WASMGPU_LLM_BENCH=1 to run the Llama 3.2 1B decode benchmark on a GPU")
+	}
+	d := gpu(t)
+	cfg := models.Llama32_1B()
+	start := time.Now()
+	mw, err := models.Synthetic(cfg, 1, models.BF16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := time.Since(start)
+	start = time.Now()
+	w, err := d.LoadWeights(llm.WeightTensors(mw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	t.Logf("%s: weights %d bytes on the device; generated in %v, loaded in %v", d.Info().Name, w.DeviceBytes(), gen.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	wbytes := float64(w.DeviceBytes())
+
+	for _, c := range []struct {
+		mode   device.Mode
+		tokens int
+		long   bool
+	}{{device.Managed, 200, true}, {device.Mapped, 10, false}} {
+		mem, err := d.NewMemory(c.mode, 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := llm.NewNative(cfg, mem, w, llm.Options{KV: device.KVBF16, MaxSeq: 4200, MaxBatch: 256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prompt := make([]int32, 8)
+		for i := range prompt {
+			prompt[i] = int32(1000 + 37*i)
+		}
+		if _, err := e.Prefill(prompt); err != nil {
+			t.Fatal(err)
+		}
+		decode := func(n int) (perTok, enqueue time.Duration) {
+			if _, err := e.Generate(3); err != nil { // warm
+				t.Fatal(err)
+			}
+			times := make([]time.Duration, 0, n)
+			for range n {
+				s := time.Now()
+				if _, err := e.Decode(e.Next()); err != nil {
+					t.Fatal(err)
+				}
+				times = append(times, time.Since(s))
+			}
+			sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+			// Queue time: Forward queues every op of a token without waiting.
+			var q []time.Duration
+			for range 5 {
+				s := time.Now()
+				if err := e.Forward([]int32{e.Next()}, false); err != nil {
+					t.Fatal(err)
+				}
+				q = append(q, time.Since(s))
+				if err := mem.Sync(); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.Decode(7); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sort.Slice(q, func(i, j int) bool { return q[i] < q[j] })
+			return times[len(times)/2], q[len(q)/2]
+		}
+		tok, enq := decode(c.tokens)
+		launches := mem.Stats().KernelsLaunch
+		t.Logf("%s decode at pos %d: %.3f ms/token (median of %d), %.0f GB/s of weights; host queue time %.3f ms/token; %d launches so far",
+			c.mode, e.Pos(), ms(tok), c.tokens, wbytes/tok.Seconds()/1e9, ms(enq), launches)
+		if c.long {
+			// Fill the context to ~4000 and decode there.
+			fill := make([]int32, 4000-e.Pos())
+			for i := range fill {
+				fill[i] = int32(i % 5000)
+			}
+			s := time.Now()
+			if err := e.Forward(fill, false); err != nil {
+				t.Fatal(err)
+			}
+			if err := mem.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			pf := time.Since(s)
+			t.Logf("%s prefill of %d tokens (256 per pass): %.1f ms, %.0f tok/s", c.mode, len(fill), ms(pf), float64(len(fill))/pf.Seconds())
+			if _, err := e.Prefill([]int32{1}); err != nil {
+				t.Fatal(err)
+			}
+			tok, enq := decode(50)
+			t.Logf("%s decode at pos %d: %.3f ms/token, %.0f GB/s of weights; host queue %.3f ms", c.mode, e.Pos(), ms(tok), wbytes/tok.Seconds()/1e9, ms(enq))
+		}
+		if err := mem.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	llmOpTimes(t, d, w, cfg)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+// llmOpTimes times each op at Llama 3.2 1B's decode shapes on a managed
+// memory: 200 back-to-back calls between two events, so each number is the
+// device time per call when the GPU is the bottleneck (or the launch rate
+// when it is not).
+func llmOpTimes(t *testing.T, d *Device, w device.Weights, cfg models.Config) {
+	dm, err := d.NewMemory(device.Managed, 256<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dm.Close()
+	m := asMemory(dm)
+	if err := m.Grow(256 << 20); err != nil {
+		t.Fatal(err)
+	}
+	ids := llm.IDs(cfg)
+	L := ids.Layers[0]
+	top := uint64(256)
+	span := func(n int) device.Span {
+		s := device.Span{Off: top, Len: uint64(n)}
+		top = (top + uint64(n) + 255) &^ 255
+		return s
+	}
+	b := m.Bytes()
+	for i := range b[:128<<20] {
+		b[i] = byte(i*7) & 0x3f // small positive-ish floats, no NaN
+	}
+	dim, inter, vocab := cfg.HiddenSize, cfg.IntermediateSize, cfg.VocabSize
+	heads, kvh, hd := cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.HeadDim
+	x, xb, q := span(4*dim), span(4*dim), span(4*heads*hd)
+	k, hb, hb2 := span(4*kvh*hd), span(4*inter), span(4*inter)
+	logits, next, inv := span(4*vocab), span(4), span(4*hd/2)
+	kc, vc := span(4096*kvh*hd*2), span(4096*kvh*hd*2)
+	att := span(4 * heads * hd)
+	tensorBytes := func(id int) float64 { tt, _ := w.Tensor(id); return float64(len(tt.Data)) }
+	ops := []struct {
+		name  string
+		bytes float64
+		f     func() error
+	}{
+		{"rmsnorm 2048", 0, func() error { return m.RMSNorm(w, L.AttnNorm, x, xb, 1, 1e-5) }},
+		{"linear q 2048x2048", tensorBytes(L.Q), func() error { return m.Linear(w, L.Q, xb, q, 1) }},
+		{"linear k 512x2048", tensorBytes(L.K), func() error { return m.Linear(w, L.K, xb, k, 1) }},
+		{"linear gate 8192x2048", tensorBytes(L.Gate), func() error { return m.Linear(w, L.Gate, xb, hb, 1) }},
+		{"linear down 2048x8192", tensorBytes(L.Down), func() error { return m.Linear(w, L.Down, hb, xb, 1) }},
+		{"linear lm_head 128256x2048", tensorBytes(ids.LMHead), func() error { return m.Linear(w, ids.LMHead, xb, logits, 1) }},
+		{"smem: linear q", tensorBytes(L.Q), func() error { return smem(func() error { return m.Linear(w, L.Q, xb, q, 1) }) }},
+		{"smem: linear k", tensorBytes(L.K), func() error { return smem(func() error { return m.Linear(w, L.K, xb, k, 1) }) }},
+		{"smem: linear gate", tensorBytes(L.Gate), func() error { return smem(func() error { return m.Linear(w, L.Gate, xb, hb, 1) }) }},
+		{"smem: linear down", tensorBytes(L.Down), func() error { return smem(func() error { return m.Linear(w, L.Down, hb, xb, 1) }) }},
+		{"smem: linear lm_head", tensorBytes(ids.LMHead), func() error { return smem(func() error { return m.Linear(w, ids.LMHead, xb, logits, 1) }) }},
+		{"rope q", 0, func() error { return m.RoPE(q, inv, 1, heads, hd, 100) }},
+		{"kvstore k bf16", 0, func() error { return m.KVStore(k, kc, device.KVBF16, 1, 100, kvh*hd) }},
+		{"attention ctx 16", 0, func() error { return m.Attention(q, kc, vc, att, device.KVBF16, 1, 15, heads, kvh, hd) }},
+		{"attention ctx 1024", 0, func() error { return m.Attention(q, kc, vc, att, device.KVBF16, 1, 1023, heads, kvh, hd) }},
+		{"attention ctx 4096", 0, func() error { return m.Attention(q, kc, vc, att, device.KVBF16, 1, 4095, heads, kvh, hd) }},
+		{"swiglu 8192", 0, func() error { return m.SwiGLU(hb, hb2, hb, inter) }},
+		{"add 2048", 0, func() error { return m.Add(x, xb, dim) }},
+		{"argmax 128256", 0, func() error { return m.Argmax(logits, next, 1, vocab) }},
+	}
+	const reps = 200
+	var rows []string
+	for _, op := range ops {
+		for range 3 {
+			if err := op.f(); err != nil {
+				t.Fatalf("%s: %v", op.name, err)
+			}
+		}
+		if err := m.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.record(m.evStart); err != nil {
+			t.Fatal(err)
+		}
+		hs := time.Now()
+		for range reps {
+			if err := op.f(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		host := time.Since(hs)
+		if err := m.record(m.evStop); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		dev, err := m.elapsed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := dev / reps
+		row := fmt.Sprintf("%-28s %8.2f µs/op device, %6.2f µs/op host queue", op.name, float64(per.Nanoseconds())/1e3, float64(host.Nanoseconds())/1e3/reps)
+		if op.bytes > 0 {
+			row += fmt.Sprintf(", %5.0f GB/s", op.bytes/per.Seconds()/1e9)
+		}
+		rows = append(rows, row)
+	}
+	for _, r := range rows {
+		t.Log(r)
+	}
+}
+
+// smem runs f with decode GEMVs staging x in shared memory.
+func smem(f func() error) error {
+	gemvFromGlobal = false
+	defer func() { gemvFromGlobal = true }()
+	return f()
+}
+
+// record queues event ev on the Memory's stream.
+func (m *Memory) record(ev uintptr) error {
+	if err := m.d.enter(); err != nil {
+		return err
+	}
+	defer m.d.leave()
+	return m.d.drv.check("cuEventRecord", call(m.d.drv.cuEventRecord, ev, m.stream))
+}
+
+// elapsed is the time between the Memory's start and stop events.
+func (m *Memory) elapsed() (time.Duration, error) {
+	if err := m.d.enter(); err != nil {
+		return 0, err
+	}
+	defer m.d.leave()
+	if err := m.d.drv.check("cuEventElapsedTime", call(m.d.drv.cuEventElapsedTime, uintptr(unsafe.Pointer(&m.ms)), m.evStart, m.evStop)); err != nil {
+		return 0, err
+	}
+	return time.Duration(float64(m.ms) * 1e6), nil
+}

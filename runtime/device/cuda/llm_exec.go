@@ -1,0 +1,278 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+)
+
+// How an LLM op reaches its operands and queues its kernels: resolve each
+// span to a device address in the Memory's mode (staging it in copy mode),
+// pack arguments straight into the Memory's argument block, launch on the
+// Memory's stream, and copy outputs back in copy mode. Nothing here
+// allocates or synchronizes on the hot path; device buffers grow (with a
+// stream sync) only when an op needs more scratch than any before it.
+
+// llmState is a Memory's LLM resources, made on its first op.
+type llmState struct {
+	k       *llmKernels
+	sms     int
+	stage   devBuf  // copy mode: the operands of one op
+	scratch devBuf  // bf16 activations for prefill GEMMs, attention partials
+	tokens  []int32 // resident mode: token ids read back for the range check
+}
+
+// llmKernels are the compiled kernels, by weight or cache dtype (0 bf16, 1 f16, 2 f32).
+type llmKernels struct {
+	embed, rmsnorm, gemv, gemvGlobal, gemm, kvstore, attention [3]*Kernel
+	split, rope, combine, swiglu, add, argmax                  *Kernel
+}
+
+// loadLLMKernels looks every kernel up once per Memory.
+func (m *Memory) loadLLMKernels() error {
+	if m.llm.k != nil {
+		return nil
+	}
+	k := &llmKernels{}
+	get := func(dst **Kernel, name string) error {
+		kk, err := m.d.Kernel(name)
+		*dst = kk
+		return err
+	}
+	for i, s := range []string{"bf16", "f16", "f32"} {
+		for _, x := range []struct {
+			dst  **Kernel
+			name string
+		}{{&k.embed[i], "embed_"}, {&k.rmsnorm[i], "rmsnorm_"}, {&k.gemv[i], "gemv_"}, {&k.gemvGlobal[i], "gemv_global_"},
+			{&k.gemm[i], "gemm_"}, {&k.kvstore[i], "kvstore_"}, {&k.attention[i], "attention_"}} {
+			if err := get(x.dst, x.name+s); err != nil {
+				return err
+			}
+		}
+	}
+	for _, x := range []struct {
+		dst  **Kernel
+		name string
+	}{{&k.split, "split_bf16"}, {&k.rope, "rope_f32"}, {&k.combine, "attn_combine"}, {&k.swiglu, "swiglu_f32"},
+		{&k.add, "add_f32"}, {&k.argmax, "argmax_f32"}} {
+		if err := get(x.dst, x.name); err != nil {
+			return err
+		}
+	}
+	m.llm.sms = max(m.d.attr(attrMultiprocessorCount), 1)
+	m.llm.k = k
+	return nil
+}
+
+// dtIndex maps a weight or KV dtype to the kernels' index; -1 if unknown.
+func dtIndex(dt string) int {
+	switch dt {
+	case "BF16", string(device.KVBF16):
+		return 0
+	case "F16", string(device.KVF16):
+		return 1
+	case "F32", string(device.KVF32):
+		return 2
+	}
+	return -1
+}
+
+// llmArg is one span an op touches: read, written, or both.
+type llmArg struct {
+	s       device.Span
+	in, out bool
+}
+
+func argIn(s device.Span) llmArg    { return llmArg{s: s, in: true} }
+func argOut(s device.Span) llmArg   { return llmArg{s: s, out: true} }
+func argInOut(s device.Span) llmArg { return llmArg{s: s, in: true, out: true} }
+
+// maxLLMArgs bounds an op's spans.
+const maxLLMArgs = 4
+
+// llmCall is one op in flight: its spans and their device addresses.
+type llmCall struct {
+	name string
+	n    int
+	args [maxLLMArgs]llmArg
+	ptr  [maxLLMArgs]uint64
+	same [maxLLMArgs]int8 // copy mode: index of an earlier identical span, or -1
+}
+
+// llmRun enters the context, resolves c's spans (staging inputs in copy
+// mode), runs body to queue the kernels, copies outputs back in copy mode
+// and leaves. The spans have been checked against the Memory's size.
+func (m *Memory) llmRun(c *llmCall, body func() error) error {
+	if m.closed {
+		return errClosed
+	}
+	d := m.d
+	if err := d.enter(); err != nil {
+		return fmt.Errorf("cuda: %s: %w", c.name, err)
+	}
+	defer d.leave()
+	if err := m.loadLLMKernels(); err != nil {
+		return fmt.Errorf("cuda: %s: %w", c.name, err)
+	}
+	if err := m.resolve(c); err != nil {
+		return fmt.Errorf("cuda: %s: %w", c.name, err)
+	}
+	if err := body(); err != nil {
+		return fmt.Errorf("cuda: %s: %w", c.name, err)
+	}
+	if m.mode == device.Copy {
+		for i := range c.n {
+			a := c.args[i]
+			if a.out && c.same[i] < 0 {
+				if err := d.drv.check("cuMemcpyDtoHAsync", call(d.drv.cuMemcpyDtoHAsync, m.base+uintptr(a.s.Off), uintptr(c.ptr[i]), uintptr(a.s.Len), m.stream)); err != nil {
+					return fmt.Errorf("cuda: %s: %w", c.name, err)
+				}
+				m.stats.CopiedBytes += a.s.Len
+			}
+		}
+	}
+	return nil
+}
+
+// resolve fills c.ptr: the linear memory's own addresses in mapped and
+// managed modes, the mirror's in resident mode; in copy mode, regions of
+// the Memory's staging buffer, with the inputs copied in. A span equal to
+// an earlier one (an in-place op) shares its address.
+func (m *Memory) resolve(c *llmCall) error {
+	switch m.mode {
+	case device.Managed:
+		for i := range c.n {
+			c.ptr[i] = uint64(m.base) + c.args[i].s.Off
+		}
+	case device.Resident:
+		for i := range c.n {
+			c.ptr[i] = m.mirror + c.args[i].s.Off
+		}
+	case device.Mapped:
+		for i := range c.n {
+			p, err := m.mappedAddr(c.args[i].s)
+			if err != nil {
+				return err
+			}
+			c.ptr[i] = p
+		}
+	case device.Copy:
+		var total uint64
+		for i := range c.n {
+			c.same[i] = -1
+			for j := range i {
+				if c.args[j].s == c.args[i].s {
+					c.same[i] = int8(j)
+					c.args[j].in = c.args[j].in || c.args[i].in
+					c.args[j].out = c.args[j].out || c.args[i].out
+				}
+			}
+			if c.same[i] < 0 {
+				total += alignUp(c.args[i].s.Len, weightAlign)
+			}
+		}
+		if err := m.growLLMBuf(&m.llm.stage, total, true); err != nil {
+			return err
+		}
+		at := m.llm.stage.ptr
+		for i := range c.n {
+			if j := c.same[i]; j >= 0 {
+				c.ptr[i] = c.ptr[j]
+				continue
+			}
+			c.ptr[i] = at
+			at += alignUp(c.args[i].s.Len, weightAlign)
+		}
+		for i := range c.n {
+			a := c.args[i]
+			if a.in && c.same[i] < 0 {
+				if err := m.d.drv.check("cuMemcpyHtoDAsync", call(m.d.drv.cuMemcpyHtoDAsync, uintptr(c.ptr[i]), m.base+uintptr(a.s.Off), uintptr(a.s.Len), m.stream)); err != nil {
+					return err
+				}
+				m.stats.CopiedBytes += a.s.Len
+			}
+		}
+	}
+	return nil
+}
+
+// growLLMBuf makes b hold at least n bytes. Queued work may still use the
+// old buffer, so the stream is drained before it is freed. The context
+// must be current.
+func (m *Memory) growLLMBuf(b *devBuf, n uint64, staging bool) error {
+	if b.cap >= n {
+		return nil
+	}
+	drv := m.d.drv
+	if b.ptr != 0 {
+		if err := drv.check("cuStreamSynchronize", call(drv.cuStreamSynchronize, m.stream)); err != nil {
+			return err
+		}
+		if err := drv.check("cuMemFree", call(drv.cuMemFree, uintptr(b.ptr))); err != nil {
+			return err
+		}
+		m.d.liveDevice.Add(-int64(b.cap))
+		m.stats.DeviceBytes -= b.cap
+		if staging {
+			m.stats.StagingBytes -= b.cap
+		}
+		*b = devBuf{}
+	}
+	c := alignUp(n, stageAlign)
+	var p uint64
+	if err := drv.check("cuMemAlloc", call(drv.cuMemAlloc, uintptr(unsafe.Pointer(&p)), uintptr(c))); err != nil {
+		return fmt.Errorf("scratch of %d bytes: %w", c, err)
+	}
+	*b = devBuf{ptr: p, cap: c}
+	m.d.liveDevice.Add(int64(c))
+	m.stats.DeviceBytes += c
+	if staging {
+		m.stats.StagingBytes += c
+	}
+	return nil
+}
+
+// freeLLM releases the Memory's LLM buffers; the context must be current
+// and the stream idle.
+func (m *Memory) freeLLM() []error {
+	var errs []error
+	for _, b := range []*devBuf{&m.llm.stage, &m.llm.scratch} {
+		if b.ptr != 0 {
+			errs = append(errs, m.d.drv.check("cuMemFree", call(m.d.drv.cuMemFree, uintptr(b.ptr))))
+			m.d.liveDevice.Add(-int64(b.cap))
+			*b = devBuf{}
+		}
+	}
+	return errs
+}
+
+// Argument packing for launches: each sets slot i of the Memory's block.
+
+func (m *Memory) aPtr(i int, p uint64)  { m.args.slots[i] = p }
+func (m *Memory) aI32(i int, v int)     { m.args.slots[i] = uint64(uint32(int32(v))) }
+func (m *Memory) aU64(i int, v uint64)  { m.args.slots[i] = v }
+func (m *Memory) aF32(i int, v float32) { m.args.slots[i] = uint64(math.Float32bits(v)) }
+func alignUp(n, a uint64) uint64        { return (n + a - 1) &^ (a - 1) }
+func ceilDiv(a, b int) int              { return (a + b - 1) / b }
+func gridFor(count, block, cap int) Dim3 {
+	return Dim3{X: uint32(max(1, min(ceilDiv(count, block), cap)))}
+}
+
+// launch queues k with the arguments already packed. The context is current.
+func (m *Memory) launch(k *Kernel, grid, block Dim3, shmem uint32) error {
+	gx, gy, gz := grid.norm()
+	bx, by, bz := block.norm()
+	r := call(m.d.drv.cuLaunchKernel, k.fn, gx, gy, gz, bx, by, bz, uintptr(shmem), m.stream,
+		uintptr(unsafe.Pointer(&m.args.ptrs[0])), 0)
+	if r != 0 {
+		return fmt.Errorf("launch %s: %w", k.Name, m.d.drv.check("cuLaunchKernel", r))
+	}
+	m.stats.KernelsLaunch++
+	return nil
+}
+
+// elementwiseGrid is the grid of the grid-stride elementwise kernels:
+// enough blocks of 256 to fill the card, no more.
+func (m *Memory) elementwiseGrid(count int) Dim3 { return gridFor(count, 256, m.llm.sms*8) }

@@ -1,0 +1,271 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+)
+
+// The device.LLMOps methods. Each validates with the shared device.Check*
+// helpers (the same errors as every backend), then queues one to three
+// kernels on the Memory's stream and returns without waiting; Sync waits.
+// In copy mode each op copies its input spans to device staging and its
+// outputs back, so a copy-mode op is complete, though not waited for, when
+// it returns.
+
+// weights returns w as this device's *Weights and tensor id's device address.
+func (m *Memory) weights(op string, w device.Weights, id int) (uint64, error) {
+	cw, ok := w.(*Weights)
+	if !ok || cw.d != m.d {
+		return 0, fmt.Errorf("%s: weights were not loaded by this cuda device", op)
+	}
+	return cw.ptrs[id], nil // the Check helper has looked id up already
+}
+
+// Embed writes rows tokens[t] of the table to out as float32. Token ids are
+// data, so they are read here and each checked against the table (in
+// resident mode from the device mirror, which costs a synchronization).
+func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n int) error {
+	t, err := device.CheckEmbed(m.size, w, table, tokens, out, n)
+	if err != nil {
+		return err
+	}
+	wp, err := m.weights("embed", w, table)
+	if err != nil {
+		return err
+	}
+	if err := m.checkTokens(tokens, n, t.Shape[0]); err != nil {
+		return err
+	}
+	c := llmCall{name: "embed", n: 2, args: [maxLLMArgs]llmArg{argIn(tokens), argOut(out)}}
+	return m.llmRun(&c, func() error {
+		m.aPtr(0, wp)
+		m.aPtr(1, c.ptr[0])
+		m.aPtr(2, c.ptr[1])
+		m.aI32(3, t.Shape[0])
+		m.aI32(4, t.Shape[1])
+		return m.launch(m.llm.k.embed[dtIndex(t.DType)], Dim3{X: uint32(n)}, Dim3{X: 256}, 0)
+	})
+}
+
+// checkTokens fails if a token id in the span is outside [0, vocab).
+func (m *Memory) checkTokens(tokens device.Span, n, vocab int) error {
+	var ids []int32
+	if m.mode == device.Resident {
+		if m.closed {
+			return errClosed
+		}
+		if cap(m.llm.tokens) < n {
+			m.llm.tokens = make([]int32, n)
+		}
+		ids = m.llm.tokens[:n]
+		d := m.d
+		if err := d.enter(); err != nil {
+			return err
+		}
+		err := d.drv.check("cuMemcpyDtoHAsync", call(d.drv.cuMemcpyDtoHAsync, uintptr(unsafe.Pointer(&ids[0])), uintptr(m.mirror+tokens.Off), uintptr(4*n), m.stream))
+		if err == nil {
+			err = d.drv.check("cuStreamSynchronize", call(d.drv.cuStreamSynchronize, m.stream))
+		}
+		d.leave()
+		if err != nil {
+			return fmt.Errorf("cuda: embed: read token ids: %w", err)
+		}
+	} else {
+		if m.buf == nil {
+			return errClosed
+		}
+		ids = unsafe.Slice((*int32)(unsafe.Pointer(&m.buf[tokens.Off])), n)
+	}
+	for i, id := range ids {
+		if id < 0 || int(id) >= vocab {
+			return fmt.Errorf("embed: token %d at row %d is outside the table's %d rows", id, i, vocab)
+		}
+	}
+	return nil
+}
+
+// RMSNorm normalizes each row of x into out (which may be x): one block per row.
+func (m *Memory) RMSNorm(w device.Weights, weight int, x, out device.Span, n int, eps float32) error {
+	t, err := device.CheckRMSNorm(m.size, w, weight, x, out, n, eps)
+	if err != nil {
+		return err
+	}
+	wp, err := m.weights("rmsnorm", w, weight)
+	if err != nil {
+		return err
+	}
+	c := llmCall{name: "rmsnorm", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argOut(out)}}
+	return m.llmRun(&c, func() error {
+		m.aPtr(0, wp)
+		m.aPtr(1, c.ptr[0])
+		m.aPtr(2, c.ptr[1])
+		m.aI32(3, t.Shape[0])
+		m.aF32(4, eps)
+		return m.launch(m.llm.k.rmsnorm[dtIndex(t.DType)], Dim3{X: uint32(n)}, Dim3{X: 256}, 0)
+	})
+}
+
+// Linear computes out = x·Wᵀ; see llm_linear.go.
+func (m *Memory) Linear(w device.Weights, weight int, x, out device.Span, n int) error {
+	t, err := device.CheckLinear(m.size, w, weight, x, out, n)
+	if err != nil {
+		return err
+	}
+	wp, err := m.weights("linear", w, weight)
+	if err != nil {
+		return err
+	}
+	c := llmCall{name: "linear", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argOut(out)}}
+	return m.llmRun(&c, func() error {
+		return m.linear(wp, dtIndex(t.DType), c.ptr[0], c.ptr[1], n, t.Shape[0], t.Shape[1])
+	})
+}
+
+// RoPE rotates x in place: one thread per rotated pair.
+func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error {
+	if err := device.CheckRoPE(m.size, x, invFreq, n, heads, headDim, pos); err != nil {
+		return err
+	}
+	c := llmCall{name: "rope", n: 2, args: [maxLLMArgs]llmArg{argInOut(x), argIn(invFreq)}}
+	return m.llmRun(&c, func() error {
+		m.aPtr(0, c.ptr[0])
+		m.aPtr(1, c.ptr[1])
+		m.aI32(2, n)
+		m.aI32(3, heads)
+		m.aI32(4, headDim)
+		m.aI32(5, pos)
+		return m.launch(m.llm.k.rope, m.elementwiseGrid(n*heads*headDim/2), Dim3{X: 256}, 0)
+	})
+}
+
+// KVStore converts n rows of src to dt into cache rows pos..pos+n-1. Only
+// those rows are touched (and, in copy mode, copied back).
+func (m *Memory) KVStore(src, cache device.Span, dt device.KVDType, n, pos, width int) error {
+	if _, err := device.CheckKVStore(m.size, src, cache, dt, n, pos, width); err != nil {
+		return err
+	}
+	row := uint64(width * dt.Size())
+	rows := device.Span{Off: cache.Off + uint64(pos)*row, Len: uint64(n) * row}
+	c := llmCall{name: "kvstore", n: 2, args: [maxLLMArgs]llmArg{argIn(src), argOut(rows)}}
+	return m.llmRun(&c, func() error {
+		m.aPtr(0, c.ptr[0])
+		m.aPtr(1, c.ptr[1])
+		m.aU64(2, uint64(n)*uint64(width))
+		return m.launch(m.llm.k.kvstore[dtIndex(string(dt))], m.elementwiseGrid(n*width), Dim3{X: 256}, 0)
+	})
+}
+
+// SwiGLU writes silu(gate)·up to out (which may be gate).
+func (m *Memory) SwiGLU(gate, up, out device.Span, count int) error {
+	if err := device.CheckSwiGLU(m.size, gate, up, out, count); err != nil {
+		return err
+	}
+	c := llmCall{name: "swiglu", n: 3, args: [maxLLMArgs]llmArg{argIn(gate), argIn(up), argOut(out)}}
+	return m.llmRun(&c, func() error {
+		m.aPtr(0, c.ptr[0])
+		m.aPtr(1, c.ptr[1])
+		m.aPtr(2, c.ptr[2])
+		m.aU64(3, uint64(count))
+		return m.launch(m.llm.k.swiglu, m.elementwiseGrid(count), Dim3{X: 256}, 0)
+	})
+}
+
+// Add does x += y.
+func (m *Memory) Add(x, y device.Span, count int) error {
+	if err := device.CheckAdd(m.size, x, y, count); err != nil {
+		return err
+	}
+	c := llmCall{name: "add", n: 2, args: [maxLLMArgs]llmArg{argInOut(x), argIn(y)}}
+	return m.llmRun(&c, func() error {
+		m.aPtr(0, c.ptr[0])
+		m.aPtr(1, c.ptr[1])
+		m.aU64(2, uint64(count))
+		return m.launch(m.llm.k.add, m.elementwiseGrid(count), Dim3{X: 256}, 0)
+	})
+}
+
+// Argmax writes each row's index of its largest value (first on ties):
+// one block of 1024 threads per row.
+func (m *Memory) Argmax(x, out device.Span, n, width int) error {
+	if err := device.CheckArgmax(m.size, x, out, n, width); err != nil {
+		return err
+	}
+	c := llmCall{name: "argmax", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argOut(out)}}
+	return m.llmRun(&c, func() error {
+		m.aPtr(0, c.ptr[0])
+		m.aPtr(1, c.ptr[1])
+		m.aI32(2, width)
+		return m.launch(m.llm.k.argmax, Dim3{X: uint32(n)}, Dim3{X: 1024}, 0)
+	})
+}
+
+// Attention runs causal grouped-query attention over cache rows
+// 0..pos+n-1, split over the context when the (token, head) blocks alone
+// would not fill the card (flash-decoding); see attentionPlan.
+func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
+	if _, err := device.CheckAttention(m.size, q, kCache, vCache, out, dt, n, pos, heads, kvHeads, headDim); err != nil {
+		return err
+	}
+	if headDim > 256 {
+		return fmt.Errorf("attention: headDim %d is above the cuda kernel's 256", headDim)
+	}
+	// Only the rows read are staged in copy mode.
+	used := uint64(pos+n) * uint64(kvHeads*headDim*dt.Size())
+	k := device.Span{Off: kCache.Off, Len: used}
+	v := device.Span{Off: vCache.Off, Len: used}
+	c := llmCall{name: "attention", n: 4, args: [maxLLMArgs]llmArg{argIn(q), argIn(k), argIn(v), argOut(out)}}
+	return m.llmRun(&c, func() error {
+		groups := ceilDiv(heads, 4)
+		chunk, splits := attentionPlan(pos+n, n*groups, m.llm.sms)
+		var part uint64
+		if splits > 1 {
+			if err := m.growLLMBuf(&m.llm.scratch, uint64(n*heads*splits*(headDim+2)*4), false); err != nil {
+				return err
+			}
+			part = m.llm.scratch.ptr
+		}
+		vec := 0
+		if headDim%8 == 0 && (kvHeads*headDim)%8 == 0 && c.ptr[1]%16 == 0 && c.ptr[2]%16 == 0 {
+			vec = 1
+		}
+		m.aPtr(0, c.ptr[0])
+		m.aPtr(1, c.ptr[1])
+		m.aPtr(2, c.ptr[2])
+		m.aPtr(3, c.ptr[3])
+		m.aPtr(4, part)
+		m.aI32(5, pos)
+		m.aI32(6, heads)
+		m.aI32(7, kvHeads)
+		m.aI32(8, headDim)
+		m.aI32(9, chunk)
+		m.aI32(10, splits)
+		m.aF32(11, float32(1/math.Sqrt(float64(headDim))))
+		m.aI32(12, vec)
+		grid := Dim3{X: uint32(splits), Y: uint32(groups), Z: uint32(n)}
+		if err := m.launch(m.llm.k.attention[dtIndex(string(dt))], grid, Dim3{X: 128}, 0); err != nil {
+			return err
+		}
+		if splits == 1 {
+			return nil
+		}
+		m.aPtr(0, part)
+		m.aPtr(1, c.ptr[3])
+		m.aI32(2, heads)
+		m.aI32(3, headDim)
+		m.aI32(4, splits)
+		return m.launch(m.llm.k.combine, Dim3{X: uint32(heads), Y: uint32(n)}, Dim3{X: uint32(min(headDim, 256))}, 0)
+	})
+}
+
+// attentionPlan splits a context of ctx rows into chunks (a multiple of 32,
+// at least 64 rows) so that blocks·splits makes about two waves on sms
+// multiprocessors; blocks is the (token, head group) count. Long prefills
+// already fill the card and get one split.
+func attentionPlan(ctx, blocks, sms int) (chunk, splits int) {
+	want := max(1, 2*sms/max(blocks, 1))
+	chunk = max(64, (ceilDiv(ctx, want)+31)&^31)
+	return chunk, ceilDiv(ctx, chunk)
+}
