@@ -31,6 +31,6 @@
 // times per token.
 //
 // Results differ from a sequential float32 sum only by summation order:
-// within (n+1)·2⁻²⁴·Σ|w_i·x_i| of the exact value for n terms; NaN and ±Inf
+// within (n+2)·2⁻²⁴·Σ|w_i·x_i| of the exact value for n terms; NaN and ±Inf
 // in either operand propagate as IEEE 754 says.
 package simd
