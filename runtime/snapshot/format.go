@@ -107,19 +107,13 @@ func equalShape(a, b []int) bool {
 // skips whitespace, and safetensors allows NUL padding); this makes every
 // header byte count, so a damaged header is refused, not reinterpreted.
 func checkCanonical(raw []byte, want []safetensors.Tensor, md map[string]string) error {
-	size, err := safetensors.EncodedSize(want, md)
-	if err != nil {
-		return fmt.Errorf("header: %w", err)
-	}
-	var data int64
-	for _, t := range want {
-		data += int64(len(t.Data))
-	}
-	c := &capture{n: int(size - data)}
+	// Capture as many bytes as raw's prefix and header take: a canonical
+	// header of another length differs in its prefix.
+	c := &capture{n: 8 + len(raw)}
 	if _, err := safetensors.WriteTo(c, want, md); err != nil && !errors.Is(err, errCaptured) {
 		return fmt.Errorf("header: %w", err)
 	}
-	if len(c.b) < 8 || !bytes.Equal(c.b[8:], raw) {
+	if len(c.b) != c.n || binary.LittleEndian.Uint64(c.b) != uint64(len(raw)) || !bytes.Equal(c.b[8:], raw) {
 		return errors.New("header: not in the canonical form this package writes (corrupt snapshot)")
 	}
 	return nil

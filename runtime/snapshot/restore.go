@@ -1,7 +1,10 @@
 package snapshot
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -69,12 +72,35 @@ func ReadFrom(r io.Reader, into *State) (Info, error) {
 // restore reads a snapshot of size bytes (-1: unknown) from r into into.
 // name identifies the source in errors.
 func restore(r io.Reader, size int64, name string, into *State) (Info, error) {
-	hdr, raw, err := readHeader(r, size, name)
+	raw, err := readHeader(r, size)
 	if err != nil {
 		return Info{}, err
 	}
 	hdrLen := 8 + int64(len(raw))
-	h, err := decodeMeta(hdr.Metadata)
+	// The fast path decodes only the metadata (this package writes it
+	// first) and then checks that the whole header is byte for byte the one
+	// this package writes for it. The full safetensors parse runs only when
+	// that fails, to say precisely what is wrong.
+	var parsed *safetensors.Header
+	parse := func() error {
+		if parsed != nil {
+			return nil
+		}
+		dataSize := int64(1 << 62) // unknown: the header's own offsets say
+		if size >= 0 {
+			dataSize = size - hdrLen
+		}
+		parsed, err = safetensors.ParseHeader(name, raw, dataSize)
+		return err
+	}
+	md, err := leadingMetadata(raw)
+	if err != nil {
+		if err := parse(); err != nil {
+			return Info{}, err
+		}
+		md = parsed.Metadata
+	}
+	h, err := decodeMeta(md)
 	if err != nil {
 		return Info{}, err
 	}
@@ -87,15 +113,26 @@ func restore(r io.Reader, size int64, name string, into *State) (Info, error) {
 	}
 	tok := make([]byte, 4*h.pos)
 	want := into.tensors(h.pos, tok)
-	dataSize, err := checkLayout(hdr, want)
-	if err != nil {
-		return info, err
+	if cerr := checkCanonical(raw, want, md); cerr != nil {
+		if err := parse(); err != nil {
+			return info, err
+		}
+		if _, err := checkLayout(parsed, want); err != nil {
+			return info, err
+		}
+		return info, cerr
 	}
-	if size >= 0 && dataSize != hdr.DataSize {
-		return info, fmt.Errorf("%d bytes after the last tensor (corrupt snapshot)", hdr.DataSize-dataSize)
+	var dataSize int64
+	for _, t := range want {
+		dataSize += int64(len(t.Data))
 	}
-	if err := checkCanonical(raw, want, hdr.Metadata); err != nil {
-		return info, err
+	if size >= 0 {
+		switch have := size - hdrLen; {
+		case have < dataSize:
+			return info, fmt.Errorf("data: %d bytes, the header lists %d (truncated snapshot)", have, dataSize)
+		case have > dataSize:
+			return info, fmt.Errorf("data: %d bytes after the last tensor (corrupt snapshot)", have-dataSize)
+		}
 	}
 	info.DataBytes = dataSize
 	info.Bytes = hdrLen + dataSize
@@ -131,58 +168,79 @@ func restore(r io.Reader, size int64, name string, into *State) (Info, error) {
 }
 
 // readHeader reads the length prefix and JSON header of a snapshot of size
-// bytes (-1: unknown) and validates it as safetensors. It returns the header
-// and the JSON header's bytes.
-func readHeader(r io.Reader, size int64, name string) (*safetensors.Header, []byte, error) {
+// bytes (-1: unknown) and returns the JSON header's bytes.
+func readHeader(r io.Reader, size int64) ([]byte, error) {
 	var prefix [8]byte
 	if _, err := io.ReadFull(r, prefix[:]); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, nil, fmt.Errorf("header length: %w (truncated snapshot?)", err)
+		return nil, fmt.Errorf("header length: %w (truncated snapshot?)", err)
 	}
 	n := binary.LittleEndian.Uint64(prefix[:])
 	switch {
 	case n < 2 || n > maxHeader:
-		return nil, nil, fmt.Errorf("header length: %d is outside [2, %d] (not a snapshot?)", n, maxHeader)
+		return nil, fmt.Errorf("header length: %d is outside [2, %d] (not a snapshot?)", n, maxHeader)
 	case size >= 0 && int64(n) > size-8:
-		return nil, nil, fmt.Errorf("header length: %d runs past the end of the %d-byte snapshot (truncated?)", n, size)
+		return nil, fmt.Errorf("header length: %d runs past the end of the %d-byte snapshot (truncated?)", n, size)
 	}
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(r, buf); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, nil, fmt.Errorf("header: %w (truncated snapshot?)", err)
+		return nil, fmt.Errorf("header: %w (truncated snapshot?)", err)
 	}
-	dataSize := int64(1 << 62) // unknown: the header's own offsets say
-	if size >= 0 {
-		dataSize = size - 8 - int64(n)
+	return buf, nil
+}
+
+// leadingMetadata decodes the __metadata__ object that this package writes
+// as the header's first entry, without parsing the rest.
+func leadingMetadata(raw []byte) (map[string]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("header: not a JSON object")
 	}
-	h, err := safetensors.ParseHeader(name, buf, dataSize)
-	if err != nil {
-		return nil, nil, err
+	if tok, err := dec.Token(); err != nil || tok != "__metadata__" {
+		return nil, errors.New("header: __metadata__ is not the first entry")
 	}
-	return h, buf, nil
+	var md map[string]string
+	if err := dec.Decode(&md); err != nil {
+		return nil, fmt.Errorf("header: __metadata__: %w", err)
+	}
+	return md, nil
 }
 
 // readCRC reads every piece in turn from r straight into the piece and
-// returns the CRC-32C of all, each chunk checksummed while it is still in
-// the CPU's cache.
+// returns the CRC-32C of all. A second goroutine checksums each chunk just
+// after it lands (still in the CPU's cache) while the next one is read, so
+// a stream is read at the speed of its source, not of read plus CRC.
 func readCRC(r io.Reader, pieces [][]byte) (uint32, error) {
-	var c uint32
+	chunks := make(chan []byte, 64)
+	sum := make(chan uint32)
+	go func() {
+		var c uint32
+		for x := range chunks {
+			c = crc32.Update(c, castagnoli, x)
+		}
+		sum <- c
+	}()
+	var err error
+read:
 	for _, p := range pieces {
 		for len(p) > 0 {
 			x := p[:min(len(p), readChunk)]
-			if _, err := io.ReadFull(r, x); err != nil {
+			if _, err = io.ReadFull(r, x); err != nil {
 				if err == io.EOF {
 					err = io.ErrUnexpectedEOF
 				}
-				return 0, err
+				break read
 			}
-			c = crc32.Update(c, castagnoli, x)
+			chunks <- x
 			p = p[len(x):]
 		}
 	}
-	return c, nil
+	close(chunks)
+	c := <-sum
+	return c, err
 }
