@@ -57,6 +57,8 @@ type Engine struct {
 	next      int32 // the last predicted token, -1 if none
 	logitRows int   // rows of logits the last pass wrote
 
+	tag [16]byte // configTag of cfg, computed once: hashing the config is slow in a guest
+
 	temperature, topP float32
 	rng               *rand.Rand
 }
@@ -85,7 +87,7 @@ func New(cfg models.Config, k Kernels, alloc Alloc, opt Options) (*Engine, error
 	if opt.MaxBatch < 1 || opt.MaxBatch > 1<<16 {
 		return nil, fmt.Errorf("llm engine: maxBatch %d is not in [1, 65536]", opt.MaxBatch)
 	}
-	e := &Engine{cfg: cfg, kv: opt.KV, batch: opt.MaxBatch, ids: IDs(cfg), k: k, next: -1}
+	e := &Engine{cfg: cfg, kv: opt.KV, batch: opt.MaxBatch, ids: IDs(cfg), k: k, next: -1, tag: configTag(cfg)}
 	var err error
 	if e.layout, err = layoutState(cfg, opt.KV, opt.MaxSeq); err != nil {
 		return nil, fmt.Errorf("llm engine: %w", err)

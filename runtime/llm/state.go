@@ -107,7 +107,7 @@ func (e *Engine) writeHeader() {
 	put(36, l.Tokens)
 	put(40, l.K[0])
 	put(44, l.LayerBytes)
-	tag := configTag(e.cfg)
+	tag := e.tag
 	copy(h[48:64], tag[:])
 }
 

@@ -27,8 +27,9 @@ type Guest struct {
 	// many guests. Set them before the guest runs its engine.
 	Weights device.Weights
 
-	caller api.Module // the instance in the host call now running
-	fn     string     // the host function now running, for traps
+	funcs  map[string]api.Function // exports called so far
+	caller api.Module              // the instance in the host call now running
+	fn     string                  // the host function now running, for traps
 }
 
 var instanceSeq atomic.Uint64
@@ -70,9 +71,18 @@ func (g *Guest) Call(ctx context.Context, name string, args ...uint64) ([]uint64
 	if g.mod == nil || g.mod.IsClosed() {
 		return nil, fmt.Errorf("call %s: guest is closed", name)
 	}
-	f := g.mod.ExportedFunction(name)
-	if f == nil {
-		return nil, fmt.Errorf("call %s: guest exports no such function", name)
+	// ExportedFunction makes a new call engine (with its own stack) every
+	// time: keep one per export, or every call pays microseconds for it.
+	f, ok := g.funcs[name]
+	if !ok {
+		f = g.mod.ExportedFunction(name)
+		if f == nil {
+			return nil, fmt.Errorf("call %s: guest exports no such function", name)
+		}
+		if g.funcs == nil {
+			g.funcs = map[string]api.Function{}
+		}
+		g.funcs[name] = f
 	}
 	res, err := f.Call(context.WithValue(ctx, guestKey{}, g), args...)
 	if err != nil {

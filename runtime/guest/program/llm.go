@@ -389,3 +389,14 @@ func llmRaw(op, a, b, c, d, e, f, g, h, i, j, k, l, m, n uint32) {
 		hostLLMArgmax(a, b, c, d, e, f)
 	}
 }
+
+// bench_llm_add makes iters calls of the host's llm_add on [x, +4·count) and
+// [y, +4·count): the price of one kernel dispatch from the guest, bounds
+// checks included, for benchmarks.
+//
+//go:wasmexport bench_llm_add
+func benchLLMAdd(iters, x, y, count uint32) {
+	for i := uint32(0); i < iters; i++ {
+		hostLLMAdd(x, 4*count, y, 4*count, count)
+	}
+}
