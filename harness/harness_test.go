@@ -153,3 +153,29 @@ func TestCompareExitCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestGenerate(t *testing.T) {
+	var out, errs strings.Builder
+	code := generateMain([]string{"-synthetic", "tiny", "-prompt", "hello", "-n", "5", "-backend", "cpu"}, &out, &errs)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	if !strings.Contains(errs.String(), "5 tokens") || !strings.Contains(errs.String(), "in the Wasm guest") {
+		t.Fatalf("stderr %q", errs.String())
+	}
+	for _, args := range [][]string{
+		{"-prompt", "x"},       // neither -model nor -synthetic
+		{"-synthetic", "tiny"}, // no prompt
+		{"-synthetic", "tiny", "-model", "d", "-prompt", "x"}, // both
+	} {
+		if code := generateMain(args, &out, &errs); code != 2 {
+			t.Errorf("generate %v exited %d, want 2", args, code)
+		}
+	}
+	if code := generateMain([]string{"-synthetic", "huge", "-prompt", "x", "-backend", "cpu"}, &out, &errs); code != 1 {
+		t.Errorf("unknown preset exited %d, want 1", code)
+	}
+	if code := generateMain([]string{"-model", t.TempDir(), "-prompt", "x", "-backend", "cpu"}, &out, &errs); code != 1 {
+		t.Errorf("empty model folder exited %d, want 1", code)
+	}
+}

@@ -4,6 +4,7 @@
 //
 //	go run ./harness [flags]                  run an experiment
 //	go run ./harness compare [-threshold f] OLD.json NEW.json
+//	go run ./harness generate -model DIR -prompt TEXT [flags]
 //
 // Running an experiment reads a declarative spec (experiments/<exp>.yaml, or
 // -spec FILE), opens a device backend, runs every case and variant the spec
@@ -41,6 +42,15 @@
 // compare prints, for every case in both files, the old and new median, the
 // change and a Mann-Whitney U test (α = 0.05), like benchstat; it exits 1 when
 // a statistically significant slowdown exceeds -threshold (default 0.05, i.e. 5%).
+//
+// generate prints the continuation of a prompt, for people who have real
+// weights: -model names a Hugging Face Llama folder (config.json,
+// model.safetensors, tokenizer.json); the prompt is wrapped in the Llama 3
+// Instruct chat template unless -chat=false; the engine runs inside the Wasm
+// guest unless -native. Flags: -n (tokens), -temperature (0: greedy), -top-p,
+// -seed, -system, -max-seq, -backend, -mode. -synthetic tiny|llama-3.2-1b
+// runs synthetic weights with a byte-level tokenizer, which prints gibberish
+// but exercises the whole path.
 package main
 
 import (
@@ -49,8 +59,13 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "compare" {
-		os.Exit(compareMain(os.Args[2:]))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "compare":
+			os.Exit(compareMain(os.Args[2:]))
+		case "generate":
+			os.Exit(generateMain(os.Args[2:], os.Stdout, os.Stderr))
+		}
 	}
 	os.Exit(runMain(os.Args[1:]))
 }

@@ -35,6 +35,9 @@ type Session interface {
 	State(ctx context.Context) ([]byte, error)
 	// Resume adopts the state region's contents after they were restored.
 	Resume(ctx context.Context) error
+	// SetSampling chooses the next-token rule: temperature 0 is greedy
+	// (argmax on the device); otherwise seeded temperature and top-p sampling.
+	SetSampling(ctx context.Context, temperature, topP float32, seed uint64) error
 	// Logits are the last pass's logits rows (a view of the session's memory).
 	Logits(ctx context.Context) ([]float32, error)
 	// Memory is the device memory the session's engine lives in.
@@ -93,7 +96,10 @@ func (s *native) State(context.Context) ([]byte, error) {
 	b := s.e.State()
 	return s.mem.Bytes()[b.Off : b.Off+b.Len], nil
 }
-func (s *native) Resume(context.Context) error              { return s.e.Resume() }
+func (s *native) Resume(context.Context) error { return s.e.Resume() }
+func (s *native) SetSampling(_ context.Context, t, p float32, seed uint64) error {
+	return s.e.SetSampling(t, p, seed)
+}
 func (s *native) Logits(context.Context) ([]float32, error) { return s.e.Logits(), nil }
 func (s *native) Memory() device.Memory                     { return s.mem }
 func (s *native) Close(context.Context) error               { return s.mem.Close() }
@@ -246,6 +252,11 @@ func (s *guestSession) State(ctx context.Context) ([]byte, error) {
 
 func (s *guestSession) Resume(ctx context.Context) error {
 	_, err := s.status(ctx, "llm_resume")
+	return err
+}
+
+func (s *guestSession) SetSampling(ctx context.Context, t, p float32, seed uint64) error {
+	_, err := s.status(ctx, "llm_sampling", api.EncodeF32(t), api.EncodeF32(p), seed)
 	return err
 }
 

@@ -159,3 +159,27 @@ func TestGuestErrorsComeBack(t *testing.T) {
 		t.Fatal("prompt beyond the context accepted")
 	}
 }
+
+// TestSamplingAgrees: seeded sampling gives the same tokens natively and in
+// the guest, and differs from greedy.
+func TestSamplingAgrees(t *testing.T) {
+	f := newFixture(t)
+	ss := f.sessions(t)
+	var got [][]int32
+	for _, name := range []string{"native", "wasm"} {
+		if err := ss[name].SetSampling(f.ctx, 1.5, 0.95, 42); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, run(t, f.ctx, ss[name], []int32{3, 4, 5}, 16))
+	}
+	if !slices.Equal(got[0], got[1]) {
+		t.Fatalf("sampled tokens differ:\nnative %v\nwasm   %v", got[0], got[1])
+	}
+	greedy := run(t, f.ctx, f.sessions(t)["native"], []int32{3, 4, 5}, 16)
+	if slices.Equal(greedy, got[0]) {
+		t.Fatalf("sampling at temperature 1.5 gave the greedy tokens %v", greedy)
+	}
+	if err := ss["wasm"].SetSampling(f.ctx, -1, 0.9, 1); err == nil {
+		t.Fatal("negative temperature accepted")
+	}
+}
