@@ -12,8 +12,15 @@ cd "$(dirname "$0")"
 what="${1:-all}"
 shift || true
 
+# Build the harness; on a machine without Go (a GPU box), use a bin/harness
+# cross-built elsewhere: CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -o bin/harness ./harness
 mkdir -p bin
-go build -o bin/harness ./harness
+if command -v go >/dev/null; then
+  go build -o bin/harness ./harness
+elif [ ! -x bin/harness ]; then
+  echo "run.sh: no Go toolchain and no bin/harness" >&2
+  exit 1
+fi
 
 case "$what" in
 all)
