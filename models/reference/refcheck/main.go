@@ -30,6 +30,7 @@ import (
 	"github.com/wasmgpu/wasmgpu/internal/safetensors"
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/auto"
 	"github.com/wasmgpu/wasmgpu/runtime/device/cpu"
 	"github.com/wasmgpu/wasmgpu/runtime/guest"
 	"github.com/wasmgpu/wasmgpu/runtime/llm"
@@ -84,6 +85,7 @@ func write(args []string) error {
 // Result is one variant's errors against the reference.
 type Result struct {
 	Variant string `json:"variant"` // native or wasm
+	Backend string `json:"backend"` // backend/mode the engine ran on
 	KV      string `json:"kv"`
 	Errors
 	Seconds float64 `json:"seconds"`
@@ -96,6 +98,8 @@ func compare(args []string) error {
 	prefill := fs.Int("prefill", 0, "tokens in the first pass (0: all but 4)")
 	useWasm := fs.Bool("wasm", false, "also run inside the Wasm guest")
 	outPath := fs.String("out", "", "write results as JSON here")
+	backend := fs.String("backend", "cpu", "device backend: cpu, cuda, metal or auto")
+	modeName := fs.String("mode", "", "memory mode (default: the backend's first)")
 	fs.Parse(args)
 	w, err := models.LoadDir(*dir)
 	if err != nil {
@@ -119,11 +123,27 @@ func compare(args []string) error {
 	}
 	invMismatch, invMaxRel := compareInvFreq(llm.InvFreq(w.Config), inv)
 	fmt.Printf("inv_freq: %d of %d differ from HF's, max relative difference %.3g\n", invMismatch, len(inv), invMaxRel)
-	d, _ := cpu.Open()
+	dev, _, err := auto.Open(*backend)
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	d, ok := dev.(device.LLMDevice)
+	if !ok {
+		return fmt.Errorf("backend %s has no Llama kernels", *backend)
+	}
+	mode := d.Modes()[0]
+	if *modeName != "" {
+		if mode, err = device.ParseMode(*modeName); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("device: %s (%s), mode %s\n", d.Info().Name, d.Info().Backend, mode)
 	dw, err := d.LoadWeights(llm.WeightTensors(w))
 	if err != nil {
 		return err
 	}
+	defer dw.Close()
 	var results []Result
 	for _, kv := range []device.KVDType{device.KVF32, device.KVBF16} {
 		variants := []string{"native"}
@@ -135,7 +155,7 @@ func compare(args []string) error {
 			var run runner
 			var cleanup func()
 			if v == "native" {
-				mem, err := d.NewMemory(device.ZeroCopy, 4<<30)
+				mem, err := d.NewMemory(mode, 4<<30)
 				if err != nil {
 					return err
 				}
@@ -150,7 +170,7 @@ func compare(args []string) error {
 				if err != nil {
 					return err
 				}
-				g, err := rt.Instantiate(ctx, func(max uint64) (device.Memory, error) { return d.NewMemory(device.ZeroCopy, max) })
+				g, err := rt.Instantiate(ctx, func(max uint64) (device.Memory, error) { return d.NewMemory(mode, max) })
 				if err != nil {
 					return err
 				}
@@ -165,7 +185,7 @@ func compare(args []string) error {
 			if err != nil {
 				return fmt.Errorf("%s kv %s: %w", v, kv, err)
 			}
-			r := Result{Variant: v, KV: string(kv), Errors: errs, Seconds: time.Since(start).Seconds()}
+			r := Result{Variant: v, KV: string(kv), Backend: d.Info().Backend + "/" + string(mode), Errors: errs, Seconds: time.Since(start).Seconds()}
 			fmt.Printf("%-6s kv %-4s: max|Δ| %.3g, max|logit| %.3g, rel %.3g, argmax agree %d/%d (near-tie disagreements %d), %.1fs\n",
 				v, kv, r.MaxAbsDiff, r.MaxAbsLogit, r.MaxAbsDiff/r.MaxAbsLogit, r.ArgmaxAgree, r.Positions, r.NearTies, r.Seconds)
 			results = append(results, r)
