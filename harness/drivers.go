@@ -9,6 +9,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
+	"github.com/wasmgpu/wasmgpu/experiments/kv"
 	"github.com/wasmgpu/wasmgpu/experiments/llama"
 	"github.com/wasmgpu/wasmgpu/experiments/matmul"
 	"github.com/wasmgpu/wasmgpu/results"
@@ -39,6 +40,18 @@ var drivers = map[string]experiments.Driver{
 		},
 		Table:   llama.Table,
 		Figures: llama.Figures,
+	},
+	"kv": {
+		Name: "kv",
+		Run: func(ctx context.Context, env *experiments.Env, path string) (*results.File, error) {
+			s, err := kv.Load(path)
+			if err != nil {
+				return nil, err
+			}
+			return kv.Run(ctx, env, s)
+		},
+		Table:   kv.Table,
+		Figures: kv.Figures,
 	},
 }
 

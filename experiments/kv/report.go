@@ -1,0 +1,239 @@
+package kv
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/wasmgpu/wasmgpu/report"
+	"github.com/wasmgpu/wasmgpu/results"
+)
+
+// WriteupSpeedup is the write-up's restore-over-re-prefill figure: 67.7 ms
+// against 1.4 ms at 24 tokens (Llama 3.2 1B, M1, Metal), reported as 5.45×.
+const WriteupSpeedup = 5.45
+
+// row is one context length of one session kind: its cases by operation.
+type row struct {
+	ctx     int
+	session string
+	ops     map[string]results.Case
+}
+
+// rows groups f's cases by context length and session, in file order.
+func rows(f *results.File) []*row {
+	var out []*row
+	index := map[string]*row{}
+	for _, c := range f.Cases {
+		key := c.Group + "\x00" + c.Labels["session"]
+		r, ok := index[key]
+		if !ok {
+			r = &row{ctx: int(c.Params["ctx"]), session: c.Labels["session"], ops: map[string]results.Case{}}
+			index[key] = r
+			out = append(out, r)
+		}
+		r.ops[c.Labels["op"]] = c
+	}
+	return out
+}
+
+// Table writes one row per context length and session with the medians
+// side by side, the speedups and the restore bandwidth; then every case with
+// its raw statistics and warm-up.
+func Table(w io.Writer, f *results.File, markdown bool) error {
+	med := func(r *row, op string) string {
+		c, ok := r.ops[op]
+		if !ok {
+			return "-"
+		}
+		return report.Duration(report.Summary(c).Median)
+	}
+	metric := func(r *row, op, key string, format func(float64) string) string {
+		c, ok := r.ops[op]
+		if !ok {
+			return "-"
+		}
+		v, ok := c.Metrics[key]
+		if !ok {
+			return "-"
+		}
+		return format(v)
+	}
+	header := []string{"ctx", "session", "re-prefill", "snapshot", "size", "restore warm", "restore cold", "tcp migrate",
+		"speedup warm [95% CI]", "speedup cold", "re-prefill+token", "restore+token", "speedup +token", "restore GB/s", "continuation"}
+	var body [][]string
+	for _, r := range rows(f) {
+		body = append(body, []string{
+			strconv.Itoa(r.ctx), r.session,
+			med(r, OpRePrefill), med(r, OpSnapshot), metric(r, OpSnapshot, "bytes", report.Bytes),
+			med(r, OpRestoreWarm), med(r, OpRestoreCold), med(r, OpMigrate),
+			speedupCI(r.ops[OpRestoreWarm]), speedupCI(r.ops[OpRestoreCold]),
+			med(r, OpRePrefillToken), med(r, OpRestoreToken), speedupCI(r.ops[OpRestoreToken]),
+			metric(r, OpRestoreWarm, "Bps", gbs),
+			r.ops[OpRestoreWarm].Labels["continuation"],
+		})
+	}
+	right := []bool{true, false, true, true, true, true, true, true, true, true, true, true, true, true, false}
+	if err := report.RenderTable(w, header, body, right, markdown); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	cols := []report.Column{report.ColGroup, report.ColVariant, report.ColN, report.ColMedian, report.ColP90, report.ColWarmup,
+		report.MetricColumn("bytes", "bytes", report.Bytes),
+		report.MetricColumn("GB/s", "Bps", gbs),
+		{Header: "speedup [95% CI]", Right: true, Value: speedupCI},
+		report.MetricColumn("p (Mann-Whitney)", "speedup_p", func(x float64) string { return fmt.Sprintf("%.3g", x) }),
+	}
+	return report.Table(w, f, cols, markdown)
+}
+
+func gbs(x float64) string { return fmt.Sprintf("%.3g", x/1e9) }
+
+// speedupCI formats a case's speedup over its recompute path, "-" where it
+// has none.
+func speedupCI(c results.Case) string {
+	s, ok := c.Metrics["speedup"]
+	if !ok {
+		return "-"
+	}
+	lo, hi := c.Metrics["speedup_ci_lo"], c.Metrics["speedup_ci_hi"]
+	if math.IsNaN(lo) || math.IsNaN(hi) {
+		return fmt.Sprintf("%.3g× [n too small]", s)
+	}
+	return fmt.Sprintf("%.3g× [%.3g, %.3g]", s, lo, hi)
+}
+
+// only returns f with just the cases whose op is in keep.
+func only(f *results.File, keep ...string) *results.File {
+	g := *f
+	g.Cases = nil
+	for _, c := range f.Cases {
+		if slices.Contains(keep, c.Labels["op"]) {
+			g.Cases = append(g.Cases, c)
+		}
+	}
+	return &g
+}
+
+// Figures draws (a) re-prefill and restore time against context length and
+// (b) the speedup of restore over re-prefill against context length, with
+// the write-up's 5.45× and break-even for reference and a marker where
+// restore stops beating re-prefill.
+func Figures(dir, stem string, f *results.File) ([]string, error) {
+	var ticks []float64
+	for _, r := range rows(f) {
+		if !slices.Contains(ticks, float64(r.ctx)) {
+			ticks = append(ticks, float64(r.ctx))
+		}
+	}
+	slices.Sort(ticks)
+	if len(ticks) == 0 {
+		return nil, fmt.Errorf("kv figures: no cases")
+	}
+	dev := f.Provenance.Device.Name
+	times := filepath.Join(dir, stem+"-times")
+	if err := report.LinePlot(times, report.LineSpec{
+		Title:  fmt.Sprintf("KV cache: recompute vs restore from a snapshot, %s", dev),
+		XLabel: "context length (tokens)", YLabel: "median time (ms), 95% CI", LogX: true, LogY: true, XTicks: ticks,
+		Series: report.MedianSeries(only(f, OpRePrefill, OpRestoreWarm, OpRestoreCold), "ctx", 1e3),
+	}); err != nil {
+		return nil, fmt.Errorf("times figure: %w", err)
+	}
+
+	var series []report.Series
+	for _, op := range []string{OpRestoreWarm, OpRestoreCold} {
+		series = append(series, speedupSeries(f, op)...)
+	}
+	lo, hi := ticks[0], ticks[len(ticks)-1]
+	series = append(series,
+		report.Series{Name: fmt.Sprintf("write-up: %.2f× (24 tokens, M1 Metal)", WriteupSpeedup), X: []float64{lo, hi}, Y: []float64{WriteupSpeedup, WriteupSpeedup}},
+		report.Series{Name: "1× (break-even)", X: []float64{lo, hi}, Y: []float64{1, 1}})
+	spec := report.LineSpec{
+		Title:  fmt.Sprintf("KV cache: speedup of restore over re-prefill, %s", dev),
+		XLabel: "context length (tokens)", YLabel: "re-prefill / restore (median), 95% bootstrap CI", LogX: true, LogY: true, XTicks: ticks,
+		Series: series,
+	}
+	if len(series) > 2 {
+		if x, ok := crossover(series[0]); ok {
+			spec.VLine = &report.VLine{X: x, Label: fmt.Sprintf("%s: restore slower from ≈%.0f tokens", series[0].Name, x)}
+		}
+	}
+	speed := filepath.Join(dir, stem+"-speedup")
+	if err := report.LinePlot(speed, spec); err != nil {
+		return []string{times}, fmt.Errorf("speedup figure: %w", err)
+	}
+	return []string{times, speed}, nil
+}
+
+// speedupSeries makes one series per session of op's speedup against
+// context length, with its bootstrap CI as error bars.
+func speedupSeries(f *results.File, op string) []report.Series {
+	var out []report.Series
+	index := map[string]int{}
+	for _, c := range f.Cases {
+		s, ok := c.Metrics["speedup"]
+		if c.Labels["op"] != op || !ok {
+			continue
+		}
+		i, seen := index[c.Variant]
+		if !seen {
+			i = len(out)
+			index[c.Variant] = i
+			out = append(out, report.Series{Name: c.Variant})
+		}
+		out[i].X = append(out[i].X, c.Params["ctx"])
+		out[i].Y = append(out[i].Y, s)
+		out[i].Lo = append(out[i].Lo, c.Metrics["speedup_ci_lo"])
+		out[i].Hi = append(out[i].Hi, c.Metrics["speedup_ci_hi"])
+	}
+	for i := range out {
+		sortSeries(&out[i])
+	}
+	return out
+}
+
+// sortSeries orders a series' points by X.
+func sortSeries(s *report.Series) {
+	idx := make([]int, len(s.X))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		switch {
+		case s.X[a] < s.X[b]:
+			return -1
+		case s.X[a] > s.X[b]:
+			return 1
+		}
+		return 0
+	})
+	pick := func(v []float64) []float64 {
+		out := make([]float64, len(v))
+		for i, j := range idx {
+			out[i] = v[j]
+		}
+		return out
+	}
+	s.X, s.Y, s.Lo, s.Hi = pick(s.X), pick(s.Y), pick(s.Lo), pick(s.Hi)
+}
+
+// crossover is the context length where a speedup series first falls below
+// 1, interpolated linearly in log(x) between the neighbouring points; the
+// first point if it is already below 1. ok is false if it never does.
+func crossover(s report.Series) (x float64, ok bool) {
+	for i, y := range s.Y {
+		if !(y < 1) {
+			continue
+		}
+		if i == 0 {
+			return s.X[0], true
+		}
+		x0, x1, y0 := math.Log(s.X[i-1]), math.Log(s.X[i]), s.Y[i-1]
+		t := (y0 - 1) / (y0 - y)
+		return math.Exp(x0 + t*(x1-x0)), true
+	}
+	return 0, false
+}

@@ -1,0 +1,391 @@
+package kv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wasmgpu/wasmgpu/experiments"
+	"github.com/wasmgpu/wasmgpu/models"
+	"github.com/wasmgpu/wasmgpu/results"
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/guest"
+	"github.com/wasmgpu/wasmgpu/runtime/llm"
+	"github.com/wasmgpu/wasmgpu/runtime/llmhost"
+	"github.com/wasmgpu/wasmgpu/runtime/snapshot"
+	"github.com/wasmgpu/wasmgpu/runtime/wasm"
+)
+
+// The operations timed, as the Labels["op"] of their cases. See kv.yaml for
+// what each one measures exactly.
+const (
+	OpRePrefill      = "re-prefill"
+	OpRePrefillToken = "re-prefill+token"
+	OpSnapshot       = "snapshot"
+	OpRestoreWarm    = "restore-warm"
+	OpRestoreToken   = "restore+token"
+	OpRestoreCold    = "restore-cold"
+	OpMigrate        = "tcp-migrate"
+)
+
+// ops lists the operations in table order.
+var ops = []string{OpRePrefill, OpRePrefillToken, OpSnapshot, OpRestoreWarm, OpRestoreToken, OpRestoreCold, OpMigrate}
+
+// kind is one way of running the conversation (wasm-<mode> or
+// native-<mode>): a source session reused across repetitions, how to make a
+// fresh destination, and what was measured.
+type kind struct {
+	name  string
+	src   *Conversation
+	fresh func(ctx context.Context) (*Conversation, error)
+	t     map[string][]float64 // seconds per op, one per repetition, the first is the warm-up
+	size  int64                // snapshot bytes
+	sent  int64                // bytes sent by the migration
+	drop  []float64            // fraction of the file resident after dropping it, per repetition
+	wrong []string             // failed continuation checks
+}
+
+// env is what one run shares.
+type runEnv struct {
+	*experiments.Env
+	p    Plan
+	cfg  models.Config
+	w    device.Weights
+	rt   *wasm.Runtime
+	meta snapshot.Meta
+	dir  string
+	ln   net.Listener
+}
+
+// Run executes the spec on env's device.
+func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, error) {
+	backend := env.Device.Info().Backend
+	p, err := s.Plan(backend, env.Quick)
+	if err != nil {
+		return nil, err
+	}
+	ld, ok := env.Device.(device.LLMDevice)
+	if !ok {
+		return nil, fmt.Errorf("kv: the %s backend has no Llama kernels", backend)
+	}
+	f := &results.File{Experiment: "kv"}
+	wasmModes, notes := env.SelectModes(p.WasmModes)
+	f.Notes = append(f.Notes, notes...)
+	nativeModes, notes := env.SelectModes(p.NativeModes)
+	f.Notes = append(f.Notes, notes...)
+	if len(wasmModes)+len(nativeModes) == 0 {
+		return nil, fmt.Errorf("kv: no memory mode left to run on %s", backend)
+	}
+
+	env.Logf("kv: loading weights (%s)", map[bool]string{true: "synthetic " + string(p.WeightsDType), false: env.ModelDir}[env.ModelDir == ""])
+	mw, err := experiments.LoadWeights(env.ModelDir, p.Config, p.Seed, p.WeightsDType)
+	if err != nil {
+		return nil, fmt.Errorf("kv: %w", err)
+	}
+	defer mw.Close()
+	cfg := mw.Config
+	for _, n := range p.ContextLengths {
+		if n+p.ContinuationTokens > cfg.MaxPositionEmbeddings {
+			return nil, fmt.Errorf("kv: context %d plus %d continuation tokens exceeds the model's %d positions", n, p.ContinuationTokens, cfg.MaxPositionEmbeddings)
+		}
+	}
+	w, err := ld.LoadWeights(llm.WeightTensors(mw))
+	if err != nil {
+		return nil, fmt.Errorf("kv: load weights onto %s: %w", backend, err)
+	}
+	defer w.Close()
+
+	var modes []string
+	for _, m := range nativeModes {
+		modes = append(modes, "native-"+string(m))
+	}
+	for _, m := range wasmModes {
+		modes = append(modes, "wasm-"+string(m))
+	}
+	f.Provenance.Weights = mw.Source
+	f.Provenance.DTypes = map[string]string{"weights": string(mw.DType), "kv": string(p.KV), "activations": "f32"}
+	f.Provenance.Mode = strings.Join(modes, ",")
+	f.Provenance.Extra = map[string]string{
+		"model":                   map[bool]string{true: p.Model, false: env.ModelDir}[env.ModelDir == ""],
+		"kv_bytes_per_token":      strconv.FormatInt(cfg.KVBytesPerToken(p.KV.Size()), 10),
+		"max_seq":                 strconv.Itoa(p.MaxSeq),
+		"max_batch":               strconv.Itoa(p.MaxBatch),
+		"continuation_tokens":     strconv.Itoa(p.ContinuationTokens),
+		"repetitions_incl_warmup": strconv.Itoa(p.Repetitions),
+		"speedup_ci_method":       "percentile bootstrap of median(re-prefill)/median(restore), 4000 resamples of each side independently; none below 6 timed samples a side",
+	}
+
+	r := &runEnv{Env: env, p: p, cfg: cfg, w: w, meta: snapshot.Meta{
+		Fingerprint: Fingerprint(cfg, mw.Source), SourceDevice: backend,
+	}}
+	opts := llmhost.Options{KV: p.KV, MaxSeq: p.MaxSeq, MaxBatch: p.MaxBatch}
+	if len(wasmModes) > 0 {
+		r.rt, err = wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: llmhost.MemoryBytes(cfg, opts), CacheDir: env.CacheDir})
+		if err != nil {
+			return nil, fmt.Errorf("kv: %w", err)
+		}
+		defer r.rt.Close(ctx)
+	}
+	if r.dir = p.SnapshotDir; r.dir == "" {
+		if r.dir, err = os.MkdirTemp("", "wasmgpu-kv-"); err != nil {
+			return nil, fmt.Errorf("kv: snapshot directory: %w", err)
+		}
+		defer os.RemoveAll(r.dir)
+	} else if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("kv: snapshot directory: %w", err)
+	}
+	f.Provenance.Extra["snapshot_fs"] = fsType(r.dir)
+	if r.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("kv: loopback listener: %w", err)
+	}
+	defer r.ln.Close()
+
+	total, done := len(p.ContextLengths)*len(modes)*p.Repetitions, 0
+	for _, n := range p.ContextLengths {
+		cases, caseNotes, err := r.runContext(ctx, nativeModes, wasmModes, n, &done, total)
+		if err != nil {
+			return nil, fmt.Errorf("kv ctx=%d: %w", n, err)
+		}
+		f.Cases = append(f.Cases, cases...)
+		f.Notes = append(f.Notes, caseNotes...)
+	}
+	f.Notes = append(f.Notes,
+		"re-prefill runs in one warm session reset each time; every restore and migration lands in a fresh session (a new guest instance of the same runtime sharing the weights), made before the clock starts",
+		fmt.Sprintf("snapshots hold the KV cache in %s (%d B/token); the write-up's 1.58 MB at 24 tokens is fp32-sized", p.KV, cfg.KVBytesPerToken(p.KV.Size())))
+	return f, nil
+}
+
+// runContext measures every kind at context length n.
+func (r *runEnv) runContext(ctx context.Context, nativeModes, wasmModes []device.Mode, n int, done *int, total int) (cases []results.Case, notes []string, err error) {
+	var kinds []*kind
+	defer func() {
+		for _, k := range kinds {
+			if cerr := k.src.S.Close(ctx); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+	}()
+	opts := llmhost.Options{KV: r.p.KV, MaxSeq: r.p.MaxSeq, MaxBatch: r.p.MaxBatch}
+	add := func(name string, mode device.Mode, open func(context.Context) (llmhost.Session, error)) error {
+		meta := r.meta
+		meta.SourceMode = string(mode)
+		fresh := func(ctx context.Context) (*Conversation, error) {
+			s, err := open(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("%s session: %w", name, err)
+			}
+			return &Conversation{S: s, Meta: meta}, nil
+		}
+		src, err := fresh(ctx)
+		if err != nil {
+			return err
+		}
+		kinds = append(kinds, &kind{name: name, src: src, fresh: fresh, t: map[string][]float64{}})
+		return nil
+	}
+	for _, m := range nativeModes {
+		if err := add("native-"+string(m), m, func(context.Context) (llmhost.Session, error) {
+			return llmhost.NewNative(r.Device, m, r.cfg, r.w, opts)
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, m := range wasmModes {
+		if err := add("wasm-"+string(m), m, func(ctx context.Context) (llmhost.Session, error) {
+			return llmhost.NewGuest(ctx, r.rt, r.Device, m, r.cfg, r.w, opts)
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
+	prompt := experiments.PromptIDs(r.p.Seed, n, r.cfg.VocabSize)
+	for rep := 0; rep < r.p.Repetitions; rep++ {
+		for i := range kinds {
+			k := kinds[(i+rep)%len(kinds)]
+			if err := r.repetition(ctx, k, prompt, rep); err != nil {
+				return nil, nil, fmt.Errorf("%s repetition %d: %w", k.name, rep, err)
+			}
+			*done++
+			r.Tick(*done, total, fmt.Sprintf("ctx=%d %s", n, k.name))
+		}
+	}
+	for _, k := range kinds {
+		cases = append(cases, k.cases(n, r.p.KV)...)
+		for _, w := range k.wrong {
+			notes = append(notes, fmt.Sprintf("INCORRECT: ctx=%d %s: %s", n, k.name, w))
+		}
+		if worst := slices.Max(k.drop); worst > 0.01 {
+			notes = append(notes, fmt.Sprintf("ctx=%d %s: the page cache could not be fully dropped before restore-cold (up to %.0f%% of the file stayed resident): cold is partly warm", n, k.name, 100*worst))
+		}
+	}
+	return cases, notes, nil
+}
+
+// repetition runs one repetition of every operation on kind k, in this
+// order: re-prefill, snapshot, migration, the source's continuation (the
+// reference), restore warm, restore cold; each destination's continuation is
+// checked against the reference.
+func (r *runEnv) repetition(ctx context.Context, k *kind, prompt []int32, rep int) error {
+	n, steps := len(prompt), r.p.ContinuationTokens
+	path := fmtPath(r.dir, k.name, n)
+	defer os.Remove(path)
+	rec := func(op string, d time.Duration) { k.t[op] = append(k.t[op], d.Seconds()) }
+
+	// 1. Re-prefill: the recompute path. Its result is the next token.
+	if err := k.src.S.Reset(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	next, err := k.src.S.Prefill(ctx, prompt)
+	if err != nil {
+		return fmt.Errorf("prefill: %w", err)
+	}
+	prefill := time.Since(start)
+	rec(OpRePrefill, prefill)
+
+	// 2. Snapshot to a file (written, fsynced, renamed: snapshot.Save).
+	start = time.Now()
+	size, err := k.src.Save(ctx, path)
+	if err != nil {
+		return err
+	}
+	rec(OpSnapshot, time.Since(start))
+	k.size = size
+
+	// 3. Migration over loopback TCP into a fresh session.
+	dst, err := k.fresh(ctx)
+	if err != nil {
+		return err
+	}
+	start = time.Now()
+	sent, err := Migrate(ctx, r.ln, k.src, dst)
+	d := time.Since(start)
+	if err != nil {
+		dst.S.Close(ctx)
+		return err
+	}
+	rec(OpMigrate, d)
+	k.sent = sent
+	migrated := dst
+
+	// 4. The uninterrupted conversation: its next decode is the continuation
+	// cost after a re-prefill, and its tokens are the reference.
+	ref := []int32{next}
+	start = time.Now()
+	tok, err := k.src.S.Decode(ctx, next)
+	if err != nil {
+		migrated.S.Close(ctx)
+		return fmt.Errorf("decode after prefill: %w", err)
+	}
+	rec(OpRePrefillToken, prefill+time.Since(start))
+	ref = append(ref, tok)
+	if rest, err := continueFrom(ctx, k.src.S, tok, steps-1); err != nil {
+		migrated.S.Close(ctx)
+		return fmt.Errorf("reference continuation: %w", err)
+	} else {
+		ref = append(ref, rest...)
+	}
+	if err := k.check(ctx, migrated, OpMigrate, rep, n, ref, nil); err != nil {
+		return err
+	}
+
+	// 5. Restore with the file in the page cache, then the first token.
+	if dst, err = k.fresh(ctx); err != nil {
+		return err
+	}
+	start = time.Now()
+	info, err := dst.Restore(ctx, path)
+	warm := time.Since(start)
+	if err != nil {
+		dst.S.Close(ctx)
+		return err
+	}
+	rec(OpRestoreWarm, warm)
+	start = time.Now()
+	tok, err = dst.S.Decode(ctx, info.Next)
+	if err != nil {
+		dst.S.Close(ctx)
+		return fmt.Errorf("decode after restore: %w", err)
+	}
+	rec(OpRestoreToken, warm+time.Since(start))
+	if err := k.check(ctx, dst, OpRestoreWarm, rep, n, ref, []int32{info.Next, tok}); err != nil {
+		return err
+	}
+
+	// 6. Restore with the file dropped from the page cache.
+	frac, derr := DropCache(path)
+	if derr != nil {
+		frac = 1
+	}
+	k.drop = append(k.drop, frac)
+	if dst, err = k.fresh(ctx); err != nil {
+		return err
+	}
+	start = time.Now()
+	_, err = dst.Restore(ctx, path)
+	d = time.Since(start)
+	if err != nil {
+		dst.S.Close(ctx)
+		return err
+	}
+	rec(OpRestoreCold, d)
+	return k.check(ctx, dst, OpRestoreCold, rep, n, ref, nil)
+}
+
+// check continues dst's conversation (from the prefix it already produced,
+// or from its restored next token) to len(ref) tokens, records a mismatch
+// with the reference, and closes dst.
+func (k *kind) check(ctx context.Context, dst *Conversation, op string, rep, n int, ref, prefix []int32) (err error) {
+	defer func() {
+		if cerr := dst.S.Close(ctx); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	pos, err := dst.S.Pos(ctx)
+	if err != nil {
+		return err
+	}
+	got := prefix
+	if got == nil {
+		next, err := dst.Next(ctx)
+		if err != nil {
+			return err
+		}
+		got = []int32{next}
+	}
+	pos -= len(got) - 1 // each token after the first was decoded
+	rest, err := continueFrom(ctx, dst.S, got[len(got)-1], len(ref)-len(got))
+	if err != nil {
+		return fmt.Errorf("%s continuation: %w", op, err)
+	}
+	got = append(slices.Clone(got), rest...)
+	switch {
+	case pos != n:
+		k.wrong = append(k.wrong, fmt.Sprintf("%s repetition %d: position %d after restore, want %d", op, rep, pos, n))
+	case !slices.Equal(got, ref):
+		k.wrong = append(k.wrong, fmt.Sprintf("%s repetition %d: continuation %v, uninterrupted %v", op, rep, got, ref))
+	}
+	return nil
+}
+
+// continueFrom decodes steps greedy tokens after next and returns them.
+func continueFrom(ctx context.Context, s llmhost.Session, next int32, steps int) ([]int32, error) {
+	out := make([]int32, 0, steps)
+	for range steps {
+		var err error
+		if next, err = s.Decode(ctx, next); err != nil {
+			return out, err
+		}
+		out = append(out, next)
+	}
+	return out, nil
+}
+
+// fmtPath is the snapshot file of a kind at a context length.
+func fmtPath(dir, kind string, n int) string {
+	return fmt.Sprintf("%s%c%s-ctx%d.safetensors", dir, os.PathSeparator, kind, n)
+}
