@@ -139,7 +139,7 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 		}
 	}
 	bars := report.BarSpec{
-		Title:  "extra resident memory per variant (RSS after warm-up − before)",
+		Title:  "resident memory a variant retains (RSS after its warm-up calls − before, after GC)",
 		XLabel: "case", YLabel: "RSS Δ (MiB)", Groups: groups,
 	}
 	for _, v := range variants {
