@@ -120,8 +120,8 @@ func only(f *results.File, keep ...string) *results.File {
 
 // Figures draws (a) re-prefill and restore time against context length and
 // (b) the speedup of restore over re-prefill against context length, with
-// the write-up's 5.45× and break-even for reference and a marker where
-// restore stops beating re-prefill.
+// the write-up's 5.45× and break-even for reference and a marker where the
+// first session's warm restore crosses break-even, if it does.
 func Figures(dir, stem string, f *results.File) ([]string, error) {
 	var ticks []float64
 	for _, r := range rows(f) {
@@ -157,8 +157,9 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 		Series: series,
 	}
 	if len(series) > 2 {
-		if x, ok := crossover(series[0]); ok {
-			spec.VLine = &report.VLine{X: x, Label: fmt.Sprintf("%s: restore slower from ≈%.0f tokens", series[0].Name, x)}
+		if x, slower, ok := crossover(series[0]); ok {
+			side := map[bool]string{true: "slower", false: "faster"}[slower]
+			spec.VLine = &report.VLine{X: x, Label: fmt.Sprintf("%s: break-even ≈%.0f tokens, restore %s above", series[0].Name, x, side)}
 		}
 	}
 	speed := filepath.Join(dir, stem+"-speedup")
@@ -220,20 +221,19 @@ func sortSeries(s *report.Series) {
 	s.X, s.Y, s.Lo, s.Hi = pick(s.X), pick(s.Y), pick(s.Lo), pick(s.Hi)
 }
 
-// crossover is the context length where a speedup series first falls below
-// 1, interpolated linearly in log(x) between the neighbouring points; the
-// first point if it is already below 1. ok is false if it never does.
-func crossover(s report.Series) (x float64, ok bool) {
-	for i, y := range s.Y {
-		if !(y < 1) {
+// crossover is the first context length where a speedup series crosses 1
+// (break-even), interpolated linearly in log(x) between the two points on
+// either side; slowerAbove says whether restore loses above it (the
+// series falls through 1) or wins above it. ok is false if it never crosses.
+func crossover(s report.Series) (x float64, slowerAbove, ok bool) {
+	for i := 1; i < len(s.Y); i++ {
+		y0, y1 := s.Y[i-1], s.Y[i]
+		if !((y0-1)*(y1-1) < 0) {
 			continue
 		}
-		if i == 0 {
-			return s.X[0], true
-		}
-		x0, x1, y0 := math.Log(s.X[i-1]), math.Log(s.X[i]), s.Y[i-1]
-		t := (y0 - 1) / (y0 - y)
-		return math.Exp(x0 + t*(x1-x0)), true
+		x0, x1 := math.Log(s.X[i-1]), math.Log(s.X[i])
+		t := (y0 - 1) / (y0 - y1)
+		return math.Exp(x0 + t*(x1-x0)), y1 < 1, true
 	}
-	return 0, false
+	return 0, false, false
 }
