@@ -21,12 +21,12 @@ import (
 // Test geometry: the Tiny model, a bf16 cache, a prompt longer than one
 // forward pass so prefill is chunked.
 const (
-	testSeed    = 5
-	testPrompt  = 37
-	testSteps   = 12 // tokens of a conversation after the prompt, the first included
-	testSnapAt  = 4  // tokens of those the source produces before the snapshot
-	testMaxSeq  = 96
-	testBatch   = 16
+	testSeed     = 5
+	testPrompt   = 37
+	testSteps    = 12 // tokens of a conversation after the prompt, the first included
+	testSnapAt   = 4  // tokens of those the source produces before the snapshot
+	testMaxSeq   = 96
+	testBatch    = 16
 	testHelpEnv  = "WASMGPU_KV_HELPER_ADDR"
 	testCacheEnv = "WASMGPU_KV_HELPER_CACHE"
 )
