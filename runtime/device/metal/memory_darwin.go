@@ -30,6 +30,9 @@ type Memory struct {
 	// copy: staging buffers for A, B and C (owned), kept between calls.
 	stage [3]staging
 
+	// The LLM ops' queued work and staging (llm_exec_darwin.go).
+	llm llmMem
+
 	mu     sync.Mutex // guards stats
 	stats  device.Stats
 	closed bool
@@ -67,7 +70,8 @@ func (m *Memory) Grow(size uint64) error {
 	}
 	if m.mode == device.ZeroCopy {
 		if need := region.RoundUp(size); need > m.bufLen {
-			if err := m.d.w.do(func() error { return m.wrap(need) }); err != nil {
+			// Queued LLM work runs first: it was encoded against the old buffer.
+			if err := m.d.w.do(func() error { m.llmSubmit(); return m.wrap(need) }); err != nil {
 				return fmt.Errorf("metal: grow to %d bytes: %w", size, err)
 			}
 		}
@@ -146,6 +150,7 @@ func (m *Memory) gemm(a, b, c device.Span, rows, cols, inner int, encode encodeF
 		return rep, err
 	}
 	err = m.d.w.do(func() error {
+		m.llmSubmit() // queued LLM work comes first, in call order
 		var ops gemmOperands
 		if m.mode == device.ZeroCopy {
 			if m.buf == 0 || c.End() > m.bufLen || a.End() > m.bufLen || b.End() > m.bufLen {
@@ -232,10 +237,18 @@ func (m *Memory) ensureStaging(i int, n uint64) error {
 	return nil
 }
 
-// Sync returns at once: every kernel call waits for its command buffer.
+// Sync commits the LLM ops queued since the last Sync (zerocopy mode), waits
+// for them, and returns the first failure of any batch run since then.
+// MatMul waits for its own command buffer, and copy-mode LLM ops for theirs.
 func (m *Memory) Sync() error {
 	if m.closed {
 		return fmt.Errorf("metal: sync: memory is closed")
+	}
+	if m.llm.cb == 0 && m.llm.err == nil {
+		return nil
+	}
+	if err := m.d.w.do(m.llmSync); err != nil {
+		return fmt.Errorf("metal: sync: %w", err)
 	}
 	return nil
 }
@@ -260,6 +273,7 @@ func (m *Memory) Close() error {
 	m.closed = true
 	defer m.d.memoryClosed()
 	err := m.d.w.do(func() error {
+		m.llmRelease() // waits for queued LLM work first
 		release(m.buf)
 		m.buf, m.bufLen = 0, 0
 		for i := range m.stage {

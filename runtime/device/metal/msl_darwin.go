@@ -50,7 +50,7 @@ func (d *Device) compileKernels() error {
 		return fmt.Errorf("metal: newLibraryWithSource:options:error: (MSL %d.%d): %s", d.msl[0], d.msl[1], nsErrorText(nsErr))
 	}
 	for _, name := range kernels.MetalKernels {
-		p, err := d.newPipeline(name)
+		p, err := d.newPipeline(d.lib, name)
 		if err != nil {
 			return err
 		}
@@ -59,14 +59,14 @@ func (d *Device) compileKernels() error {
 	return nil
 }
 
-// newPipeline makes the compute pipeline for one kernel function.
-func (d *Device) newPipeline(name string) (pipeline, error) {
+// newPipeline makes the compute pipeline for one kernel function of lib.
+func (d *Device) newPipeline(lib objc.ID, name string) (pipeline, error) {
 	nsName, err := newNSString(name)
 	if err != nil {
 		return pipeline{}, fmt.Errorf("metal: kernel name %q: %w", name, err)
 	}
 	defer release(nsName)
-	fn := msg.idID(d.lib, sel.newFunctionWithName, nsName)
+	fn := msg.idID(lib, sel.newFunctionWithName, nsName)
 	if fn == 0 {
 		return pipeline{}, fmt.Errorf("metal: newFunctionWithName: %q returned nil: no such kernel in the library", name)
 	}

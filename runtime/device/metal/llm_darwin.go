@@ -1,0 +1,234 @@
+//go:build darwin
+
+package metal
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/ebitengine/purego/objc"
+
+	"github.com/wasmgpu/wasmgpu/kernels"
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+)
+
+// The metal device as an LLMDevice. LoadWeights copies each tensor once
+// into its own MTLBuffer (newBufferWithBytes:length:options:, storage mode
+// shared), shared read-only by every Memory (guest) that runs the model.
+//
+// Why a copy and not newBufferWithBytesNoCopy over the caller's bytes: a
+// no-copy buffer needs a page-aligned pointer (16 KiB on Apple Silicon) and
+// a page-multiple length. safetensors places tensors back to back after a
+// JSON header, so per tensor that almost never holds for a mapped
+// model.safetensors, and synthetic weights in the Go heap would qualify by
+// chance, making memory use differ from run to run. The copy costs the
+// weights' size once more in unified memory (Llama 3.2 1B bf16: 2.47 GB),
+// next to the caller's bytes (for a mapped file, page cache the OS can
+// drop). DeviceBytes reports it. A single no-copy buffer over the whole
+// page-aligned mapping, tensors as offsets, would remove it; it needs
+// package models to hand out the mapping.
+
+var (
+	_ device.LLMDevice = (*Device)(nil)
+	_ device.LLMOps    = (*Memory)(nil)
+)
+
+// maxTensorElems bounds a tensor's elements: the kernels index with uint.
+const maxTensorElems = 1<<32 - 1
+
+// Weights are a model's tensors in shared MTLBuffers made by one Device.
+// Tensor ids index the slice LoadWeights was given. Ops of many Memories
+// may read them; Close must come after their last Sync, and before the
+// Device's Close.
+type Weights struct {
+	d      *Device
+	ts     []device.WeightTensor // shapes, dtypes and the caller's bytes (for the checks)
+	bufs   []objc.ID             // buffer of each tensor; tensors sharing bytes share one
+	owned  []objc.ID             // each buffer once, released by Close
+	size   uint64
+	closed bool
+}
+
+var _ device.Weights = (*Weights)(nil)
+
+// LoadWeights checks each tensor, compiles the LLM kernels (first call
+// only), and copies every tensor into its own shared MTLBuffer. Tensors
+// whose bytes are the same slice (tied embeddings) share one buffer. Tensor
+// id i is ts[i]; the caller's bytes must stay unchanged until Close (the
+// op checks read their length).
+func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
+	w := &Weights{d: d, ts: make([]device.WeightTensor, len(ts)), bufs: make([]objc.ID, len(ts))}
+	for i, t := range ts {
+		if err := checkTensor(t); err != nil {
+			return nil, fmt.Errorf("metal: load weights: tensor %d (%s): %w", i, t.Name, err)
+		}
+		t.Shape = append([]int(nil), t.Shape...)
+		w.ts[i] = t
+	}
+	err := d.w.do(func() error {
+		if err := d.llmPipelines(); err != nil {
+			return err
+		}
+		type key struct {
+			p uintptr
+			n int
+		}
+		seen := map[key]int{}
+		for i, t := range w.ts {
+			k := key{uintptr(unsafe.Pointer(unsafe.SliceData(t.Data))), len(t.Data)}
+			if j, ok := seen[k]; ok {
+				w.bufs[i] = w.bufs[j]
+				continue
+			}
+			seen[k] = i
+			n := uint64(len(t.Data))
+			if n > d.maxBuffer {
+				w.releaseBuffers()
+				return fmt.Errorf("tensor %d (%s) of %d bytes exceeds the device's maxBufferLength of %d", i, t.Name, n, d.maxBuffer)
+			}
+			// newBufferWithBytes copies during the call: Go memory is only
+			// read while the call runs.
+			b := llmMsg.newBufferWithBytes(d.dev, llmSel.newBufferWithBytes, unsafe.Pointer(&t.Data[0]), uint(n), mtlStorageShared)
+			if b == 0 {
+				w.releaseBuffers()
+				return fmt.Errorf("tensor %d (%s): newBufferWithBytes:length:options: returned nil for %d bytes (out of memory?)", i, t.Name, n)
+			}
+			w.bufs[i] = b
+			w.owned = append(w.owned, b)
+			w.size += n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("metal: load weights: %w", err)
+	}
+	return w, nil
+}
+
+// checkTensor validates one tensor's dtype, shape and byte length.
+func checkTensor(t device.WeightTensor) error {
+	var es uint64
+	switch t.DType {
+	case "BF16", "F16":
+		es = 2
+	case "F32":
+		es = 4
+	default:
+		return fmt.Errorf("dtype %q is not BF16, F16 or F32", t.DType)
+	}
+	if len(t.Shape) == 0 {
+		return fmt.Errorf("shape %v has no dimensions", t.Shape)
+	}
+	elems := uint64(1)
+	for _, dim := range t.Shape {
+		if dim <= 0 || dim > 1<<31-1 {
+			return fmt.Errorf("bad shape %v", t.Shape)
+		}
+		if elems *= uint64(dim); elems > maxTensorElems {
+			return fmt.Errorf("shape %v has more than 2^32-1 elements (the kernels index with 32 bits)", t.Shape)
+		}
+	}
+	if uint64(len(t.Data)) != elems*es {
+		return fmt.Errorf("%s %v needs %d bytes, has %d", t.DType, t.Shape, elems*es, len(t.Data))
+	}
+	return nil
+}
+
+// Tensor returns tensor id's name, dtype, shape and host bytes, or false if
+// there is none or the weights are closed.
+func (w *Weights) Tensor(id int) (device.WeightTensor, bool) {
+	if w.closed || id < 0 || id >= len(w.ts) {
+		return device.WeightTensor{}, false
+	}
+	return w.ts[id], true
+}
+
+// DeviceBytes is the bytes of the tensors' MTLBuffers (shared tensors once).
+func (w *Weights) DeviceBytes() uint64 {
+	if w.closed {
+		return 0
+	}
+	return w.size
+}
+
+// Close releases the buffers. Memories must have synced their last op using
+// the weights (a command buffer still queued keeps the buffers it uses alive
+// until it completes, so an early Close is not a use-after-free, but ops
+// after Close fail). Closing twice is a no-op.
+func (w *Weights) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if err := w.d.w.do(func() error { w.releaseBuffers(); return nil }); err != nil {
+		return fmt.Errorf("metal: close weights: %w", err)
+	}
+	return nil
+}
+
+// releaseBuffers releases every owned buffer; it runs on the Metal thread.
+func (w *Weights) releaseBuffers() {
+	for _, b := range w.owned {
+		release(b)
+	}
+	w.owned, w.size = nil, 0
+	clear(w.bufs)
+}
+
+// llmPipelines compiles kernels.MetalLLMSource into a library of its own,
+// with fast math off (the kernels rely on IEEE infinities and NaN
+// comparisons; MLX does the same), and builds one pipeline per
+// kernels.MetalLLMKernels entry into d.pipes, where releaseAll finds them.
+// The library is released once its pipelines exist. It runs on the Metal
+// thread; after the first success it only looks the first kernel up.
+func (d *Device) llmPipelines() error {
+	if _, ok := d.pipes[kernels.MetalLLMKernels[0]]; ok {
+		return nil
+	}
+	if err := loadLLMRuntime(); err != nil {
+		return err
+	}
+	src, err := kernels.MetalLLMSource()
+	if err != nil {
+		return fmt.Errorf("metal: %w", err)
+	}
+	nsSrc, err := newNSString(src)
+	if err != nil {
+		return fmt.Errorf("metal: llm kernel source: %w", err)
+	}
+	defer release(nsSrc)
+	opts := msg.id(alloc(rt.cls.mtlCompileOptions), sel.init)
+	if opts == 0 {
+		return fmt.Errorf("metal: MTLCompileOptions alloc/init returned nil")
+	}
+	defer release(opts)
+	msg.vU(opts, sel.setLanguageVersion, mtlLanguageVersion(d.msl[0], d.msl[1]))
+	llmMsg.vBool(opts, llmSel.setFastMathEnabled, false)
+	var nsErr objc.ID
+	lib := msg.idIDIDErr(d.dev, sel.newLibraryWithSource, nsSrc, opts, &nsErr)
+	if lib == 0 {
+		return fmt.Errorf("metal: compile %s (MSL %d.%d): %s", kernels.MetalLLMFile, d.msl[0], d.msl[1], nsErrorText(nsErr))
+	}
+	defer release(lib)
+	made := make([]pipeline, 0, len(kernels.MetalLLMKernels))
+	undo := func() {
+		for _, p := range made {
+			release(p.pso)
+			delete(d.pipes, p.name)
+		}
+	}
+	for _, name := range kernels.MetalLLMKernels {
+		p, err := d.newPipeline(lib, name)
+		if err != nil {
+			undo()
+			return err
+		}
+		made = append(made, p)
+		d.pipes[name] = p
+		if p.simdWidth != simdWidth {
+			undo()
+			return fmt.Errorf("metal: kernel %s runs %d-wide SIMD groups; the LLM kernels are written for %d (Apple GPUs)", name, p.simdWidth, simdWidth)
+		}
+	}
+	return nil
+}
