@@ -337,11 +337,11 @@ inline void attention(device const float *q, device const uchar *kc, device cons
         float sc = -INFINITY;
         if (j < ctx) {
             uint base = j * width + kvoff;
-            float dot = 0.0f;
+            float qk = 0.0f;
             for (uint d = 0; d < hd; d++) {
-                dot = fma(qs[d], ld<DT>(kc, base + d), dot);
+                qk = fma(qs[d], ld<DT>(kc, base + d), qk);
             }
-            sc = dot * a.scale;
+            sc = qk * a.scale;
         }
         float mn = max(m, simd_max(sc)); // finite: row jb < ctx exists
         float corr = m == -INFINITY ? 0.0f : precise::exp(m - mn);

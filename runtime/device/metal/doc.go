@@ -5,11 +5,18 @@
 //
 // STATUS: this backend has NOT yet run on hardware. It was written on Linux
 // and is proven only to cross-build, vet and pass staticcheck for
-// darwin/arm64. A Mac owner runs its tests with
+// darwin/arm64; the Llama kernels' MSL (kernels/llm.metal) has never been
+// through Apple's compiler, only through g++ with a declaration shim
+// (TestLLMMetalSyntax). A Mac owner runs
 //
 //	CGO_ENABLED=0 go test ./runtime/device/metal/ -v
+//	go run ./harness -exp llama -backend metal -quick
 //
 // and should read "What to check first on a Mac" below before trusting a number.
+//
+// What exists: device.Device and device.Memory (MatMul through MPS and a
+// naive MSL sgemm), and device.LLMDevice / device.LLMOps, the Llama kernels
+// runtime/llm drives natively and from inside the Wasm guest.
 //
 // # Memory modes
 //
@@ -38,6 +45,37 @@
 // calls, counted in Stats.StagingBytes), runs there, and copies C back;
 // Stats.CopiedBytes counts every byte moved. This is the control: what a
 // sandbox without shared memory must do.
+//
+// # Llama ops (device.LLMOps)
+//
+// Weights: LoadWeights copies each tensor into its own MTLBuffer
+// (newBufferWithBytes:length:options:, storage mode shared), tied tensors
+// once; on unified memory that is a memcpy, and it costs the weights' size
+// again (2.47 GB for Llama 3.2 1B bf16; Weights.DeviceBytes). No-copy
+// buffers were not used: they need page-aligned, page-multiple bytes, which
+// safetensors tensors almost never are (llm_darwin.go says more). bf16 is
+// read as ushort and widened by a shift, so MSL 3.1's bfloat (macOS 14) is
+// not needed; f16 is read as ushort and converted bit-exactly.
+//
+// Kernels (kernels/llm.metal, names as kernels/llm.cu): embed, rmsnorm (a
+// threadgroup per row, simd_sum reduction), gemv for decode (a SIMD group per
+// output row, 4-element packed weight loads), a 16×16-tiled gemm for
+// prefill (no MPS: it would need the compute encoder ended for each GEMM),
+// rope, kvstore, attention (a threadgroup per query head and token, its 8
+// SIMD groups splitting the context, online softmax, merged in threadgroup
+// memory), swiglu, add, argmax (first index on ties). They are compiled, with
+// fast math off, into a library of their own on the first LoadWeights, so a
+// fault in them cannot stop Open.
+//
+// zerocopy: ops are encoded, in call order, into one command buffer with one
+// serial compute encoder kept open until Sync (dispatches of a serial
+// encoder run in order, each seeing its predecessors' writes), with the
+// no-copy buffer at the guest's byte offsets (4-byte aligned, checked). Sync
+// commits, waits, and returns the batch's error. Grow, MatMul and Close
+// drain queued work first. copy: each op stages its spans into a kept shared
+// buffer, runs in its own command buffer, waits and copies outputs back, so
+// copy mode pays a GPU round trip per op as well as the copies (an op's
+// inputs are often the previous op's outputs, which exist only after it ran).
 //
 // # Threads and object lifetimes
 //
@@ -75,6 +113,16 @@
 //     has completed and its autorelease pool has drained, but if Metal
 //     released a buffer asynchronously after that, a munmap could precede its
 //     deallocation. Run the cycle test with MTL_DEBUG_LAYER=1 to see.
+//   - kernels/llm.metal compiles (Open succeeds without it; LoadWeights
+//     fails with the compiler's message). Then TestLLMOps, TestLLMAttention,
+//     TestLLMKVStoreOddRows and TestLLMArgmax against the cpu backend,
+//     TestLLMEngineTiny (greedy tokens equal to the cpu's) and
+//     TestLLMTinyMatchesHuggingFace (the committed HF fixture). A wrong
+//     setBytes struct layout or buffer index shows as garbage, not a crash.
+//   - That one serial encoder really orders dependent dispatches: the
+//     "queued chain" case of TestLLMOps and the engine tests depend on it.
+//     If they fail only in zerocopy mode, add memoryBarrierWithScope: between
+//     ops or an encoder per op (llm_exec_darwin.go).
 //   - GPU core count is not reported: it lives in the IORegistry
 //     (AGXAccelerator "gpu-core-count"), which needs IOKit calls not wrapped here.
 package metal

@@ -71,6 +71,9 @@ func (m *Memory) llmRun(c *llmCall, encode func(enc objc.ID) (dispatches int, er
 	}
 	c.buf, c.off = make([]objc.ID, len(c.args)), make([]uint64, len(c.args))
 	err := m.d.w.do(func() error {
+		if err := m.d.llmPipelines(); err != nil { // compiled already unless no weights were loaded
+			return err
+		}
 		if m.mode == device.ZeroCopy {
 			return m.llmQueue(c, encode)
 		}
