@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 )
@@ -31,8 +32,32 @@ func CollectProvenance() Provenance {
 		if st, err := command("git", "status", "--porcelain"); err == nil {
 			p.GitDirty = strings.TrimSpace(st) != ""
 		}
+	} else {
+		// Not in a checkout (a binary copied to a GPU machine): use the
+		// revision the Go toolchain stamped into the binary at build time.
+		p.GitCommit, p.GitDirty = buildRevision()
 	}
 	return p
+}
+
+// buildRevision returns the vcs.revision and vcs.modified the go command
+// embeds when it builds inside a git checkout, or "" if there are none.
+func buildRevision() (string, bool) {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "", false
+	}
+	var rev string
+	var dirty bool
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	return rev, dirty
 }
 
 // command runs a short external command with a time limit and returns its
