@@ -131,20 +131,37 @@ func New(cfg models.Config, k Kernels, alloc Alloc, opt Options) (*Engine, error
 	return e, nil
 }
 
-// alloc gets one buffer and checks what the allocator returned.
+// pageAlign is where every engine buffer starts, and the granule it owns
+// alone. The memory may be unified memory that the driver migrates between
+// the host and the GPU on touch (cuda's managed mode, where a Wasm guest's
+// whole linear memory lives in it, its Go heap too): a buffer the kernels
+// use must share no page with bytes the host touches (the state header and
+// token ids, the argmax output, a guest's other heap objects), or the page
+// moves back and forth every token. 64 KiB is the GPU's large page, a
+// multiple of every host page size the engine runs with.
+const pageAlign = 64 << 10
+
+func alignPage(n uint64) uint64 { return (n + pageAlign - 1) &^ (pageAlign - 1) }
+
+// alloc gets one buffer of size bytes that starts on a pageAlign boundary
+// and owns every byte up to the next one after its end: it asks the
+// allocator for that much more and aligns inside. It checks what the
+// allocator returned.
 func (e *Engine) alloc(alloc Alloc, name string, size uint64) (Buf, []byte, error) {
-	if size == 0 || size > 1<<32-1 {
+	padded := alignPage(size) + pageAlign
+	if size == 0 || padded > 1<<32-1 {
 		return Buf{}, nil, fmt.Errorf("llm engine: buffer %s of %d bytes does not fit 4 GiB", name, size)
 	}
-	b, view, err := alloc(uint32(size))
+	b, view, err := alloc(uint32(padded))
 	if err != nil {
-		return Buf{}, nil, fmt.Errorf("llm engine: allocate %s (%d bytes): %w", name, size, err)
+		return Buf{}, nil, fmt.Errorf("llm engine: allocate %s (%d bytes): %w", name, padded, err)
 	}
-	if b.Len != uint32(size) || uint64(len(view)) != size || b.Off%8 != 0 {
+	if b.Len != uint32(padded) || uint64(len(view)) != padded || b.Off%8 != 0 || uint64(b.Off)+padded > 1<<32 {
 		return Buf{}, nil, fmt.Errorf("llm engine: allocate %s: allocator returned %d bytes at %d, view %d bytes", name, b.Len, b.Off, len(view))
 	}
-	e.allocated += size
-	return b, view, nil
+	skip := alignPage(uint64(b.Off)) - uint64(b.Off)
+	e.allocated += padded
+	return Buf{Off: b.Off + uint32(skip), Len: uint32(size)}, view[skip : skip+size : skip+size], nil
 }
 
 // Config is the model's configuration.
@@ -222,7 +239,7 @@ func (e *Engine) SetSampling(temperature, topP float32, seed uint64) error {
 // Prefill processes tokens from the current position, in chunks of
 // MaxBatch, and returns the predicted next token.
 func (e *Engine) Prefill(tokens []int32) (int32, error) {
-	if err := e.Forward(tokens, false); err != nil {
+	if err := e.pass(tokens, false); err != nil {
 		return 0, err
 	}
 	return e.pick()
@@ -254,6 +271,19 @@ func (e *Engine) Generate(n int) ([]int32, error) {
 // logits for the last token, or for every token if all is set (then the
 // tokens must fit one pass: len ≤ MaxBatch). It does not pick a next token.
 func (e *Engine) Forward(tokens []int32, all bool) error {
+	if err := e.pass(tokens, all); err != nil {
+		return err
+	}
+	// Devices may queue work: the logits are only there after a Sync.
+	if err := e.k.Sync(); err != nil {
+		return fmt.Errorf("llm forward: sync: %w", err)
+	}
+	return nil
+}
+
+// pass queues the forward pass over tokens without waiting for it; Prefill
+// and Decode follow it with pick, whose Argmax and Sync end the token.
+func (e *Engine) pass(tokens []int32, all bool) error {
 	n := len(tokens)
 	switch {
 	case n == 0:

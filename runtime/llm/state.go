@@ -22,7 +22,8 @@ import (
 //	KV      per layer l: K cache [maxSeq, width], then V cache [maxSeq, width],
 //	        in the KV dtype; rows 0..pos-1 are live
 //
-// Offsets are relative to the region's start and 64-byte aligned. A snapshot
+// Offsets are relative to the region's start and 64-byte aligned; the KV
+// caches start on a 64 KiB boundary (pageAlign), as the region does. A snapshot
 // may save the whole region, or the header, tokens[:pos] and rows 0..pos-1
 // of each cache (StateLayout says where they are).
 
@@ -56,7 +57,9 @@ func layoutState(cfg models.Config, dt device.KVDType, maxSeq int) (StateLayout,
 	width := cfg.NumKeyValueHeads * cfg.HeadDim
 	l := StateLayout{KV: dt, MaxSeq: maxSeq, Width: width}
 	tokens := align64(StateHeaderSize)
-	kv := align64(tokens + 4*uint64(maxSeq))
+	// The caches start a page away from the header and token ids, which
+	// the host writes every token (see pageAlign).
+	kv := alignPage(tokens + 4*uint64(maxSeq))
 	layer := uint64(maxSeq) * uint64(width) * uint64(dt.Size())
 	total := kv + 2*uint64(cfg.NumHiddenLayers)*align64(layer)
 	if total > 1<<32-1 {
