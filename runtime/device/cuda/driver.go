@@ -15,6 +15,7 @@ type driver struct {
 	cuCtxSetCurrent, cuCtxSynchronize                                          uintptr
 	cuMemGetInfo, cuMemAlloc, cuMemFree, cuMemAllocManaged, cuMemPrefetchAsync uintptr
 	cuMemHostRegister, cuMemHostUnregister, cuMemHostGetDevicePointer          uintptr
+	cuMemAllocHost, cuMemFreeHost                                              uintptr
 	cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemsetD32Async                     uintptr
 	cuStreamCreate, cuStreamDestroy, cuStreamSynchronize                       uintptr
 	cuEventCreate, cuEventDestroy, cuEventRecord, cuEventElapsedTime           uintptr
@@ -77,6 +78,8 @@ func (d *driver) load(handle uintptr) error {
 		{p: &d.cuMemHostRegister, names: []string{"cuMemHostRegister_v2"}},
 		{p: &d.cuMemHostUnregister, names: []string{"cuMemHostUnregister"}},
 		{p: &d.cuMemHostGetDevicePointer, names: []string{"cuMemHostGetDevicePointer_v2"}},
+		{p: &d.cuMemAllocHost, names: []string{"cuMemAllocHost_v2"}},
+		{p: &d.cuMemFreeHost, names: []string{"cuMemFreeHost"}},
 		{p: &d.cuMemcpyHtoDAsync, names: []string{"cuMemcpyHtoDAsync_v2"}},
 		{p: &d.cuMemcpyDtoHAsync, names: []string{"cuMemcpyDtoHAsync_v2"}},
 		{p: &d.cuMemsetD32Async, names: []string{"cuMemsetD32Async"}},

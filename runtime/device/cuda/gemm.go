@@ -106,6 +106,9 @@ func (m *Memory) MatMul(a, b, c device.Span, rows, cols, inner int) (device.Kern
 	case device.Managed:
 		for i := range ops {
 			p[i] = uint64(m.base) + ops[i].Off
+			if err := m.settle(ops[i]); err != nil { // an LLM Argmax's indices not yet copied in
+				return rep, fmt.Errorf("cuda: matmul: %w", err)
+			}
 		}
 		if d.opts.PrefetchManaged && d.drv.cuMemPrefetchAsync != 0 {
 			loc := uintptr(memLocationTypeDevice) | uintptr(uint32(d.dev))<<32 // CUmemLocation{type, id} by value

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -14,11 +15,16 @@ import (
 )
 
 // TestLLMDecodeLlama1B measures Llama 3.2 1B decode (synthetic bf16
-// weights, 2.47 GB) natively through the engine on cuda Memories in
-// managed and mapped modes: ms/token, the weight bytes read per second,
-// and the host time to queue one token's ~230 launches; then per-op device
-// times at the model's shapes. It needs a GPU and WASMGPU_LLM_BENCH=1
-// (generating the weights takes seconds on many cores, a minute on few).
+// weights, 2.47 GB) natively through the engine on cuda Memories: first in
+// managed mode with each of llm_managed.go's page-placement measures off
+// and on (WASMGPU_LLM_BENCH_VARIANTS, a comma list of none, hostio,
+// prefetch, both; two rounds), then, unless WASMGPU_LLM_BENCH_SHORT is set,
+// a long context in managed mode, mapped mode and per-op device times at
+// the model's shapes. Each decode reports ms/token, the weight bytes read
+// per second, the host time to queue one token's ~280 launches and the
+// device span of that token's ops (first queued to last done). It needs a
+// GPU and WASMGPU_LLM_BENCH=1 (generating the weights takes seconds on many
+// cores, a minute on few).
 func TestLLMDecodeLlama1B(t *testing.T) {
 	if os.Getenv("WASMGPU_LLM_BENCH") == "" {
 		t.Skip("set WASMGPU_LLM_BENCH=1 to run the Llama 3.2 1B decode benchmark on a GPU")
@@ -40,87 +46,145 @@ func TestLLMDecodeLlama1B(t *testing.T) {
 	t.Logf("%s: weights %d bytes on the device; generated in %v, loaded in %v", d.Info().Name, w.DeviceBytes(), gen.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	wbytes := float64(w.DeviceBytes())
 
-	for _, c := range []struct {
-		mode   device.Mode
-		tokens int
-		long   bool
-	}{{device.Managed, 200, true}, {device.Mapped, 10, false}} {
-		mem, err := d.NewMemory(c.mode, 1<<30)
-		if err != nil {
+	names := os.Getenv("WASMGPU_LLM_BENCH_VARIANTS")
+	if names == "" {
+		names = "none,hostio,prefetch,both"
+	}
+	hostio0, prefetch0 := managedHostIO, managedPrefetch
+	defer func() { managedHostIO, managedPrefetch = hostio0, prefetch0 }()
+	var rows []string
+	for round := range 2 {
+		for _, v := range strings.Split(names, ",") {
+			managedHostIO = v == "hostio" || v == "both"
+			managedPrefetch = v == "prefetch" || v == "both"
+			r := benchDecode(t, d, w, cfg, device.Managed, 200, false)
+			rows = append(rows, fmt.Sprintf("managed %-9s round %d: %s", v, round, r.String(wbytes)))
+		}
+	}
+	managedHostIO, managedPrefetch = hostio0, prefetch0
+	for _, r := range rows {
+		t.Log(r)
+	}
+	if os.Getenv("WASMGPU_LLM_BENCH_SHORT") != "" {
+		return
+	}
+	benchDecode(t, d, w, cfg, device.Managed, 200, true)
+	r := benchDecode(t, d, w, cfg, device.Mapped, 10, false)
+	t.Logf("mapped: %s", r.String(wbytes))
+	llmOpTimes(t, d, w, cfg)
+}
+
+// decodeResult is one decode measurement: medians per token.
+type decodeResult struct {
+	pos                  int
+	tok, enqueue, devFwd time.Duration
+	launches             uint64
+}
+
+func (r decodeResult) String(wbytes float64) string {
+	return fmt.Sprintf("decode at pos %d: %.3f ms/token, %.0f GB/s of weights; host queue %.3f ms, device span of a forward %.3f ms; %d launches so far",
+		r.pos, ms(r.tok), wbytes/r.tok.Seconds()/1e9, ms(r.enqueue), ms(r.devFwd), r.launches)
+}
+
+// benchDecode makes an engine on a fresh Memory in mode, prefills 8 tokens
+// and measures decode over tokens tokens; with long, it then fills the
+// context to ~4000, reports that prefill and decodes 50 tokens there.
+func benchDecode(t *testing.T, d *Device, w device.Weights, cfg models.Config, mode device.Mode, tokens int, long bool) decodeResult {
+	wbytes := float64(w.DeviceBytes())
+	mem, err := d.NewMemory(mode, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := mem.Close(); err != nil {
 			t.Fatal(err)
 		}
-		e, err := llm.NewNative(cfg, mem, w, llm.Options{KV: device.KVBF16, MaxSeq: 4200, MaxBatch: 256})
-		if err != nil {
+	}()
+	m := asMemory(mem)
+	e, err := llm.NewNative(cfg, mem, w, llm.Options{KV: device.KVBF16, MaxSeq: 4200, MaxBatch: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := make([]int32, 8)
+	for i := range prompt {
+		prompt[i] = int32(1000 + 37*i)
+	}
+	if _, err := e.Prefill(prompt); err != nil {
+		t.Fatal(err)
+	}
+	decode := func(n int) decodeResult {
+		if _, err := e.Generate(3); err != nil { // warm
 			t.Fatal(err)
 		}
-		prompt := make([]int32, 8)
-		for i := range prompt {
-			prompt[i] = int32(1000 + 37*i)
-		}
-		if _, err := e.Prefill(prompt); err != nil {
-			t.Fatal(err)
-		}
-		decode := func(n int) (perTok, enqueue time.Duration) {
-			if _, err := e.Generate(3); err != nil { // warm
+		times := make([]time.Duration, 0, n)
+		for range n {
+			s := time.Now()
+			if _, err := e.Decode(e.Next()); err != nil {
 				t.Fatal(err)
 			}
-			times := make([]time.Duration, 0, n)
-			for range n {
-				s := time.Now()
-				if _, err := e.Decode(e.Next()); err != nil {
-					t.Fatal(err)
-				}
-				times = append(times, time.Since(s))
-			}
-			sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-			// Queue time: Forward queues every op of a token without waiting.
-			var q []time.Duration
-			for range 5 {
-				s := time.Now()
-				if err := e.Forward([]int32{e.Next()}, false); err != nil {
-					t.Fatal(err)
-				}
-				q = append(q, time.Since(s))
-				if err := mem.Sync(); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := e.Decode(7); err != nil {
-					t.Fatal(err)
-				}
-			}
-			sort.Slice(q, func(i, j int) bool { return q[i] < q[j] })
-			return times[len(times)/2], q[len(q)/2]
+			times = append(times, time.Since(s))
 		}
-		tok, enq := decode(c.tokens)
-		launches := mem.Stats().KernelsLaunch
-		t.Logf("%s decode at pos %d: %.3f ms/token (median of %d), %.0f GB/s of weights; host queue time %.3f ms/token; %d launches so far",
-			c.mode, e.Pos(), ms(tok), c.tokens, wbytes/tok.Seconds()/1e9, ms(enq), launches)
-		if c.long {
-			// Fill the context to ~4000 and decode there.
-			fill := make([]int32, 4000-e.Pos())
-			for i := range fill {
-				fill[i] = int32(i % 5000)
+		// Queue time: Forward queues every op of a token without waiting;
+		// events around it give the device span of those ops.
+		var q, dev []time.Duration
+		for range 7 {
+			if err := m.record(m.evStart); err != nil {
+				t.Fatal(err)
 			}
 			s := time.Now()
-			if err := e.Forward(fill, false); err != nil {
+			if err := e.Forward([]int32{e.Next()}, false); err != nil {
+				t.Fatal(err)
+			}
+			q = append(q, time.Since(s))
+			if err := m.record(m.evStop); err != nil {
 				t.Fatal(err)
 			}
 			if err := mem.Sync(); err != nil {
 				t.Fatal(err)
 			}
-			pf := time.Since(s)
-			t.Logf("%s prefill of %d tokens (256 per pass): %.1f ms, %.0f tok/s", c.mode, len(fill), ms(pf), float64(len(fill))/pf.Seconds())
-			if _, err := e.Prefill([]int32{1}); err != nil {
+			el, err := m.elapsed()
+			if err != nil {
 				t.Fatal(err)
 			}
-			tok, enq := decode(50)
-			t.Logf("%s decode at pos %d: %.3f ms/token, %.0f GB/s of weights; host queue %.3f ms", c.mode, e.Pos(), ms(tok), wbytes/tok.Seconds()/1e9, ms(enq))
+			dev = append(dev, el)
+			if _, err := e.Decode(7); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if err := mem.Close(); err != nil {
-			t.Fatal(err)
+		if err := prefetchErr(m); err != nil {
+			t.Logf("managed prefetch failed, so it was off: %v", err)
 		}
+		return decodeResult{pos: e.Pos(), tok: median(times), enqueue: median(q), devFwd: median(dev), launches: mem.Stats().KernelsLaunch}
 	}
-	llmOpTimes(t, d, w, cfg)
+	r := decode(tokens)
+	if !long {
+		return r
+	}
+	t.Logf("%s (default measures): %s", mode, r.String(wbytes))
+	fill := make([]int32, 4000-e.Pos())
+	for i := range fill {
+		fill[i] = int32(i % 5000)
+	}
+	s := time.Now()
+	if err := e.Forward(fill, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := mem.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	pf := time.Since(s)
+	t.Logf("%s prefill of %d tokens (256 per pass): %.1f ms, %.0f tok/s", mode, len(fill), ms(pf), float64(len(fill))/pf.Seconds())
+	if _, err := e.Prefill([]int32{1}); err != nil {
+		t.Fatal(err)
+	}
+	r = decode(50)
+	t.Logf("%s (default measures): %s", mode, r.String(wbytes))
+	return r
+}
+
+func median(ds []time.Duration) time.Duration {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2]
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }

@@ -19,9 +19,10 @@ import (
 type llmState struct {
 	k       *llmKernels
 	sms     int
-	stage   devBuf  // copy mode: the operands of one op
-	scratch devBuf  // bf16 activations for prefill GEMMs, attention partials
-	tokens  []int32 // resident mode: token ids read back for the range check
+	stage   devBuf     // copy mode: the operands of one op
+	scratch devBuf     // bf16 activations for prefill GEMMs, attention partials
+	tokens  []int32    // resident mode: token ids read back for the range check
+	managed managedLLM // managed mode: pages kept in place (llm_managed.go)
 }
 
 // llmKernels are the compiled kernels, by weight or cache dtype (0 bf16, 1 f16, 2 f32).
@@ -118,6 +119,16 @@ func (m *Memory) llmRun(c *llmCall, body func() error) error {
 	}
 	if err := m.resolve(c); err != nil {
 		return fmt.Errorf("cuda: %s: %w", c.name, err)
+	}
+	if m.mode == device.Managed {
+		for i := range c.n {
+			if err := m.settle(c.args[i].s); err != nil {
+				return fmt.Errorf("cuda: %s: %w", c.name, err)
+			}
+			if err := m.toDevice(c.args[i].s); err != nil {
+				return fmt.Errorf("cuda: %s: %w", c.name, err)
+			}
+		}
 	}
 	if err := body(); err != nil {
 		return fmt.Errorf("cuda: %s: %w", c.name, err)
@@ -245,7 +256,7 @@ func (m *Memory) freeLLM() []error {
 			*b = devBuf{}
 		}
 	}
-	return errs
+	return append(errs, m.freeManagedLLM()...)
 }
 
 // Argument packing for launches: each sets slot i of the Memory's block.

@@ -36,8 +36,41 @@ func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n i
 	if err != nil {
 		return err
 	}
-	if err := m.checkTokens(tokens, n, t.Shape[0]); err != nil {
+	if m.hostIO() && m.llm.managed.pendN != 0 {
+		// The ids may be argmax indices not yet copied in.
+		if err := m.d.enter(); err != nil {
+			return err
+		}
+		err := m.settle(tokens)
+		m.d.leave()
+		if err != nil {
+			return fmt.Errorf("cuda: embed: %w", err)
+		}
+	}
+	ids, err := m.checkTokens(tokens, n, t.Shape[0])
+	if err != nil {
 		return err
+	}
+	if m.hostIO() {
+		// The kernel reads the ids just checked from a device copy, not
+		// from the managed page the engine writes them to (llm_managed.go).
+		mm := &m.llm.managed
+		mm.idsHost = append(mm.idsHost[:0], ids...)
+		c := llmCall{name: "embed", n: 1, args: [maxLLMArgs]llmArg{argOut(out)}}
+		return m.llmRun(&c, func() error {
+			if err := m.growLLMBuf(&mm.ids, uint64(4*n), false); err != nil {
+				return err
+			}
+			if err := m.d.drv.check("cuMemcpyHtoDAsync", call(m.d.drv.cuMemcpyHtoDAsync, uintptr(mm.ids.ptr), uintptr(unsafe.Pointer(&mm.idsHost[0])), uintptr(4*n), m.stream)); err != nil {
+				return err
+			}
+			m.aPtr(0, wp)
+			m.aPtr(1, mm.ids.ptr)
+			m.aPtr(2, c.ptr[0])
+			m.aI32(3, t.Shape[0])
+			m.aI32(4, t.Shape[1])
+			return m.launch(m.llm.k.embed[dtIndex(t.DType)], Dim3{X: uint32(n)}, Dim3{X: 256}, 0)
+		})
 	}
 	c := llmCall{name: "embed", n: 2, args: [maxLLMArgs]llmArg{argIn(tokens), argOut(out)}}
 	return m.llmRun(&c, func() error {
@@ -50,12 +83,14 @@ func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n i
 	})
 }
 
-// checkTokens fails if a token id in the span is outside [0, vocab).
-func (m *Memory) checkTokens(tokens device.Span, n, vocab int) error {
+// checkTokens fails if a token id in the span is outside [0, vocab), and
+// returns the ids: a view of the linear memory, or in resident mode of a
+// buffer read back from the mirror.
+func (m *Memory) checkTokens(tokens device.Span, n, vocab int) ([]int32, error) {
 	var ids []int32
 	if m.mode == device.Resident {
 		if m.closed {
-			return errClosed
+			return nil, errClosed
 		}
 		if cap(m.llm.tokens) < n {
 			m.llm.tokens = make([]int32, n)
@@ -63,7 +98,7 @@ func (m *Memory) checkTokens(tokens device.Span, n, vocab int) error {
 		ids = m.llm.tokens[:n]
 		d := m.d
 		if err := d.enter(); err != nil {
-			return err
+			return nil, err
 		}
 		err := d.drv.check("cuMemcpyDtoHAsync", call(d.drv.cuMemcpyDtoHAsync, uintptr(unsafe.Pointer(&ids[0])), uintptr(m.mirror+tokens.Off), uintptr(4*n), m.stream))
 		if err == nil {
@@ -71,20 +106,20 @@ func (m *Memory) checkTokens(tokens device.Span, n, vocab int) error {
 		}
 		d.leave()
 		if err != nil {
-			return fmt.Errorf("cuda: embed: read token ids: %w", err)
+			return nil, fmt.Errorf("cuda: embed: read token ids: %w", err)
 		}
 	} else {
 		if m.buf == nil {
-			return errClosed
+			return nil, errClosed
 		}
 		ids = unsafe.Slice((*int32)(unsafe.Pointer(&m.buf[tokens.Off])), n)
 	}
 	for i, id := range ids {
 		if id < 0 || int(id) >= vocab {
-			return fmt.Errorf("embed: token %d at row %d is outside the table's %d rows", id, i, vocab)
+			return nil, fmt.Errorf("embed: token %d at row %d is outside the table's %d rows", id, i, vocab)
 		}
 	}
-	return nil
+	return ids, nil
 }
 
 // RMSNorm normalizes each row of x into out (which may be x): one block per row.
@@ -151,6 +186,9 @@ func (m *Memory) KVStore(src, cache device.Span, dt device.KVDType, n, pos, widt
 	rows := device.Span{Off: cache.Off + uint64(pos)*row, Len: uint64(n) * row}
 	c := llmCall{name: "kvstore", n: 2, args: [maxLLMArgs]llmArg{argIn(src), argOut(rows)}}
 	return m.llmRun(&c, func() error {
+		if err := m.toDevice(cache); err != nil { // the whole cache once, not row by row
+			return err
+		}
 		m.aPtr(0, c.ptr[0])
 		m.aPtr(1, c.ptr[1])
 		m.aU64(2, uint64(n)*uint64(width))
@@ -193,6 +231,26 @@ func (m *Memory) Argmax(x, out device.Span, n, width int) error {
 	if err := device.CheckArgmax(m.size, x, out, n, width); err != nil {
 		return err
 	}
+	if m.hostIO() {
+		// Indices go to page-locked host memory; Sync copies them into out
+		// (llm_managed.go), so the page the engine reads stays on the host.
+		c := llmCall{name: "argmax", n: 1, args: [maxLLMArgs]llmArg{argIn(x)}}
+		return m.llmRun(&c, func() error {
+			n4 := uint64(4 * n)
+			dp, err := m.argmaxOut(out.Off, n4)
+			if err != nil {
+				return err
+			}
+			m.aPtr(0, c.ptr[0])
+			m.aPtr(1, dp)
+			m.aI32(2, width)
+			if err := m.launch(m.llm.k.argmax, Dim3{X: uint32(n)}, Dim3{X: 1024}, 0); err != nil {
+				return err
+			}
+			m.llm.managed.pendOff, m.llm.managed.pendN = out.Off, n4
+			return nil
+		})
+	}
 	c := llmCall{name: "argmax", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argOut(out)}}
 	return m.llmRun(&c, func() error {
 		m.aPtr(0, c.ptr[0])
@@ -218,6 +276,12 @@ func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType
 	v := device.Span{Off: vCache.Off, Len: used}
 	c := llmCall{name: "attention", n: 4, args: [maxLLMArgs]llmArg{argIn(q), argIn(k), argIn(v), argOut(out)}}
 	return m.llmRun(&c, func() error {
+		if err := m.toDevice(kCache); err != nil {
+			return err
+		}
+		if err := m.toDevice(vCache); err != nil {
+			return err
+		}
 		groups := ceilDiv(heads, 4)
 		chunk, splits := attentionPlan(pos+n, n*groups, m.llm.sms)
 		var part uint64

@@ -469,3 +469,77 @@ func firstErr(errs ...error) error {
 }
 
 func equalBytes(a, b []byte) bool { return string(a) == string(b) }
+
+// TestLLMManagedArgmaxFeedsEmbed checks managed mode's host-side argmax
+// (llm_managed.go): indices an op reads before Sync (Embed taking Argmax's
+// out as its ids) are there, two Argmaxes into one span before Sync leave
+// the second's, and Sync lands every pending index; and that prefetching
+// works where it is on.
+func TestLLMManagedArgmaxFeedsEmbed(t *testing.T) {
+	d := gpu(t)
+	hostio0, prefetch0 := managedHostIO, managedPrefetch
+	managedHostIO, managedPrefetch = true, true // prefetching is off by default: exercise it here
+	defer func() { managedHostIO, managedPrefetch = hostio0, prefetch0 }()
+	r := rand.New(rand.NewPCG(9, 9))
+	const vocab, dim = 50, 64
+	ts := []device.WeightTensor{randTensor(r, "embed", "F32", 1, 0, vocab, dim)}
+	w, err := d.LoadWeights(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	dm, err := d.NewMemory(device.Managed, 4<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dm.Close()
+	if err := dm.Grow(4 << 20); err != nil {
+		t.Fatal(err)
+	}
+	b := dm.Bytes()
+	x := device.Span{Off: 0, Len: 2 * vocab * 4}
+	v := f32(b, x.Off, 2*vocab)
+	for i := range v {
+		v[i] = -float32(i%vocab) / 100
+	}
+	v[17], v[vocab+42] = 3, 4
+	y := device.Span{Off: 1024, Len: 2 * vocab * 4}
+	copy(f32(b, y.Off, 2*vocab), v)
+	f32(b, y.Off, 2*vocab)[5] = 9
+	out, out2 := device.Span{Off: 1 << 20, Len: 8}, device.Span{Off: 2 << 20, Len: 8}
+	emb := device.Span{Off: 3 << 20, Len: 2 * dim * 4}
+	for _, s := range []device.Span{out, out2} {
+		copy(b[s.Off:s.End()], []byte{0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f})
+	}
+	ops := dm.(device.LLMOps)
+	for _, err := range []error{
+		ops.Argmax(x, out, 2, vocab),
+		ops.Embed(w, 0, out, emb, 2), // reads out before any Sync
+		ops.Argmax(y, out2, 2, vocab),
+		ops.Argmax(x, out2, 2, vocab), // overwrites out2 in stream order
+		dm.Sync(),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := prefetchErr(asMemory(dm)); err != nil {
+		t.Errorf("prefetch: %v", err)
+	}
+	ints := func(s device.Span) []int32 { return unsafe.Slice((*int32)(unsafe.Pointer(&b[s.Off])), 2) }
+	if got := ints(out); got[0] != 17 || got[1] != 42 {
+		t.Errorf("argmax: %v, want [17 42]", got)
+	}
+	if got := ints(out2); got[0] != 17 || got[1] != 42 {
+		t.Errorf("second argmax into one span: %v, want [17 42]", got)
+	}
+	table := unsafe.Slice((*float32)(unsafe.Pointer(&ts[0].Data[0])), vocab*dim)
+	rows := f32(b, emb.Off, 2*dim)
+	for i, id := range []int{17, 42} {
+		for j := range dim {
+			if rows[i*dim+j] != table[id*dim+j] {
+				t.Fatalf("embed row %d (token %d) element %d: %v, want %v", i, id, j, rows[i*dim+j], table[id*dim+j])
+			}
+		}
+	}
+}

@@ -334,6 +334,9 @@ func (m *Memory) Sync() error {
 		return err
 	}
 	r := call(m.d.drv.cuStreamSynchronize, m.stream)
+	if r == 0 {
+		m.landArgmax()
+	}
 	m.d.leave()
 	return m.d.drv.check("cuStreamSynchronize", r)
 }
