@@ -13,7 +13,8 @@ import (
 )
 
 // CollectProvenance returns the host part of a Provenance: git commit and
-// dirtiness of the current directory's work tree, Go version, OS and
+// dirtiness of the current directory's work tree (tracked files only: new
+// result files do not make the code dirty), Go version, OS and
 // architecture, CPU model and core count, hostname and os.Args. Facts that
 // cannot be found (no git, no /proc) are left empty; it never fails. The
 // caller fills Device, Mode, Weights and DTypes.
@@ -29,7 +30,7 @@ func CollectProvenance() Provenance {
 	p.Hostname, _ = os.Hostname()
 	if out, err := command("git", "rev-parse", "HEAD"); err == nil {
 		p.GitCommit = strings.TrimSpace(out)
-		if st, err := command("git", "status", "--porcelain"); err == nil {
+		if st, err := command("git", "status", "--porcelain", "--untracked-files=no"); err == nil {
 			p.GitDirty = strings.TrimSpace(st) != ""
 		}
 	} else {
