@@ -30,6 +30,7 @@
 //	-model DIR       Hugging Face model folder for llama and kv (default: synthetic weights)
 //	-cache DIR       wazero compilation cache (default: the user cache dir; "none" disables it)
 //	-no-progress     no progress bar
+//	-cpuprofile FILE write a Go CPU profile of the run (go tool pprof reads it)
 //
 // A spec is decoded strictly: an unknown field, a wrong type, a missing or
 // out-of-range value is an error naming the file, line and field, reported

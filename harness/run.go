@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 // runOptions are the flags of an experiment run.
 type runOptions struct {
 	exp, spec, backend, modes, out, model, cache string
+	cpuProfile                                   string
 	quick, noProgress                            bool
 }
 
@@ -40,6 +42,7 @@ func runMain(args []string) int {
 	fs.StringVar(&o.model, "model", "", "Hugging Face model folder (llama, kv); default synthetic weights")
 	fs.StringVar(&o.cache, "cache", "", `wazero compilation cache directory ("none" disables it)`)
 	fs.BoolVar(&o.noProgress, "no-progress", false, "do not draw a progress bar")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: harness [flags]\n       harness compare [-threshold f] OLD.json NEW.json\n\nflags:\n")
 		fs.PrintDefaults()
@@ -49,6 +52,17 @@ func runMain(args []string) int {
 	}
 	if fs.NArg() > 0 {
 		return fail(2, "unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return fail(1, "-cpuprofile: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(1, "-cpuprofile: %v", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	code, err := run(o)
 	if err != nil {
