@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
@@ -69,47 +68,29 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	if err != nil {
 		return nil, err
 	}
-	ld, ok := env.Device.(device.LLMDevice)
-	if !ok {
-		return nil, fmt.Errorf("kv: the %s backend has no Llama kernels", backend)
-	}
-	f := &results.File{Experiment: "kv"}
-	wasmModes, notes := env.SelectModes(p.WasmModes)
-	f.Notes = append(f.Notes, notes...)
-	nativeModes, notes := env.SelectModes(p.NativeModes)
-	f.Notes = append(f.Notes, notes...)
-	if len(wasmModes)+len(nativeModes) == 0 {
-		return nil, fmt.Errorf("kv: no memory mode left to run on %s", backend)
-	}
-
-	env.Logf("kv: loading weights (%s)", map[bool]string{true: "synthetic " + string(p.WeightsDType), false: env.ModelDir}[env.ModelDir == ""])
-	mw, err := experiments.LoadWeights(env.ModelDir, p.Config, p.Seed, p.WeightsDType)
+	vs, err := env.Variants("kv", p.NativeModes, p.WasmModes)
 	if err != nil {
-		return nil, fmt.Errorf("kv: %w", err)
+		return nil, err
 	}
-	defer mw.Close()
+	nativeModes, wasmModes := vs.Native, vs.Wasm
+	f := &results.File{Experiment: "kv", Notes: vs.Notes}
+	model, err := env.LoadModel("kv", p.Config, p.Seed, p.WeightsDType)
+	if err != nil {
+		return nil, err
+	}
+	defer model.Close()
+	mw, w := model.Host, model.Device
 	cfg := mw.Config
 	for _, n := range p.ContextLengths {
 		if n+p.ContinuationTokens > cfg.MaxPositionEmbeddings {
 			return nil, fmt.Errorf("kv: context %d plus %d continuation tokens exceeds the model's %d positions", n, p.ContinuationTokens, cfg.MaxPositionEmbeddings)
 		}
 	}
-	w, err := ld.LoadWeights(llm.WeightTensors(mw))
-	if err != nil {
-		return nil, fmt.Errorf("kv: load weights onto %s: %w", backend, err)
-	}
-	defer w.Close()
 
-	var modes []string
-	for _, m := range nativeModes {
-		modes = append(modes, "native-"+string(m))
-	}
-	for _, m := range wasmModes {
-		modes = append(modes, "wasm-"+string(m))
-	}
+	modes := vs.Names()
 	f.Provenance.Weights = mw.Source
 	f.Provenance.DTypes = map[string]string{"weights": string(mw.DType), "kv": string(p.KV), "activations": "f32"}
-	f.Provenance.Mode = strings.Join(modes, ",")
+	f.Provenance.Mode = vs.String()
 	f.Provenance.Extra = map[string]string{
 		"model":                   map[bool]string{true: p.Model, false: env.ModelDir}[env.ModelDir == ""],
 		"kv_bytes_per_token":      strconv.FormatInt(cfg.KVBytesPerToken(p.KV.Size()), 10),

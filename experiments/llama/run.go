@@ -15,7 +15,6 @@ import (
 	"github.com/wasmgpu/wasmgpu/results"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 	"github.com/wasmgpu/wasmgpu/runtime/guest"
-	"github.com/wasmgpu/wasmgpu/runtime/llm"
 	"github.com/wasmgpu/wasmgpu/runtime/llmhost"
 	"github.com/wasmgpu/wasmgpu/runtime/wasm"
 )
@@ -36,33 +35,19 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	if err != nil {
 		return nil, err
 	}
-	ld, ok := env.Device.(device.LLMDevice)
-	if !ok {
-		return nil, fmt.Errorf("llama: the %s backend has no Llama kernels", backend)
-	}
-	f := &results.File{Experiment: "llama"}
-	wasmModes, notes := env.SelectModes(p.WasmModes)
-	f.Notes = append(f.Notes, notes...)
-	nativeModes, notes := env.SelectModes(p.NativeModes)
-	f.Notes = append(f.Notes, notes...)
-	if len(wasmModes)+len(nativeModes) == 0 {
-		return nil, fmt.Errorf("llama: no memory mode left to run on %s", backend)
-	}
-
-	env.Logf("llama: loading weights (%s)", map[bool]string{true: "synthetic " + string(p.WeightsDType), false: env.ModelDir}[env.ModelDir == ""])
-	mw, err := experiments.LoadWeights(env.ModelDir, p.Config, p.Seed, p.WeightsDType)
+	vs, err := env.Variants("llama", p.NativeModes, p.WasmModes)
 	if err != nil {
-		return nil, fmt.Errorf("llama: %w", err)
+		return nil, err
 	}
-	defer mw.Close()
+	nativeModes, wasmModes := vs.Native, vs.Wasm
+	f := &results.File{Experiment: "llama", Notes: vs.Notes}
+	model, err := env.LoadModel("llama", p.Config, p.Seed, p.WeightsDType)
+	if err != nil {
+		return nil, err
+	}
+	defer model.Close()
+	mw, w := model.Host, model.Device
 	cfg := mw.Config
-	start := time.Now()
-	w, err := ld.LoadWeights(llm.WeightTensors(mw))
-	if err != nil {
-		return nil, fmt.Errorf("llama: load weights onto %s: %w", backend, err)
-	}
-	defer w.Close()
-	env.Logf("llama: weights on the device in %.2fs (%.2f GB, %d B device memory)", time.Since(start).Seconds(), float64(mw.Bytes())/1e9, w.DeviceBytes())
 
 	bw := 0.0
 	if m, ok := env.Device.(device.BandwidthMeter); ok {
@@ -76,14 +61,8 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	wb := float64(WeightBytesPerToken(mw))
 	f.Provenance.Weights = mw.Source
 	f.Provenance.DTypes = map[string]string{"weights": string(mw.DType), "kv": string(p.KV), "activations": "f32"}
-	var modes []string
-	for _, m := range nativeModes {
-		modes = append(modes, "native-"+string(m))
-	}
-	for _, m := range wasmModes {
-		modes = append(modes, "wasm-"+string(m))
-	}
-	f.Provenance.Mode = strings.Join(modes, ",")
+	modes := vs.Names()
+	f.Provenance.Mode = vs.String()
 	f.Provenance.Extra = map[string]string{
 		"model":                   map[bool]string{true: s.Model, false: env.ModelDir}[env.ModelDir == ""],
 		"weight_bytes_per_token":  strconv.FormatFloat(wb, 'f', 0, 64),

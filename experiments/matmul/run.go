@@ -43,19 +43,16 @@ type named struct {
 // Run executes the spec on env's device and returns the measured cases.
 // The harness adds the spec text, provenance and times.
 func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, error) {
-	backend := env.Device.Info().Backend
-	p, err := s.Plan(backend, env.Quick)
+	p, err := s.Plan(env.Device.Info().Backend, env.Quick)
 	if err != nil {
 		return nil, err
 	}
-	f := &results.File{Experiment: "matmul"}
-	wasmModes, notes := env.SelectModes(p.WasmModes)
-	f.Notes = append(f.Notes, notes...)
-	nativeModes, notes := env.SelectModes(p.NativeModes)
-	f.Notes = append(f.Notes, notes...)
-	if len(wasmModes)+len(nativeModes) == 0 {
-		return nil, fmt.Errorf("matmul: no memory mode left to run on %s", backend)
+	vs, err := env.Variants("matmul", p.NativeModes, p.WasmModes)
+	if err != nil {
+		return nil, err
 	}
+	nativeModes, wasmModes := vs.Native, vs.Wasm
+	f := &results.File{Experiment: "matmul", Notes: vs.Notes}
 	var shapes []shape
 	for _, n := range p.Sizes {
 		shapes = append(shapes, shape{group: fmt.Sprintf("n=%d", n), m: n, n: n, k: n})
@@ -64,14 +61,8 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 		n := int(math.Sqrt(float64(mib<<20) / 12))
 		shapes = append(shapes, shape{group: fmt.Sprintf("region=%dMiB", mib), m: n, n: n, k: n, region: mib})
 	}
-	var modes []string
-	for _, m := range nativeModes {
-		modes = append(modes, "native-"+string(m))
-	}
-	for _, m := range wasmModes {
-		modes = append(modes, "wasm-"+string(m))
-	}
-	f.Provenance.Mode = strings.Join(modes, ",")
+	modes := vs.Names()
+	f.Provenance.Mode = vs.String()
 	f.Provenance.DTypes = map[string]string{"matmul": "f32"}
 
 	if len(wasmModes) > 0 {
