@@ -120,6 +120,10 @@ func ParseHeader(file string, header []byte, dataSize int64) (*Header, error) {
 			}
 			continue
 		}
+		if name == "" {
+			// The writer refuses it too: a nameless tensor cannot be looked up.
+			return nil, errorf(file, name, "", "empty tensor name")
+		}
 		t, err := parseTensor(file, name, raw, dataSize)
 		if err != nil {
 			return nil, err

@@ -47,6 +47,7 @@ func TestParseMalformed(t *testing.T) {
 		{"size mismatch", image(`{"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}}`, data16), `tensor "a": shape: F32 [2 2] needs 16 bytes but data_offsets [0, 12] hold 12`},
 		{"overlap", image(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}`, data16), `tensor "b": data_offsets: [4, 12] overlaps tensor "a", which ends at 8`},
 		{"metadata not strings", image(`{"__metadata__":{"k":1}}`, nil), `__metadata__: want an object of string values`},
+		{"empty tensor name", image(`{"":{"dtype":"F32","shape":[],"data_offsets":[0,4]}}`, make([]byte, 4)), `empty tensor name`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
