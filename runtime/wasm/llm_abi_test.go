@@ -216,10 +216,29 @@ func TestLLMHostileGuestTraps(t *testing.T) {
 
 // FuzzHostileLLM hands the host's LLM kernels arbitrary ranges and shapes:
 // the host must run the op or trap, never crash, and never accept a range
-// outside the guest's memory.
+// outside the guest's memory. A kernel may legally write anywhere inside the
+// guest's memory, including the guest's own Go runtime, so a guest may then
+// fault on its own corrupted state ("wasm error: …"): that guest is replaced,
+// and the host must still make a new one that works.
 func FuzzHostileLLM(f *testing.F) {
+	ctx := context.Background()
 	r := newRuntime(f)
-	g, _ := llmGuest(f, r, device.ZeroCopy, device.KVBF16)
+	g, w := llmGuest(f, r, device.ZeroCopy, device.KVBF16)
+	dw := g.Weights
+	fresh := func() (*wasm.Guest, error) {
+		d, _ := cpu.Open()
+		ng, err := r.Instantiate(ctx, func(max uint64) (device.Memory, error) { return d.NewMemory(device.ZeroCopy, max) })
+		if err != nil {
+			return nil, err
+		}
+		ng.Weights = dw
+		if err := ng.LLMInit(ctx, w.Config, device.KVBF16, 32, 8); err != nil {
+			ng.Close(ctx)
+			return nil, err
+		}
+		return ng, nil
+	}
+	f.Cleanup(func() { g.Close(ctx) })
 	v := uint32(call(f, g, "alloc", 64<<10)[0])
 	size := uint32(g.Size())
 	for _, c := range hostileLLMCases(v, size) {
@@ -236,11 +255,22 @@ func FuzzHostileLLM(f *testing.F) {
 			}
 		}
 		err := callRaw(g, rawLLM{op: op % 9, args: args})
-		if err != nil {
-			var trap *wasm.TrapError
-			if !errors.As(err, &trap) {
-				t.Fatalf("non-trap error: %v", err)
-			}
+		var trap *wasm.TrapError
+		if err == nil || errors.As(err, &trap) {
+			return
 		}
+		if !strings.Contains(err.Error(), "wasm error:") {
+			t.Fatalf("neither a host trap nor a guest fault: %v", err)
+		}
+		// The guest broke itself; the host must be intact.
+		g.Close(ctx)
+		ng, ferr := fresh()
+		if ferr != nil {
+			t.Fatalf("no new guest after a guest fault: %v", ferr)
+		}
+		if _, perr := ng.LLMPrefill(ctx, []int32{1, 2, 3}); perr != nil {
+			t.Fatalf("new guest after a guest fault: %v", perr)
+		}
+		g = ng
 	})
 }

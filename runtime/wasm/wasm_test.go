@@ -203,11 +203,22 @@ func TestNewRejectsBadConfig(t *testing.T) {
 }
 
 // FuzzHostileMatMul hands the host's matmul arbitrary ranges and shapes. The
-// host must either compute a correct product or trap; it must never crash,
-// and the guest must stay usable.
+// host must either compute a product into a range inside the guest's memory
+// or trap; it must never crash. C may legally land on the guest's own Go
+// runtime, after which the guest may fault on its corrupted state ("wasm
+// error: …"): that guest is replaced, and a new one must work.
 func FuzzHostileMatMul(f *testing.F) {
+	ctx := context.Background()
 	r := newRuntime(f)
-	g := newGuest(f, r, device.ZeroCopy)
+	d, _ := cpu.Open()
+	fresh := func() (*wasm.Guest, error) {
+		return r.Instantiate(ctx, func(max uint64) (device.Memory, error) { return d.NewMemory(device.ZeroCopy, max) })
+	}
+	g, err := fresh()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { g.Close(ctx) })
 	valid := uint32(call(f, g, "alloc", 192)[0])
 	size := uint32(g.Size())
 	for _, h := range hostileCases(valid, size) {
@@ -223,8 +234,18 @@ func FuzzHostileMatMul(f *testing.F) {
 			uint64(a), uint64(al), uint64(b), uint64(bl), uint64(c), uint64(cl), uint64(m), uint64(n), uint64(k))
 		if err != nil {
 			var trap *wasm.TrapError
-			if !errors.As(err, &trap) {
-				t.Fatalf("non-trap error: %v", err)
+			if errors.As(err, &trap) {
+				return
+			}
+			if !strings.Contains(err.Error(), "wasm error:") {
+				t.Fatalf("neither a host trap nor a guest fault: %v", err)
+			}
+			g.Close(ctx)
+			if g, err = fresh(); err != nil {
+				t.Fatalf("no new guest after a guest fault: %v", err)
+			}
+			if _, err := g.Call(ctx, "mm_setup", 8, 8, 8, 1); err != nil {
+				t.Fatalf("new guest after a guest fault: %v", err)
 			}
 			return
 		}
