@@ -35,8 +35,7 @@ type Spec struct {
 	Backends           map[string]BackendSpec `yaml:"backends"`
 	Quick              *Profile               `yaml:"quick"`
 
-	path string
-	data []byte
+	src spec.Source
 }
 
 // BackendSpec is what one backend runs; empty fields take the top level's.
@@ -83,22 +82,16 @@ func Load(path string) (*Spec, error) {
 // line and field.
 func Parse(path string, data []byte) (*Spec, error) {
 	var s Spec
-	if err := spec.Decode(path, data, &s); err != nil {
+	src, err := spec.Parse(path, data, &s, "$.experiment", "$.model", "$.seed", "$.weights_dtype", "$.kv_dtype",
+		"$.max_seq", "$.max_batch", "$.repetitions", "$.continuation_tokens", "$.context_lengths", "$.backends")
+	if err != nil {
 		return nil, err
 	}
-	s.path, s.data = path, data
-	if err := spec.Required(path, data, "$.experiment", "$.model", "$.seed", "$.weights_dtype", "$.kv_dtype",
-		"$.max_seq", "$.max_batch", "$.repetitions", "$.continuation_tokens", "$.context_lengths", "$.backends"); err != nil {
-		return nil, err
-	}
+	s.src = src
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
 	return &s, nil
-}
-
-func (s *Spec) fieldErr(yamlPath, format string, args ...any) error {
-	return spec.FieldError(s.path, s.data, yamlPath, fmt.Sprintf(format, args...))
 }
 
 func parseKV(s string) (device.KVDType, bool) {
@@ -108,58 +101,58 @@ func parseKV(s string) (device.KVDType, bool) {
 
 func (s *Spec) validate() error {
 	if s.Experiment != "kv" {
-		return s.fieldErr("$.experiment", "must be \"kv\", not %q", s.Experiment)
+		return s.src.Errorf("$.experiment", "must be \"kv\", not %q", s.Experiment)
 	}
 	preset, ok := Presets[s.Model]
 	if !ok {
-		return s.fieldErr("$.model", "unknown model preset %q (want llama-3.2-1b or tiny)", s.Model)
+		return s.src.Errorf("$.model", "unknown model preset %q (want llama-3.2-1b or tiny)", s.Model)
 	}
 	if _, err := models.ParseWeightDType(s.WeightsDType); err != nil {
-		return s.fieldErr("$.weights_dtype", "%v", err)
+		return s.src.Errorf("$.weights_dtype", "%v", err)
 	}
 	if _, ok := parseKV(s.KVDType); !ok {
-		return s.fieldErr("$.kv_dtype", "unknown KV dtype %q (want bf16, f16 or f32)", s.KVDType)
+		return s.src.Errorf("$.kv_dtype", "unknown KV dtype %q (want bf16, f16 or f32)", s.KVDType)
 	}
 	limit := preset().MaxPositionEmbeddings
 	if s.MaxSeq < 2 || s.MaxSeq > limit {
-		return s.fieldErr("$.max_seq", "must be in [2, %d], got %d", limit, s.MaxSeq)
+		return s.src.Errorf("$.max_seq", "must be in [2, %d], got %d", limit, s.MaxSeq)
 	}
 	if s.MaxBatch < 1 || s.MaxBatch > 4096 {
-		return s.fieldErr("$.max_batch", "must be in [1, 4096], got %d", s.MaxBatch)
+		return s.src.Errorf("$.max_batch", "must be in [1, 4096], got %d", s.MaxBatch)
 	}
 	if s.Repetitions < 2 {
-		return s.fieldErr("$.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", s.Repetitions)
+		return s.src.Errorf("$.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", s.Repetitions)
 	}
 	if s.ContinuationTokens < 1 || s.ContinuationTokens >= s.MaxSeq {
-		return s.fieldErr("$.continuation_tokens", "must be in [1, max_seq %d), got %d", s.MaxSeq, s.ContinuationTokens)
+		return s.src.Errorf("$.continuation_tokens", "must be in [1, max_seq %d), got %d", s.MaxSeq, s.ContinuationTokens)
 	}
 	if len(s.ContextLengths) == 0 {
-		return s.fieldErr("$.context_lengths", "must list at least one context length")
+		return s.src.Errorf("$.context_lengths", "must list at least one context length")
 	}
 	if err := s.checkLengths("$.context_lengths", s.ContextLengths); err != nil {
 		return err
 	}
 	if len(s.Backends) == 0 {
-		return s.fieldErr("$.backends", "must list at least one backend")
+		return s.src.Errorf("$.backends", "must list at least one backend")
 	}
 	for name, b := range s.Backends {
 		at := "$.backends." + name
 		if !slices.Contains([]string{"cpu", "cuda", "metal"}, name) {
-			return s.fieldErr(at, "unknown backend %q (want cpu, cuda or metal)", name)
+			return s.src.Errorf(at, "unknown backend %q (want cpu, cuda or metal)", name)
 		}
 		if len(b.WasmModes)+len(b.NativeModes) == 0 {
-			return s.fieldErr(at, "must list wasm_modes or native_modes")
+			return s.src.Errorf(at, "must list wasm_modes or native_modes")
 		}
 		for field, modes := range map[string][]string{"wasm_modes": b.WasmModes, "native_modes": b.NativeModes} {
 			for i, m := range modes {
 				mode, err := device.ParseMode(m)
 				if err != nil {
-					return s.fieldErr(fmt.Sprintf("%s.%s[%d]", at, field, i), "%v", err)
+					return s.src.Errorf(fmt.Sprintf("%s.%s[%d]", at, field, i), "%v", err)
 				}
 				if mode == device.Resident {
 					// A resident mirror is updated only by explicit uploads:
 					// bytes restored into the linear memory would not reach it.
-					return s.fieldErr(fmt.Sprintf("%s.%s[%d]", at, field, i), "mode resident cannot restore a snapshot in place")
+					return s.src.Errorf(fmt.Sprintf("%s.%s[%d]", at, field, i), "mode resident cannot restore a snapshot in place")
 				}
 			}
 		}
@@ -169,7 +162,7 @@ func (s *Spec) validate() error {
 	}
 	if q := s.Quick; q != nil {
 		if q.Repetitions != 0 && q.Repetitions < 2 {
-			return s.fieldErr("$.quick.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", q.Repetitions)
+			return s.src.Errorf("$.quick.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", q.Repetitions)
 		}
 		if err := s.checkLengths("$.quick.context_lengths", q.ContextLengths); err != nil {
 			return err
@@ -183,7 +176,7 @@ func (s *Spec) validate() error {
 func (s *Spec) checkLengths(at string, lengths []int) error {
 	for i, n := range lengths {
 		if n < 1 || n+s.ContinuationTokens > s.MaxSeq {
-			return s.fieldErr(fmt.Sprintf("%s[%d]", at, i),
+			return s.src.Errorf(fmt.Sprintf("%s[%d]", at, i),
 				"must be ≥ 1 and leave room for continuation_tokens %d within max_seq %d, got %d", s.ContinuationTokens, s.MaxSeq, n)
 		}
 	}
@@ -194,7 +187,7 @@ func (s *Spec) checkLengths(at string, lengths []int) error {
 func (s *Spec) Plan(backend string, quick bool) (Plan, error) {
 	b, ok := s.Backends[backend]
 	if !ok {
-		return Plan{}, fmt.Errorf("%s: no backends.%s section: this spec does not say what to run on %s", s.path, backend, backend)
+		return Plan{}, fmt.Errorf("%s: no backends.%s section: this spec does not say what to run on %s", s.src.Path, backend, backend)
 	}
 	wd, _ := models.ParseWeightDType(s.WeightsDType)
 	kv, _ := parseKV(s.KVDType)

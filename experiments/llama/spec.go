@@ -29,8 +29,7 @@ type Spec struct {
 	Backends      map[string]BackendSpec `yaml:"backends"`
 	Quick         *Profile               `yaml:"quick"`
 
-	path string
-	data []byte
+	src spec.Source
 }
 
 // BackendSpec is what one backend runs; empty fields take the top level's.
@@ -74,22 +73,16 @@ func Load(path string) (*Spec, error) {
 // file, line and field.
 func Parse(path string, data []byte) (*Spec, error) {
 	var s Spec
-	if err := spec.Decode(path, data, &s); err != nil {
+	src, err := spec.Parse(path, data, &s, "$.experiment", "$.model", "$.seed", "$.weights_dtype", "$.kv_dtype",
+		"$.max_seq", "$.max_batch", "$.repetitions", "$.decode_tokens", "$.prompt_lengths", "$.backends")
+	if err != nil {
 		return nil, err
 	}
-	s.path, s.data = path, data
-	if err := spec.Required(path, data, "$.experiment", "$.model", "$.seed", "$.weights_dtype", "$.kv_dtype",
-		"$.max_seq", "$.max_batch", "$.repetitions", "$.decode_tokens", "$.prompt_lengths", "$.backends"); err != nil {
-		return nil, err
-	}
+	s.src = src
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
 	return &s, nil
-}
-
-func (s *Spec) fieldErr(yamlPath, format string, args ...any) error {
-	return spec.FieldError(s.path, s.data, yamlPath, fmt.Sprintf(format, args...))
 }
 
 // Presets are the model configurations a spec may name.
@@ -102,46 +95,46 @@ func parseKV(s string) (device.KVDType, bool) {
 
 func (s *Spec) validate() error {
 	if s.Experiment != "llama" {
-		return s.fieldErr("$.experiment", "must be \"llama\", not %q", s.Experiment)
+		return s.src.Errorf("$.experiment", "must be \"llama\", not %q", s.Experiment)
 	}
 	preset, ok := Presets[s.Model]
 	if !ok {
-		return s.fieldErr("$.model", "unknown model preset %q (want llama-3.2-1b or tiny)", s.Model)
+		return s.src.Errorf("$.model", "unknown model preset %q (want llama-3.2-1b or tiny)", s.Model)
 	}
 	if _, err := models.ParseWeightDType(s.WeightsDType); err != nil {
-		return s.fieldErr("$.weights_dtype", "%v", err)
+		return s.src.Errorf("$.weights_dtype", "%v", err)
 	}
 	if _, ok := parseKV(s.KVDType); !ok {
-		return s.fieldErr("$.kv_dtype", "unknown KV dtype %q (want bf16, f16 or f32)", s.KVDType)
+		return s.src.Errorf("$.kv_dtype", "unknown KV dtype %q (want bf16, f16 or f32)", s.KVDType)
 	}
 	limit := preset().MaxPositionEmbeddings
 	if s.MaxSeq < 1 || s.MaxSeq > limit {
-		return s.fieldErr("$.max_seq", "must be in [1, %d], got %d", limit, s.MaxSeq)
+		return s.src.Errorf("$.max_seq", "must be in [1, %d], got %d", limit, s.MaxSeq)
 	}
 	if s.MaxBatch < 1 || s.MaxBatch > 4096 {
-		return s.fieldErr("$.max_batch", "must be in [1, 4096], got %d", s.MaxBatch)
+		return s.src.Errorf("$.max_batch", "must be in [1, 4096], got %d", s.MaxBatch)
 	}
 	if s.Repetitions < 2 {
-		return s.fieldErr("$.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", s.Repetitions)
+		return s.src.Errorf("$.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", s.Repetitions)
 	}
 	if err := s.checkLengths("$", s.PromptLengths, s.DecodeTokens); err != nil {
 		return err
 	}
 	if len(s.Backends) == 0 {
-		return s.fieldErr("$.backends", "must list at least one backend")
+		return s.src.Errorf("$.backends", "must list at least one backend")
 	}
 	for name, b := range s.Backends {
 		at := "$.backends." + name
 		if !slices.Contains([]string{"cpu", "cuda", "metal"}, name) {
-			return s.fieldErr(at, "unknown backend %q (want cpu, cuda or metal)", name)
+			return s.src.Errorf(at, "unknown backend %q (want cpu, cuda or metal)", name)
 		}
 		if len(b.WasmModes)+len(b.NativeModes) == 0 {
-			return s.fieldErr(at, "must list wasm_modes or native_modes")
+			return s.src.Errorf(at, "must list wasm_modes or native_modes")
 		}
 		for field, modes := range map[string][]string{"wasm_modes": b.WasmModes, "native_modes": b.NativeModes} {
 			for i, m := range modes {
 				if _, err := device.ParseMode(m); err != nil {
-					return s.fieldErr(fmt.Sprintf("%s.%s[%d]", at, field, i), "%v", err)
+					return s.src.Errorf(fmt.Sprintf("%s.%s[%d]", at, field, i), "%v", err)
 				}
 			}
 		}
@@ -151,7 +144,7 @@ func (s *Spec) validate() error {
 	}
 	if q := s.Quick; q != nil {
 		if q.Repetitions != 0 && q.Repetitions < 2 {
-			return s.fieldErr("$.quick.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", q.Repetitions)
+			return s.src.Errorf("$.quick.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", q.Repetitions)
 		}
 		if err := s.checkLengths("$.quick", q.PromptLengths, q.DecodeTokens); err != nil {
 			return err
@@ -164,11 +157,11 @@ func (s *Spec) validate() error {
 // every conversation must fit max_seq.
 func (s *Spec) checkLengths(at string, lengths []int, decode int) error {
 	if decode < 0 || decode > s.MaxSeq {
-		return s.fieldErr(at+".decode_tokens", "must be in [1, max_seq %d], got %d", s.MaxSeq, decode)
+		return s.src.Errorf(at+".decode_tokens", "must be in [1, max_seq %d], got %d", s.MaxSeq, decode)
 	}
 	for i, n := range lengths {
 		if n < 1 || n+max(decode, s.DecodeTokens) > s.MaxSeq {
-			return s.fieldErr(fmt.Sprintf("%s.prompt_lengths[%d]", at, i),
+			return s.src.Errorf(fmt.Sprintf("%s.prompt_lengths[%d]", at, i),
 				"must be ≥ 1 and leave room for the decoded tokens within max_seq %d, got %d", s.MaxSeq, n)
 		}
 	}
@@ -179,7 +172,7 @@ func (s *Spec) checkLengths(at string, lengths []int, decode int) error {
 func (s *Spec) Plan(backend string, quick bool) (Plan, error) {
 	b, ok := s.Backends[backend]
 	if !ok {
-		return Plan{}, fmt.Errorf("%s: no backends.%s section: this spec does not say what to run on %s", s.path, backend, backend)
+		return Plan{}, fmt.Errorf("%s: no backends.%s section: this spec does not say what to run on %s", s.src.Path, backend, backend)
 	}
 	wd, _ := models.ParseWeightDType(s.WeightsDType)
 	kv, _ := parseKV(s.KVDType)

@@ -28,8 +28,7 @@ type Spec struct {
 	Backends           map[string]BackendSpec `yaml:"backends"`
 	Quick              *Profile               `yaml:"quick"`
 
-	path string
-	data []byte
+	src spec.Source
 }
 
 // BackendSpec is what one backend runs.
@@ -77,28 +76,22 @@ func Load(path string) (*Spec, error) {
 // the file, the line and the field.
 func Parse(path string, data []byte) (*Spec, error) {
 	var s Spec
-	if err := spec.Decode(path, data, &s); err != nil {
-		return nil, err
-	}
-	s.path, s.data = path, data
-	if err := spec.Required(path, data, "$.experiment", "$.seed", "$.warmup", "$.repetitions",
+	src, err := spec.Parse(path, data, &s, "$.experiment", "$.seed", "$.warmup", "$.repetitions",
 		"$.min_repetitions", "$.budget_seconds", "$.check_work", "$.tolerance",
-		"$.host_call_iterations", "$.backends"); err != nil {
+		"$.host_call_iterations", "$.backends")
+	if err != nil {
 		return nil, err
 	}
+	s.src = src
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
 	return &s, nil
 }
 
-func (s *Spec) fieldErr(yamlPath, format string, args ...any) error {
-	return spec.FieldError(s.path, s.data, yamlPath, fmt.Sprintf(format, args...))
-}
-
 func (s *Spec) validate() error {
 	if s.Experiment != "matmul" {
-		return s.fieldErr("$.experiment", "must be \"matmul\", not %q", s.Experiment)
+		return s.src.Errorf("$.experiment", "must be \"matmul\", not %q", s.Experiment)
 	}
 	for _, c := range []struct {
 		path string
@@ -112,47 +105,47 @@ func (s *Spec) validate() error {
 		{"$.host_call_iterations", s.HostCallIterations, 1},
 	} {
 		if c.v < c.min {
-			return s.fieldErr(c.path, "must be ≥ %d, got %d", c.min, c.v)
+			return s.src.Errorf(c.path, "must be ≥ %d, got %d", c.min, c.v)
 		}
 	}
 	if s.MinRepetitions > s.Repetitions {
-		return s.fieldErr("$.min_repetitions", "must be ≤ repetitions (%d), got %d", s.Repetitions, s.MinRepetitions)
+		return s.src.Errorf("$.min_repetitions", "must be ≤ repetitions (%d), got %d", s.Repetitions, s.MinRepetitions)
 	}
 	if !(s.BudgetSeconds > 0) {
-		return s.fieldErr("$.budget_seconds", "must be > 0, got %g", s.BudgetSeconds)
+		return s.src.Errorf("$.budget_seconds", "must be > 0, got %g", s.BudgetSeconds)
 	}
 	if !(s.Tolerance > 0 && s.Tolerance < 1) {
-		return s.fieldErr("$.tolerance", "must be in (0, 1), got %g", s.Tolerance)
+		return s.src.Errorf("$.tolerance", "must be in (0, 1), got %g", s.Tolerance)
 	}
 	for i, mib := range s.RegionMiB {
 		if mib < 1 || mib > 3*maxSize*maxSize*4>>20 {
-			return s.fieldErr(fmt.Sprintf("$.region_mib[%d]", i), "must be in [1, %d], got %d", 3*maxSize*maxSize*4>>20, mib)
+			return s.src.Errorf(fmt.Sprintf("$.region_mib[%d]", i), "must be in [1, %d], got %d", 3*maxSize*maxSize*4>>20, mib)
 		}
 	}
 	if len(s.Backends) == 0 {
-		return s.fieldErr("$.backends", "must list at least one backend")
+		return s.src.Errorf("$.backends", "must list at least one backend")
 	}
 	for name, b := range s.Backends {
 		at := "$.backends." + name
 		if !slices.Contains([]string{"cpu", "cuda", "metal"}, name) {
-			return s.fieldErr(at, "unknown backend %q (want cpu, cuda or metal)", name)
+			return s.src.Errorf(at, "unknown backend %q (want cpu, cuda or metal)", name)
 		}
 		if err := s.checkSizes(at+".sizes", b.Sizes); err != nil {
 			return err
 		}
 		if len(b.WasmModes)+len(b.NativeModes) == 0 {
-			return s.fieldErr(at, "must list wasm_modes or native_modes")
+			return s.src.Errorf(at, "must list wasm_modes or native_modes")
 		}
 		for field, modes := range map[string][]string{"wasm_modes": b.WasmModes, "native_modes": b.NativeModes} {
 			for i, m := range modes {
 				if _, err := device.ParseMode(m); err != nil {
-					return s.fieldErr(fmt.Sprintf("%s.%s[%d]", at, field, i), "%v", err)
+					return s.src.Errorf(fmt.Sprintf("%s.%s[%d]", at, field, i), "%v", err)
 				}
 			}
 		}
 		for i, m := range b.WasmModes {
 			if m == string(device.Resident) {
-				return s.fieldErr(fmt.Sprintf("%s.wasm_modes[%d]", at, i), "resident is a native-only ceiling, not a guest memory mode")
+				return s.src.Errorf(fmt.Sprintf("%s.wasm_modes[%d]", at, i), "resident is a native-only ceiling, not a guest memory mode")
 			}
 		}
 	}
@@ -163,13 +156,13 @@ func (s *Spec) validate() error {
 			}
 		}
 		if q.Warmup != nil && *q.Warmup < 1 {
-			return s.fieldErr("$.quick.warmup", "must be ≥ 1, got %d", *q.Warmup)
+			return s.src.Errorf("$.quick.warmup", "must be ≥ 1, got %d", *q.Warmup)
 		}
 		if q.Repetitions != nil && (*q.Repetitions < 1) {
-			return s.fieldErr("$.quick.repetitions", "must be ≥ 1, got %d", *q.Repetitions)
+			return s.src.Errorf("$.quick.repetitions", "must be ≥ 1, got %d", *q.Repetitions)
 		}
 		if q.BudgetSeconds != nil && !(*q.BudgetSeconds > 0) {
-			return s.fieldErr("$.quick.budget_seconds", "must be > 0, got %g", *q.BudgetSeconds)
+			return s.src.Errorf("$.quick.budget_seconds", "must be > 0, got %g", *q.BudgetSeconds)
 		}
 	}
 	return nil
@@ -177,11 +170,11 @@ func (s *Spec) validate() error {
 
 func (s *Spec) checkSizes(at string, sizes []int) error {
 	if len(sizes) == 0 {
-		return s.fieldErr(at, "must list at least one size")
+		return s.src.Errorf(at, "must list at least one size")
 	}
 	for i, n := range sizes {
 		if n < 1 || n > maxSize {
-			return s.fieldErr(fmt.Sprintf("%s[%d]", at, i), "must be in [1, %d], got %d", maxSize, n)
+			return s.src.Errorf(fmt.Sprintf("%s[%d]", at, i), "must be in [1, %d], got %d", maxSize, n)
 		}
 	}
 	return nil
@@ -191,7 +184,7 @@ func (s *Spec) checkSizes(at string, sizes []int) error {
 func (s *Spec) Plan(backend string, quick bool) (Plan, error) {
 	b, ok := s.Backends[backend]
 	if !ok {
-		return Plan{}, fmt.Errorf("%s: no backends.%s section: this spec does not say what to run on %s", s.path, backend, backend)
+		return Plan{}, fmt.Errorf("%s: no backends.%s section: this spec does not say what to run on %s", s.src.Path, backend, backend)
 	}
 	p := Plan{
 		Seed: s.Seed, Warmup: s.Warmup, Repetitions: s.Repetitions, MinRepetitions: s.MinRepetitions,
