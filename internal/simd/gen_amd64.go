@@ -2,8 +2,9 @@
 
 // gen_amd64.go writes simd_amd64.s: the same three kernels (dot, 4-row GEMV,
 // 4-row × 3-token GEMM) for each weight type, which differ only in how eight
-// weights are loaded and widened to float32. Run `go generate` in this
-// directory after editing it.
+// weights are loaded and widened to float32, and the bfloat16 GEMV kernels on
+// a packed x (AVX2 and AVX-512). Run `go generate` in this directory after
+// editing it.
 package main
 
 import (
@@ -53,6 +54,9 @@ func main() {
 		dot(&b, t)
 		gemv4(&b, t)
 		gemm4x3(&b, t)
+	}
+	for _, k := range packedKernels {
+		gemvPacked(&b, k)
 	}
 	if err := os.WriteFile("simd_amd64.s", b.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -260,5 +264,127 @@ func gemm4x3(b *bytes.Buffer, t wtype) {
 	reduce4(b, 0, 3, 6, 9, "(AX)")
 	reduce4(b, 1, 4, 7, 10, "(AX)(DX*1)")
 	reduce4(b, 2, 5, 8, 11, "(AX)(DX*2)")
+	emit(b, "VZEROUPPER", "RET")
+}
+
+// packed describes one GEMV kernel on the packed activation layout.
+type packed struct {
+	isa      string // AVX2 or AVX512
+	rows     int    // rows per pass
+	prefetch int    // PREFETCHT0 distance ahead in each row, bytes
+}
+
+// Eight rows per pass with AVX-512 streamed the Llama shapes 10–50% faster
+// than four (two threads, medians of three runs in noisy conditions), and a
+// 512-byte prefetch distance was the best or level with the best of 0–2048,
+// next-block prefetch and PREFETCHNTA/T1/T2. The four-row AVX-512 kernel
+// takes row counts that are not a multiple of 8; the AVX2 one is for CPUs
+// without AVX-512, and keeps the distance tuned for the zero-extending one.
+var packedKernels = []packed{{"AVX2", 4, gemvPrefetch}, {"AVX512", 4, 512}, {"AVX512", 8, 512}}
+
+// gemvPacked: a bfloat16 GEMV over blocks of 32 weights of k.rows rows, x
+// packed (simd.go, PackedX): each block's 16 even-indexed activations, then
+// its 16 odd-indexed ones. A bf16 pair w[2i], w[2i+1] is one little-endian
+// dword w[2i] | w[2i+1]<<16, so a shift left by 16 makes every even weight a
+// float32 and masking off the low half every odd one: two instructions widen
+// a whole register of weights, where zero-extension needs two per register
+// (load-extend, shift) and fills only half of it. The even weights then
+// multiply the even activations, the odd the odd, into two accumulators per
+// row. Each iteration reads one 64-byte line of every row.
+func gemvPacked(b *bytes.Buffer, k packed) {
+	name := fmt.Sprintf("gemv%dBF16Packed%s", k.rows, k.isa)
+	fmt.Fprintf(b, "\n// func %s(w *uint16, stride int, x *float32, n int, out *float32)\n", name)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
+	bases := []string{"SI", "R8", "R9", "R10", "R11", "R12", "R13", "BX"}[:k.rows]
+	emit(b,
+		"MOVQ w+0(FP), SI",
+		"MOVQ stride+8(FP), DX",
+		"SHLQ $1, DX",
+	)
+	for r := 1; r < k.rows; r++ {
+		emit(b, fmt.Sprintf("LEAQ (%s)(DX*1), %s", bases[r-1], bases[r]))
+	}
+	emit(b,
+		"MOVQ x+16(FP), DI",
+		"MOVQ n+24(FP), CX",
+		"XORQ AX, AX",
+	)
+	// v names the registers, lanes is how many float32s one holds.
+	v, lanes := "Y", 8
+	xor, and, movdqu := "VPXOR", "VPAND", "VMOVDQU"
+	if k.isa == "AVX512" { // the EVEX forms AVX-512F has for 512-bit registers
+		v, lanes = "Z", 16
+		xor, and, movdqu = "VPXORD", "VPANDD", "VMOVDQU32"
+	}
+	R := func(i int) string { return fmt.Sprintf("%s%d", v, i) }
+	// Accumulators: R(2r) for the even weights of row r, R(2r+1) the odd.
+	for i := 0; i < 2*k.rows; i++ {
+		emit(b, fmt.Sprintf("%s %s, %s, %s", xor, R(i), R(i), R(i)))
+	}
+	loads := 32 / (2 * lanes) // weight registers per row per 32-element block
+	// mask holds 0xFFFF0000 in every lane; xe[h], xo[h] the even and odd
+	// activations that register h of a block's weights pairs with; the
+	// temporaries tmp... hold weights being widened.
+	var mask, tmp, ntmp int
+	var xe, xo []int
+	if k.isa == "AVX512" {
+		// 16 accumulators (8 rows), x in Z16–Z17, mask Z18, temporaries Z19–Z31.
+		mask, xe, xo, tmp, ntmp = 18, []int{16}, []int{17}, 19, 13
+		emit(b, "VPTERNLOGD $0xff, Z18, Z18, Z18")
+	} else {
+		// 8 accumulators (4 rows), x in Y8–Y11, mask Y12, temporaries Y13–Y15.
+		mask, xe, xo, tmp, ntmp = 12, []int{8, 9}, []int{10, 11}, 13, 3
+		emit(b, "VPCMPEQD Y12, Y12, Y12")
+	}
+	emit(b,
+		fmt.Sprintf("VPSLLD $16, %s, %s", R(mask), R(mask)),
+		"TESTQ CX, CX",
+		"JZ done",
+		"loop:",
+	)
+	for h := 0; h < loads; h++ {
+		emit(b,
+			fmt.Sprintf("VMOVUPS %d(DI)(AX*4), %s", 4*lanes*h, R(xe[h])),
+			fmt.Sprintf("VMOVUPS %d(DI)(AX*4), %s", 64+4*lanes*h, R(xo[h])),
+		)
+	}
+	t := 0
+	next := func() string { t++; return R(tmp + (t-1)%ntmp) }
+	for r, base := range bases {
+		for h := 0; h < loads; h++ {
+			raw, even := next(), next()
+			emit(b,
+				fmt.Sprintf("%s %d(%s)(AX*2), %s", movdqu, 4*lanes*h, base, raw),
+				fmt.Sprintf("VPSLLD $16, %s, %s", raw, even),
+				fmt.Sprintf("%s %s, %s, %s", and, R(mask), raw, raw),
+				fmt.Sprintf("VFMADD231PS %s, %s, %s", R(xe[h]), even, R(2*r)),
+				fmt.Sprintf("VFMADD231PS %s, %s, %s", R(xo[h]), raw, R(2*r+1)),
+			)
+		}
+	}
+	for _, base := range bases {
+		emit(b, fmt.Sprintf("PREFETCHT0 %d(%s)(AX*2)", k.prefetch, base))
+	}
+	emit(b,
+		"ADDQ $32, AX",
+		"CMPQ AX, CX",
+		"JLT loop",
+		"done:",
+		"MOVQ out+32(FP), DX",
+	)
+	// Row r's sum into Y(2r), then four rows at a time into out.
+	for r := 0; r < k.rows; r++ {
+		emit(b, fmt.Sprintf("VADDPS %s, %s, %s", R(2*r+1), R(2*r), R(2*r)))
+		if k.isa == "AVX512" {
+			emit(b,
+				fmt.Sprintf("VEXTRACTF64X4 $1, Z%d, Y%d", 2*r, 2*r+1),
+				fmt.Sprintf("VADDPS Y%d, Y%d, Y%d", 2*r+1, 2*r, 2*r),
+			)
+		}
+	}
+	for g := 0; g < k.rows/4; g++ {
+		o := 8 * g
+		reduce4(b, o, o+2, o+4, o+6, fmt.Sprintf("%d(DX)", 16*g))
+	}
 	emit(b, "VZEROUPPER", "RET")
 }

@@ -48,6 +48,24 @@ func dotBF16Go(w []uint16, x []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
+// dotBF16PackedGo is dotBF16Go with x packed (PackedX): in each whole block
+// of 32, w[b+2i] pairs with x[b+i] and w[b+2i+1] with x[b+16+i].
+func dotBF16PackedGo(w []uint16, x []float32) float32 {
+	x = x[:len(w)]
+	n := len(w) &^ (packBlock - 1)
+	var s0, s1, s2, s3 float32
+	for b := 0; b < n; b += packBlock {
+		wb, xe, xo := w[b:b+packBlock], x[b:b+packBlock/2], x[b+packBlock/2:b+packBlock]
+		for i := 0; i < packBlock/2; i += 2 {
+			s0 += bf16ToF32(wb[2*i]) * xe[i]
+			s1 += bf16ToF32(wb[2*i+1]) * xo[i]
+			s2 += bf16ToF32(wb[2*i+2]) * xe[i+1]
+			s3 += bf16ToF32(wb[2*i+3]) * xo[i+1]
+		}
+	}
+	return (s0 + s1) + (s2 + s3) + dotBF16Go(w[n:], x[n:])
+}
+
 func dotF16Go(w []uint16, x []float32) float32 {
 	x = x[:len(w)]
 	var s0, s1, s2, s3 float32

@@ -1,6 +1,9 @@
 package simd
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // kernels ties one weight type's assembly to its scalar widening and portable
 // dot product, so the blocking logic below is written once.
@@ -36,11 +39,100 @@ func DotF32(w, x []float32) float32 { return dot(kF32, w, x) }
 
 // GemvBF16 sets out[r] = Σ_i w[r*cols+i]·x[i] for every row r < len(out):
 // the product of the bfloat16 matrix w (len(out) rows of cols) and the vector
-// x, one decode step of a Linear layer. Four rows are computed per pass, so x
-// is loaded once per four rows of weights. It panics unless len(x) == cols and
-// len(w) == len(out)*cols. To use several cores, call it on row slices:
-// GemvBF16(w[r0*cols:r1*cols], x, out[r0:r1], cols).
-func GemvBF16(w []uint16, x, out []float32, cols int) { gemv(kBF16, "GemvBF16", w, x, out, cols) }
+// x, one decode step of a Linear layer. Four or eight rows are computed per
+// pass, so x is loaded once per several rows of weights. It panics unless
+// len(x) == cols and len(w) == len(out)*cols. To use several cores, call it
+// on row slices: GemvBF16(w[r0*cols:r1*cols], x, out[r0:r1], cols), or pack x
+// once and call GemvBF16Packed on the slices.
+func GemvBF16(w []uint16, x, out []float32, cols int) {
+	checkGemv("GemvBF16", len(w), len(x), len(out), cols)
+	p := packPool.Get().(*PackedX)
+	gemvBF16Packed("GemvBF16", w, p.Pack(x), out, cols)
+	packPool.Put(p)
+}
+
+// packPool holds GemvBF16's packed copies of x.
+var packPool = sync.Pool{New: func() any { return new(PackedX) }}
+
+// PackedX is an activation vector rearranged for the bfloat16 GEMV kernels,
+// which widen a register of bf16 weights into its even- and its odd-indexed
+// elements (a shift and a mask) rather than in order: x is rearranged to
+// match once, instead of the weights on every row. GemvBF16 packs x itself on
+// every call; a caller splitting one GEMV over goroutines packs it once and
+// hands the same PackedX to each GemvBF16Packed. The zero value is empty;
+// Pack reuses its storage.
+type PackedX struct{ v []float32 }
+
+// packBlock is the block the packed layout permutes within: one 64-byte cache
+// line of bf16 weights, a 512-bit register.
+const packBlock = 32
+
+// Pack sets p to x rearranged, and returns p: in each whole block of 32
+// elements the 16 at even indices, then the 16 at odd ones; the last
+// len(x)%32 elements stay in order.
+func (p *PackedX) Pack(x []float32) *PackedX {
+	if cap(p.v) < len(x) {
+		p.v = make([]float32, len(x))
+	}
+	v := p.v[:len(x)]
+	n := len(x) &^ (packBlock - 1)
+	for b := 0; b < n; b += packBlock {
+		xb, vb := x[b:b+packBlock], v[b:b+packBlock]
+		for i := range packBlock / 2 {
+			vb[i], vb[packBlock/2+i] = xb[2*i], xb[2*i+1]
+		}
+	}
+	copy(v[n:], x[n:])
+	p.v = v
+	return p
+}
+
+// Len returns the length of the vector p holds.
+func (p *PackedX) Len() int { return len(p.v) }
+
+// GemvBF16Packed is GemvBF16 with x packed by PackedX.Pack. It panics unless
+// x.Len() == cols and len(w) == len(out)*cols.
+func GemvBF16Packed(w []uint16, x *PackedX, out []float32, cols int) {
+	gemvBF16Packed("GemvBF16Packed", w, x, out, cols)
+}
+
+func gemvBF16Packed(fn string, w []uint16, x *PackedX, out []float32, cols int) {
+	checkGemv(fn, len(w), x.Len(), len(out), cols)
+	xp, rows := x.v, len(out)
+	r := 0
+	if n := cols &^ (packBlock - 1); n > 0 && useAVX2 {
+		// The tail of each row, in order in x too, goes to the unpacked dot.
+		tails := func(r, k int) {
+			if n < cols {
+				for j := r; j < r+k; j++ {
+					out[j] += dotUnchecked(kBF16, w[j*cols+n:(j+1)*cols], xp[n:])
+				}
+			}
+		}
+		gemv4 := gemv4BF16PackedAVX2
+		if useAVX512 {
+			gemv4 = gemv4BF16PackedAVX512
+			for ; r+8 <= rows; r += 8 {
+				gemv8BF16PackedAVX512(&w[r*cols], cols, &xp[0], n, &out[r])
+				tails(r, 8)
+			}
+		}
+		for ; r+4 <= rows; r += 4 {
+			gemv4(&w[r*cols], cols, &xp[0], n, &out[r])
+			tails(r, 4)
+		}
+	}
+	for ; r < rows; r++ {
+		out[r] = dotBF16PackedGo(w[r*cols:(r+1)*cols], xp)
+	}
+}
+
+func checkGemv(fn string, lw, lx, lout, cols int) {
+	if cols < 0 || lx != cols || lw != lout*cols {
+		panic(fmt.Sprintf("simd: %s: len(w) = %d, len(x) = %d, len(out) = %d, cols = %d; want len(x) == cols, len(w) == len(out)*cols",
+			fn, lw, lx, lout, cols))
+	}
+}
 
 // GemvF16 is GemvBF16 for IEEE 754 half-precision weights.
 func GemvF16(w []uint16, x, out []float32, cols int) { gemv(kF16, "GemvF16", w, x, out, cols) }
@@ -108,11 +200,8 @@ func dotUnchecked[W uint16 | float32](k *kernels[W], w []W, x []float32) float32
 }
 
 func gemv[W uint16 | float32](k *kernels[W], fn string, w []W, x, out []float32, cols int) {
+	checkGemv(fn, len(w), len(x), len(out), cols)
 	rows := len(out)
-	if cols < 0 || len(x) != cols || len(w) != rows*cols {
-		panic(fmt.Sprintf("simd: %s: len(w) = %d, len(x) = %d, len(out) = %d, cols = %d; want len(x) == cols, len(w) == len(out)*cols",
-			fn, len(w), len(x), len(out), cols))
-	}
 	r := 0
 	if n8 := cols &^ 7; n8 > 0 && k.asm() {
 		for ; r+4 <= rows; r += 4 {

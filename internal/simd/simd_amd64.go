@@ -4,11 +4,14 @@ package simd
 
 import "golang.org/x/sys/cpu"
 
-// The assembly in simd_amd64.s needs AVX2 and FMA; the F16 kernels also F16C.
-// Tests set useAVX2 to false to run the portable path on this machine too.
+// The assembly in simd_amd64.s needs AVX2 and FMA; the F16 kernels also F16C,
+// the AVX512 ones AVX-512F (x/sys/cpu reports it only where the OS saves the
+// 512-bit registers). Tests set these to false to run the other paths on this
+// machine too.
 var (
-	useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
-	useF16C = cpu.X86.HasF16C
+	useAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	useF16C   = cpu.X86.HasF16C
+	useAVX512 = useAVX2 && cpu.X86.HasAVX512F
 )
 
 // Implemented in simd_amd64.s. n must be a multiple of 8.
@@ -39,3 +42,12 @@ func gemv4F32AVX2(w *float32, stride int, x *float32, n int, out *float32)
 
 //go:noescape
 func gemm4x3F32AVX2(w *float32, wstride int, x *float32, xstride int, n int, out *float32, ostride int)
+
+//go:noescape
+func gemv4BF16PackedAVX2(w *uint16, stride int, x *float32, n int, out *float32)
+
+//go:noescape
+func gemv4BF16PackedAVX512(w *uint16, stride int, x *float32, n int, out *float32)
+
+//go:noescape
+func gemv8BF16PackedAVX512(w *uint16, stride int, x *float32, n int, out *float32)

@@ -6,8 +6,9 @@ package simd
 // loops in generic.go run. The stubs below keep simd.go architecture-neutral
 // and are never called while useAVX2 is false.
 var (
-	useAVX2 = false
-	useF16C = false
+	useAVX2   = false
+	useF16C   = false
+	useAVX512 = false
 )
 
 func dotBF16AVX2(w *uint16, x *float32, n int) float32 { panic(noAsm) }
@@ -29,6 +30,16 @@ func gemv4F32AVX2(w *float32, stride int, x *float32, n int, out *float32) {
 	panic(noAsm)
 }
 func gemm4x3F32AVX2(w *float32, wstride int, x *float32, xstride int, n int, out *float32, ostride int) {
+	panic(noAsm)
+}
+
+func gemv4BF16PackedAVX2(w *uint16, stride int, x *float32, n int, out *float32) {
+	panic(noAsm)
+}
+func gemv4BF16PackedAVX512(w *uint16, stride int, x *float32, n int, out *float32) {
+	panic(noAsm)
+}
+func gemv8BF16PackedAVX512(w *uint16, stride int, x *float32, n int, out *float32) {
 	panic(noAsm)
 }
 

@@ -10,26 +10,30 @@ import (
 
 // path is one implementation the exported functions can dispatch to.
 type path struct {
-	name       string
-	avx2, f16c bool
+	name               string
+	avx2, f16c, avx512 bool
 }
 
-// paths returns the portable path and, where this CPU has them, the assembly.
+// paths returns the portable path and, where this CPU has them, the AVX2
+// assembly and the AVX-512 kernels beside it.
 func paths() []path {
 	ps := []path{{name: "go"}}
 	if hwAVX2 {
-		ps = append(ps, path{"asm", true, hwF16C})
+		ps = append(ps, path{"asm", true, hwF16C, false})
+	}
+	if hwAVX512 {
+		ps = append(ps, path{"avx512", true, hwF16C, true})
 	}
 	return ps
 }
 
-var hwAVX2, hwF16C = useAVX2, useF16C
+var hwAVX2, hwF16C, hwAVX512 = useAVX2, useF16C, useAVX512
 
 // with runs f with the dispatch forced to p.
 func with(t testing.TB, p path, f func()) {
 	t.Helper()
-	useAVX2, useF16C = p.avx2, p.f16c
-	defer func() { useAVX2, useF16C = hwAVX2, hwF16C }()
+	useAVX2, useF16C, useAVX512 = p.avx2, p.f16c, p.avx512
+	defer func() { useAVX2, useF16C, useAVX512 = hwAVX2, hwF16C, hwAVX512 }()
 	f()
 }
 
@@ -188,7 +192,8 @@ func bfRand(r *rand.Rand, n int) ([]uint16, []float32) {
 	return raw.([]uint16), w
 }
 
-var shapes = [][2]int{{0, 0}, {0, 5}, {3, 0}, {1, 1}, {1, 8}, {3, 7}, {4, 8}, {4, 16}, {5, 17}, {8, 24}, {9, 31}, {13, 64}, {7, 2051}, {12, 40}}
+var shapes = [][2]int{{0, 0}, {0, 5}, {3, 0}, {1, 1}, {1, 8}, {3, 7}, {4, 8}, {4, 16}, {5, 17}, {8, 24}, {9, 31}, {13, 64}, {7, 2051}, {12, 40},
+	{8, 32}, {21, 96}, {16, 2048 + 32 + 13}}
 
 func TestGemv(t *testing.T) {
 	for _, p := range paths() {
@@ -215,6 +220,68 @@ func TestGemv(t *testing.T) {
 				})
 			})
 		}
+	}
+}
+
+// TestPack checks the packed layout: in each whole block of 32, the even
+// indices then the odd; the rest in order.
+func TestPack(t *testing.T) {
+	for _, n := range []int{0, 5, 32, 64 + 7} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(i)
+		}
+		var p PackedX
+		p.Pack(make([]float32, 2*n+40)) // reused storage must not leak through
+		p.Pack(x)
+		if p.Len() != n {
+			t.Fatalf("n=%d: Len() = %d", n, p.Len())
+		}
+		for i, v := range p.v {
+			want := i
+			if b, k := i&^31, i&31; b+32 <= n {
+				want = b + 2*k
+				if k >= 16 {
+					want = b + 2*(k-16) + 1
+				}
+			}
+			if v != float32(want) {
+				t.Errorf("n=%d: packed[%d] = x[%v], want x[%d]", n, i, v, want)
+			}
+		}
+	}
+}
+
+// TestGemvBF16Packed splits rows unevenly over one packed x, as the cpu
+// device's linear does, so row counts that are not a multiple of 8 or 4 reach
+// the 4-row and single-row paths.
+func TestGemvBF16Packed(t *testing.T) {
+	for _, p := range paths() {
+		t.Run(p.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(6, 6))
+			with(t, p, func() {
+				for _, s := range shapes {
+					rows, cols := s[0], s[1]
+					raw, w := wtypes[0].gen(r, rows*cols)
+					wb := raw.([]uint16)
+					x := randX(r, cols)
+					var xp PackedX
+					xp.Pack(x)
+					out := make([]float32, rows)
+					for i := range out {
+						out[i] = float32(math.NaN())
+					}
+					for r0 := 0; r0 < rows; {
+						r1 := min(rows, r0+1+r0%13)
+						GemvBF16Packed(wb[r0*cols:r1*cols], &xp, out[r0:r1], cols)
+						r0 = r1
+					}
+					for i := range out {
+						check(t, fmt.Sprintf("%dx%d row %d", rows, cols, i), out[i], w[i*cols:(i+1)*cols], x)
+					}
+				}
+			})
+		})
 	}
 }
 
@@ -314,9 +381,14 @@ func TestSpecialValues(t *testing.T) {
 					if got := DotBF16(w, x); !math.IsNaN(float64(got)) {
 						t.Errorf("%s n=%d: 0·Inf at %d gave %v", p.name, n, pos, got)
 					}
+					w[pos], x[pos] = bfNaN, 1
+					out := make([]float32, 1)
+					GemvBF16(w, x, out, n)
+					if !math.IsNaN(float64(out[0])) {
+						t.Errorf("%s n=%d: GEMV with NaN weight at %d gave %v", p.name, n, pos, out[0])
+					}
 					x[pos] = -inf
 					w[pos] = 0x3f80
-					out := make([]float32, 1)
 					GemvBF16(w, x, out, n)
 					if !math.IsInf(float64(out[0]), -1) {
 						t.Errorf("%s n=%d: -Inf in x at %d gave %v", p.name, n, pos, out[0])
@@ -403,13 +475,52 @@ func TestWidenExhaustive(t *testing.T) {
 	}
 }
 
+// TestPackedWidenExhaustive runs every bf16 bit pattern through the packed
+// GEMV kernels at an even and an odd index (the shift and the mask), in a row
+// of ones times x of ones but for that weight, which is then the result.
+func TestPackedWidenExhaustive(t *testing.T) {
+	const cols = 32
+	x := make([]float32, cols)
+	for i := range x {
+		x[i] = 1
+	}
+	var xp PackedX
+	xp.Pack(x)
+	for _, p := range paths()[1:] {
+		with(t, p, func() {
+			w := make([]uint16, 8*cols)
+			out := make([]float32, 8)
+			for h := range 1 << 16 {
+				for _, j := range []int{0, 1, 30, 31} {
+					for r := range 8 {
+						w[r*cols+j] = uint16(h)
+					}
+					GemvBF16Packed(w, &xp, out, cols)
+					for r := range 8 {
+						w[r*cols+j] = 0
+					}
+					want := bf16ToF32(uint16(h))
+					for r, got := range out {
+						if !(got == want || math.IsNaN(float64(got)) && math.IsNaN(float64(want))) {
+							t.Fatalf("%s: %#04x at index %d of row %d: got %v, want %v", p.name, h, j, r, got, want)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestLengthMismatchPanics(t *testing.T) {
 	cases := map[string]func(){
-		"DotBF16":      func() { DotBF16(make([]uint16, 3), make([]float32, 4)) },
-		"DotF16":       func() { DotF16(make([]uint16, 4), make([]float32, 3)) },
-		"DotF32":       func() { DotF32(make([]float32, 4), make([]float32, 3)) },
-		"GemvBF16":     func() { GemvBF16(make([]uint16, 15), make([]float32, 4), make([]float32, 4), 4) },
-		"GemvF16":      func() { GemvF16(make([]uint16, 16), make([]float32, 3), make([]float32, 4), 4) },
+		"DotBF16":  func() { DotBF16(make([]uint16, 3), make([]float32, 4)) },
+		"DotF16":   func() { DotF16(make([]uint16, 4), make([]float32, 3)) },
+		"DotF32":   func() { DotF32(make([]float32, 4), make([]float32, 3)) },
+		"GemvBF16": func() { GemvBF16(make([]uint16, 15), make([]float32, 4), make([]float32, 4), 4) },
+		"GemvF16":  func() { GemvF16(make([]uint16, 16), make([]float32, 3), make([]float32, 4), 4) },
+		"GemvBF16Packed": func() {
+			GemvBF16Packed(make([]uint16, 16), new(PackedX).Pack(make([]float32, 3)), make([]float32, 4), 4)
+		},
 		"GemvF32":      func() { GemvF32(make([]float32, 16), make([]float32, 4), make([]float32, 4), -4) },
 		"GemmBF16":     func() { GemmBF16(make([]uint16, 16), make([]float32, 8), make([]float32, 7), 2, 4, 4) },
 		"GemmF16":      func() { GemmF16(make([]uint16, 16), make([]float32, 7), make([]float32, 8), 2, 4, 4) },
