@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/wasmgpu/wasmgpu/internal/safetensors"
 	"github.com/wasmgpu/wasmgpu/internal/simd"
@@ -17,6 +18,13 @@ import (
 // parallelWork is the multiply-adds a chunk of a parallel loop should hold,
 // enough that handing it to a worker costs little next to doing it.
 const parallelWork = 1 << 16
+
+// gemvChunkBytes is the weight bytes a chunk of a decode GEMV holds. A GEMV
+// is bound by memory, not arithmetic, and each chunk starts its rows' streams
+// cold: Llama 3.2 1B's decode GEMVs took 65–70 ms/token in chunks of
+// 128 KiB (parallelWork's), ≈ 64 ms in chunks of 1–4 MiB (medians of 5–6
+// interleaved runs on the 2-core EPYC; 256–512 KiB in between).
+const gemvChunkBytes = 1 << 20
 
 // embed widens table rows tokens[t] into out rows; a token outside the table
 // is an error (token ids are data, so no argument check can catch them).
@@ -52,21 +60,32 @@ func rmsnorm(t device.WeightTensor, x, out []float32, n int, eps float32) {
 }
 
 // linear computes out[t, o] = Σ_i x[t, i]·W[o, i] with internal/simd's
-// kernels (AVX2+FMA on amd64: eight bf16 weights widened per instruction
-// straight from the mapping), the output rows split over the worker pool in
-// chunks of a multiple of 4 rows. One token (decode) is a GEMV that streams
-// each weight once; several (prefill) a GEMM that reads each weight row once
-// per block of tokens.
+// kernels (AVX2+FMA or AVX-512 on amd64, widening bf16 weights straight from
+// the mapping), the output rows split over the worker pool in chunks of a
+// multiple of 8 rows, the GEMV kernel's pass. One token (decode) is a GEMV
+// that streams each weight once, x packed once for all the chunks; several
+// (prefill) a GEMM that reads each weight row once per block of tokens.
 func linear(t device.WeightTensor, x, out []float32, n int) {
 	outDim, in := t.Shape[0], t.Shape[1]
-	grain := (max(1, parallelWork/(in*n)) + 3) &^ 3
+	grain := parallelWork / (in * n)
+	if n == 1 {
+		grain = gemvChunkBytes / max(1, len(t.Data)/outDim)
+	}
+	grain = (max(1, grain) + 7) &^ 7
 	x, out = x[:n*in], out[:n*outDim]
+	var xp *simd.PackedX
+	if n == 1 && t.DType == "BF16" {
+		// The bf16 GEMV wants x rearranged; do it once, not per chunk.
+		xp = packPool.Get().(*simd.PackedX)
+		defer packPool.Put(xp)
+		xp.Pack(x)
+	}
 	parallel(outDim, grain, func(_ *worker, lo, hi int) {
 		switch t.DType {
 		case "BF16":
 			w := u16(t.Data)
 			if n == 1 {
-				simd.GemvBF16(w[lo*in:hi*in], x, out[lo:hi], in)
+				simd.GemvBF16Packed(w[lo*in:hi*in], xp, out[lo:hi], in)
 			} else {
 				simd.GemmBF16Rows(w, x, out, n, outDim, in, lo, hi)
 			}
@@ -87,6 +106,9 @@ func linear(t device.WeightTensor, x, out []float32, n int) {
 		}
 	})
 }
+
+// packPool holds linear's packed copies of x for the bf16 GEMV.
+var packPool = sync.Pool{New: func() any { return new(simd.PackedX) }}
 
 // rope rotates pairs (i, i+headDim/2) of every head of every row by
 // (pos+t)·invFreq[i], as Hugging Face's apply_rotary_pos_emb with
