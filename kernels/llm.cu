@@ -47,6 +47,22 @@ __device__ __forceinline__ float ld(const void* p, u64 i) {
   return ((const float*)p)[i];
 }
 
+// cvt8 widens the 8 elements of one 16-byte chunk of a 2-byte DT array.
+template <int DT>
+__device__ __forceinline__ void cvt8(uint4 v, float w[8]) {
+  u32 u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int k = 0; k < 4; k++) {
+    if (DT == DT_BF16) {
+      w[2 * k] = __uint_as_float(u[k] << 16);
+      w[2 * k + 1] = __uint_as_float(u[k] & 0xFFFF0000u);
+    } else {
+      w[2 * k] = h2f((u16)(u[k] & 0xFFFF));
+      w[2 * k + 1] = h2f((u16)(u[k] >> 16));
+    }
+  }
+}
+
 // ld8 reads 8 consecutive elements starting at element 8*c (16-byte aligned
 // for 2-byte types, 32-byte for f32) with vector loads through the read-only path.
 template <int DT>
@@ -56,19 +72,57 @@ __device__ __forceinline__ void ld8(const void* p, u64 c, float w[8]) {
     w[0] = a.x; w[1] = a.y; w[2] = a.z; w[3] = a.w;
     w[4] = b.x; w[5] = b.y; w[6] = b.z; w[7] = b.w;
   } else {
-    uint4 v = __ldg((const uint4*)p + c);
-    u32 u[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-    for (int k = 0; k < 4; k++) {
-      if (DT == DT_BF16) {
-        w[2 * k] = __uint_as_float(u[k] << 16);
-        w[2 * k + 1] = __uint_as_float(u[k] & 0xFFFF0000u);
-      } else {
-        w[2 * k] = h2f((u16)(u[k] & 0xFFFF));
-        w[2 * k + 1] = h2f((u16)(u[k] >> 16));
-      }
-    }
+    cvt8<DT>(__ldg((const uint4*)p + c), w);
   }
+}
+
+// chunk8 is one 16-byte chunk of 2-byte weights (a) or two of f32 (a, b),
+// as loaded: ldc loads chunk c of a row, cvt widens it; ld8 is both.
+struct chunk8 {
+  uint4 a, b;
+};
+
+template <int DT>
+__device__ __forceinline__ chunk8 ldc(const void* p, int c) {
+  chunk8 k;
+  if (DT == DT_F32) {
+    k.a = __ldg((const uint4*)p + 2 * c);
+    k.b = __ldg((const uint4*)p + 2 * c + 1);
+  } else {
+    k.a = __ldg((const uint4*)p + c);
+  }
+  return k;
+}
+
+template <int DT>
+__device__ __forceinline__ void cvt(const chunk8& k, float w[8]) {
+  if (DT == DT_F32) {
+    w[0] = __uint_as_float(k.a.x); w[1] = __uint_as_float(k.a.y); w[2] = __uint_as_float(k.a.z); w[3] = __uint_as_float(k.a.w);
+    w[4] = __uint_as_float(k.b.x); w[5] = __uint_as_float(k.b.y); w[6] = __uint_as_float(k.b.z); w[7] = __uint_as_float(k.b.w);
+  } else {
+    cvt8<DT>(k.a, w);
+  }
+}
+
+// Programmatic dependent launch (runtime/device/cuda/llm_pdl.go): the host
+// may start a kernel before the previous one in its stream has finished.
+// Every kernel here calls pdl_wait() before it touches activations or the
+// KV cache: it returns once the previous kernel has completed and its
+// writes are visible (at once when the launch did not overlap). Then
+// pdl_launch() lets the next kernel start launching. Both are no-ops before
+// sm_90. (Prefetching the weights into L2 before pdl_wait, which only the
+// weights would allow, measured slower: it competes with the previous
+// kernel's own weight stream; NOTES.md.)
+__device__ __forceinline__ void pdl_wait() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void pdl_launch() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
 }
 
 __device__ __forceinline__ float warp_sum(float v) {
@@ -88,6 +142,8 @@ __device__ __forceinline__ float warp_max(float v) {
 // refused it where it can read the ids) writes zeros: never a stray read.
 template <int DT>
 __device__ void embed(const void* table, const int* tokens, float* out, int vocab, int dim) {
+  pdl_wait();
+  pdl_launch();
   int t = blockIdx.x, id = tokens[t];
   float* o = out + (u64)t * dim;
   bool ok = id >= 0 && id < vocab;
@@ -98,6 +154,8 @@ __device__ void embed(const void* table, const int* tokens, float* out, int voca
 // reduction of x² in float32, then out = w·(x·rsqrt(mean+eps)).
 template <int DT>
 __device__ void rmsnorm(const void* w, const float* x, float* out, int dim, float eps) {
+  pdl_wait();
+  pdl_launch();
   __shared__ float part[32];
   const float* xr = x + (u64)blockIdx.x * dim;
   float* orow = out + (u64)blockIdx.x * dim;
@@ -130,16 +188,125 @@ __device__ __forceinline__ float dot8(const float w[8], const float* x, int c, b
   return s;
 }
 
+// st writes v to element i of a DT array, rounding to nearest even.
+template <int DT>
+__device__ __forceinline__ void st(void* p, u64 i, float v) {
+  if (DT == DT_BF16) ((u16*)p)[i] = f2bf(v);
+  else if (DT == DT_F16) ((u16*)p)[i] = f2h(v);
+  else ((float*)p)[i] = v;
+}
+
+// in8 reads the 8 input values of chunk c: x[8c..8c+7] (as two float4
+// when xvec). With a norm weight g it adds their squares to ss and returns
+// g·x: RMSNorm's output before the scale rsqrt(mean(x²)+eps), which
+// row_dot applies to the sum (see row_dot).
+template <int DT>
+__device__ __forceinline__ void in8(const float* x, const void* g, int c, bool xvec, float v[8], float& ss) {
+  const float* p = x + 8 * c;
+  if (xvec) {
+    float4 a = *(const float4*)p, b = *(const float4*)(p + 4);
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
+    v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+  } else {
+#pragma unroll
+    for (int k = 0; k < 8; k++) v[k] = p[k];
+  }
+  if (g) {
+    float gw[8];
+    ld8<DT>(g, c, gw);
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+      ss += v[k] * v[k];
+      v[k] *= gw[k];
+    }
+  }
+}
+
+// dotv is Σ_k w[k]·v[k] in dot8's order.
+__device__ __forceinline__ float dotv(const float w[8], const float v[8]) {
+  return w[0] * v[0] + w[1] * v[1] + w[2] * v[2] + w[3] * v[3] + w[4] * v[4] + w[5] * v[5] + w[6] * v[6] + w[7] * v[7];
+}
+
+// row_dot returns Σ_i W[row, i]·x[i] to every lane of the warp. With a norm
+// weight g it returns the same over RMSNorm's output, computed as
+// rsqrt(mean(x²)+eps)·Σ_i W[row, i]·g[i]·x[i]: the scale is one number per
+// token, so it factors out of the sum, and the warp reads every element of
+// x anyway, so it sums the squares as it goes. A fused norm thus costs no
+// pass, barrier or kernel of its own. Lane l reads the row's 16-byte chunks
+// l, l+32, ... (coalesced 512-byte warp loads, eight in flight per lane,
+// then four) and accumulates in float32; the warp reduces with shuffles.
+// Rows whose length is not a multiple of 8 take a scalar path.
+template <int DT>
+__device__ __forceinline__ float row_dot(const char* row, const float* xv, const void* g, float eps, int I, int lane, bool xvec) {
+  float acc = 0.f, ss = 0.f;
+  if ((I & 7) == 0) {
+    const int chunks = I >> 3;
+    int c = lane;
+    for (; c + 224 < chunks; c += 256) {
+      // Eight chunks in flight (a whole row of 2048 2-byte weights), kept
+      // raw until used: 4 registers a chunk for 2-byte weights.
+      chunk8 k[8];
+#pragma unroll
+      for (int j = 0; j < 8; j++) k[j] = ldc<DT>(row, c + 32 * j);
+      float w[8], v[8], s = 0.f;
+#pragma unroll
+      for (int j = 0; j < 7; j++) {
+        cvt<DT>(k[j], w);
+        in8<DT>(xv, g, c + 32 * j, xvec, v, ss);
+        s += dotv(w, v);
+      }
+      cvt<DT>(k[7], w);
+      in8<DT>(xv, g, c + 224, xvec, v, ss);
+      acc += s + dotv(w, v);
+    }
+    for (; c + 96 < chunks; c += 128) {
+      chunk8 k0 = ldc<DT>(row, c), k1 = ldc<DT>(row, c + 32), k2 = ldc<DT>(row, c + 64), k3 = ldc<DT>(row, c + 96);
+      float w[8], v[8], s = 0.f;
+      cvt<DT>(k0, w);
+      in8<DT>(xv, g, c, xvec, v, ss);
+      s += dotv(w, v);
+      cvt<DT>(k1, w);
+      in8<DT>(xv, g, c + 32, xvec, v, ss);
+      s += dotv(w, v);
+      cvt<DT>(k2, w);
+      in8<DT>(xv, g, c + 64, xvec, v, ss);
+      s += dotv(w, v);
+      cvt<DT>(k3, w);
+      in8<DT>(xv, g, c + 96, xvec, v, ss);
+      acc += s + dotv(w, v);
+    }
+    for (; c < chunks; c += 32) {
+      float w0[8], v[8];
+      ld8<DT>(row, c, w0);
+      in8<DT>(xv, g, c, xvec, v, ss);
+      acc += dotv(w0, v);
+    }
+  } else {
+    for (int i = lane; i < I; i += 32) {
+      float xi = xv[i];
+      if (g) {
+        ss += xi * xi;
+        xi *= ld<DT>(g, i);
+      }
+      acc += ld<DT>(row, i) * xi;
+    }
+  }
+  acc = warp_sum(acc);
+  if (!g) return acc;
+  ss = warp_sum(ss);
+  return acc * (float)(1.0 / sqrt((double)(ss / (float)I + eps)));
+}
+
 // gemv (decode Linear, n = 1): out[o] = Σ_i x[i]·W[o, i]. A block copies x
 // into shared memory (when SMEM, for mapped memory where x crosses the bus;
-// dynamic size 4·in bytes), or reads it through L1, then each warp
-// takes whole rows, grid-striding: lane l reads the row's 16-byte chunks
-// l, l+32, ... (coalesced 512-byte warp loads, four in flight per lane),
-// accumulates in float32 and the warp reduces with shuffles. Rows whose
-// length is not a multiple of 8 take a scalar path.
+// dynamic size 4·in bytes), or reads it through L1, then each warp takes
+// whole rows, grid-striding, with row_dot.
 template <int DT, bool SMEM>
 __device__ void gemv(const void* W, const float* x, float* out, int O, int I) {
   extern __shared__ float xs[];
+  const int es = DT == DT_F32 ? 4 : 2;
+  pdl_wait();
+  pdl_launch();
   const float* xv = x;
   if (SMEM) {
     for (int i = threadIdx.x; i < I; i += blockDim.x) xs[i] = x[i];
@@ -147,32 +314,150 @@ __device__ void gemv(const void* W, const float* x, float* out, int O, int I) {
     xv = xs;
   }
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
-  const int es = DT == DT_F32 ? 4 : 2;
   const bool xvec = ((u64)xv & 15) == 0;  // x readable as float4 (shared memory always is)
   for (int o = blockIdx.x * wpb + warp; o < O; o += gridDim.x * wpb) {
-    const char* row = (const char*)W + (u64)o * I * es;
-    float acc = 0.f;
-    if ((I & 7) == 0) {
-      const int chunks = I >> 3;
-      int c = lane;
-      for (; c + 96 < chunks; c += 128) {
-        float w0[8], w1[8], w2[8], w3[8];
-        ld8<DT>(row, c, w0);
-        ld8<DT>(row, c + 32, w1);
-        ld8<DT>(row, c + 64, w2);
-        ld8<DT>(row, c + 96, w3);
-        acc += dot8(w0, xv, c, xvec) + dot8(w1, xv, c + 32, xvec) + dot8(w2, xv, c + 64, xvec) + dot8(w3, xv, c + 96, xvec);
-      }
-      for (; c < chunks; c += 32) {
-        float w0[8];
-        ld8<DT>(row, c, w0);
-        acc += dot8(w0, xv, c, xvec);
-      }
-    } else {
-      for (int i = lane; i < I; i += 32) acc += ld<DT>(row, i) * xv[i];
-    }
-    acc = warp_sum(acc);
+    float acc = row_dot<DT>((const char*)W + (u64)o * I * es, xv, 0, 0.f, I, lane, xvec);
     if (lane == 0) out[o] = acc;
+  }
+}
+
+// The modes of gemv_fused.
+#define FUSED_STORE 0  // outs[m][r] = W_m[r]·x for the rows of W0, W1, W2 in turn
+#define FUSED_ADD 1    // as STORE, but outs[m][r] += W_m[r]·x (a residual add)
+#define FUSED_GLU 2    // out0[r] = silu(W0[r]·x)·(W1[r]·x) (gate and up), silu in double
+
+// fused_row maps gemv_fused's row number *r to a matrix, 0 (W0), 1 (W1)
+// or 2 (W2), which it returns, and the row in it, left in *r. In FUSED_GLU,
+// row 2p is gate row p (W0) and 2p+1 up row p (W1).
+__device__ __forceinline__ int fused_row(int mode, int r0, int r1, int* r) {
+  if (mode == FUSED_GLU) {
+    const int o = *r;
+    *r = o >> 1;
+    return o & 1;
+  }
+  if (*r < r0) return 0;
+  *r -= r0;
+  if (*r < r1) return 1;
+  *r -= r1;
+  return 2;
+}
+
+// gemv_fused is the decode (n = 1) kernel of the fused ops (device.FusedLLMOps):
+// up to three projections of one input in one launch (NormLinear's q, k,
+// v), a projection added into the residual (LinearAdd), or gate and up
+// with SwiGLU (NormGLU). With a norm weight g the input is RMSNorm(x)·g,
+// which row_dot folds into each row's pass over x, so no rmsnorm kernel
+// runs. Rows are numbered across the matrices (in FUSED_GLU, 2p is gate
+// row p and 2p+1 up row p: fused_row); warps take whole rows,
+// grid-striding, and read x from shared memory (SMEM: staged once per
+// block) or through L1. In FUSED_GLU the two warps of a pair meet in
+// shared memory and the gate's warp writes silu(gate)·up, so blockDim.x is
+// a multiple of 64.
+template <int DT, bool SMEM>
+__device__ void gemv_fused(const void* W0, const void* W1, const void* W2, float* o0, float* o1, float* o2,
+                           int r0, int r1, int r2, int I, const float* x, const void* g, float eps, int mode) {
+  extern __shared__ float xs[];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
+  const int es = DT == DT_F32 ? 4 : 2;
+  const u64 rowBytes = (u64)I * es;
+  const int rows = mode == FUSED_GLU ? 2 * r0 : r0 + r1 + r2;
+  pdl_wait();
+  pdl_launch();
+  const float* xv = x;
+  if (SMEM) {
+    // Stage x once per block; with a norm, stage RMSNorm's output itself
+    // (the block reduces Σx² while staging), so that the rows read plain
+    // floats as gemv's do: the tall lm_head runs at gemv's speed.
+    float ss = 0.f;
+    for (int i = threadIdx.x; i < I; i += blockDim.x) {
+      float v = x[i];
+      xs[i] = v;
+      ss += v * v;
+    }
+    if (g) {
+      __shared__ float part[32];
+      ss = warp_sum(ss);
+      if (lane == 0) part[warp] = ss;
+      __syncthreads();
+      if (warp == 0) {
+        ss = lane < wpb ? part[lane] : 0.f;
+        ss = warp_sum(ss);
+        if (lane == 0) part[0] = ss;
+      }
+      __syncthreads();
+      const float inv = (float)(1.0 / sqrt((double)(part[0] / (float)I + eps)));
+      for (int i = threadIdx.x; i < I; i += blockDim.x) xs[i] = ld<DT>(g, i) * (xs[i] * inv);
+      g = 0;
+    }
+    __syncthreads();
+    xv = xs;
+  }
+  const bool xvec = ((u64)xv & 15) == 0;
+  if (mode == FUSED_GLU) {
+    // Uniform trip count over the block: the pair exchange needs barriers.
+    __shared__ float pair[32];
+    for (int base = blockIdx.x * wpb; base < rows; base += gridDim.x * wpb) {
+      const int o = base + warp, p = o >> 1;
+      float d = 0.f;
+      if (o < rows) d = row_dot<DT>((const char*)((o & 1) ? W1 : W0) + p * rowBytes, xv, g, eps, I, lane, xvec);
+      if (lane == 0) pair[warp] = d;
+      __syncthreads();
+      if (o < rows && (o & 1) == 0 && lane == 0) {
+        double gd = d;
+        o0[p] = (float)(gd / (1.0 + exp(-gd))) * pair[warp + 1];
+      }
+      __syncthreads();
+    }
+    return;
+  }
+  for (int o = blockIdx.x * wpb + warp; o < rows; o += gridDim.x * wpb) {
+    int r = o;
+    const int mi = fused_row(mode, r0, r1, &r);
+    float acc = row_dot<DT>((const char*)(mi == 0 ? W0 : mi == 1 ? W1 : W2) + r * rowBytes, xv, g, eps, I, lane, xvec);
+    if (lane == 0) {
+      float* out = (mi == 0 ? o0 : mi == 1 ? o1 : o2) + r;
+      *out = mode == FUSED_ADD ? *out + acc : acc;
+    }
+  }
+}
+
+// rope_kv: RoPE on q and k, and k and v appended to the caches, in one
+// launch (device.FusedLLMOps.RoPEKV). Thread per work item, grid-striding
+// over n·heads·half q pairs, then n·kvHeads·half k pairs (rotated in place
+// and stored to the cache), then n·kvHeads·headDim v elements. kc and vc
+// point at cache row pos; rows are kvHeads·headDim wide. Rotation as rope_f32.
+template <int DT>
+__device__ void rope_kv(float* q, float* k, const float* v, const float* invFreq, void* kc, void* vc, int n,
+                        int pos, int heads, int kvHeads, int headDim) {
+  pdl_wait();
+  pdl_launch();
+  const int half = headDim >> 1, width = kvHeads * headDim;
+  const u64 nq = (u64)n * heads * half, nk = (u64)n * kvHeads * half, nv = (u64)n * width;
+  for (u64 u = blockIdx.x * (u64)blockDim.x + threadIdx.x; u < nq + nk + nv; u += (u64)gridDim.x * blockDim.x) {
+    if (u >= nq + nk) {
+      u64 r = u - nq - nk;
+      st<DT>(vc, r, v[r]);  // v is [n, width], as the cache rows from pos
+      continue;
+    }
+    const bool isK = u >= nq;
+    const u64 r = isK ? u - nq : u;
+    const int hs = isK ? kvHeads : heads;
+    const int i = (int)(r % half);
+    const u64 th = r / half;  // token t = th / hs, head th % hs
+    const int t = (int)(th / hs);
+    float a = (float)(pos + t) * invFreq[i];
+    double s, c;
+    sincos((double)a, &s, &c);
+    float cf = (float)c, sf = (float)s;
+    float* x = (isK ? k : q) + th * headDim;
+    float x0 = x[i], x1 = x[i + half];
+    float y0 = x0 * cf - x1 * sf, y1 = x1 * cf + x0 * sf;
+    x[i] = y0;
+    x[i + half] = y1;
+    if (isK) {
+      st<DT>(kc, th * headDim + i, y0);  // th·headDim = t·width + h·headDim
+      st<DT>(kc, th * headDim + i + half, y1);
+    }
   }
 }
 
@@ -181,6 +466,8 @@ __device__ void gemv(const void* W, const float* x, float* out, int O, int I) {
 // thread (tx, ty) of block (bx, by) computes out[by·16+ty, bx·16+tx].
 template <int DT>
 __device__ void gemm_tiled(const void* W, const float* x, float* out, int n, int O, int I) {
+  pdl_wait();
+  pdl_launch();
   __shared__ float xs[16][17];
   __shared__ float ws[16][17];
   int tx = threadIdx.x, ty = threadIdx.y;
@@ -202,6 +489,8 @@ __device__ void gemm_tiled(const void* W, const float* x, float* out, int n, int
 // element (grid-stride): the prefill GEMM runs on both halves so that bf16
 // tensor cores see the activations to about 16 bits of mantissa.
 extern "C" __global__ void split_bf16(const float* x, u16* hi, u16* lo, u64 count) {
+  pdl_wait();
+  pdl_launch();
   for (u64 i = blockIdx.x * (u64)blockDim.x + threadIdx.x; i < count; i += (u64)gridDim.x * blockDim.x) {
     float v = x[i];
     u16 h = f2bf(v);
@@ -214,6 +503,8 @@ extern "C" __global__ void split_bf16(const float* x, u16* hi, u16* lo, u64 coun
 // rotates (x[i], x[i+half]) by angle (pos+t)·invFreq[i] (a float32 product,
 // cos and sin in double rounded to float, as the cpu reference).
 extern "C" __global__ void rope_f32(float* x, const float* invFreq, int n, int heads, int headDim, int pos) {
+  pdl_wait();
+  pdl_launch();
   int half = headDim >> 1;
   u64 total = (u64)n * heads * half;
   for (u64 u = blockIdx.x * (u64)blockDim.x + threadIdx.x; u < total; u += (u64)gridDim.x * blockDim.x) {
@@ -234,11 +525,10 @@ extern "C" __global__ void rope_f32(float* x, const float* invFreq, int n, int h
 // kvstore: thread per element (grid-stride); dst = convert(src).
 template <int DT>
 __device__ void kvstore(const float* src, void* dst, u64 count) {
+  pdl_wait();
+  pdl_launch();
   for (u64 i = blockIdx.x * (u64)blockDim.x + threadIdx.x; i < count; i += (u64)gridDim.x * blockDim.x) {
-    float v = src[i];
-    if (DT == DT_BF16) ((u16*)dst)[i] = f2bf(v);
-    else if (DT == DT_F16) ((u16*)dst)[i] = f2h(v);
-    else ((float*)dst)[i] = v;
+    st<DT>(dst, i, src[i]);
   }
 }
 
@@ -248,15 +538,18 @@ __device__ void kvstore(const float* src, void* dst, u64 count) {
 // head h = 4·y + w over cache rows [s·chunk, min((s+1)·chunk, pos+t+1)).
 // Per 32 keys, lane l computes the score of key j0+l (its own K row, read
 // whole), the warp takes the max and updates the online softmax; then lane l
-// accumulates output dims l, l+32, ... from the 32 V rows (coalesced). With
-// one split the warp writes out; otherwise it writes (m, l, acc) to part for
-// attn_combine. Heads of one KV group share K and V rows through L1.
-// headDim ≤ 256 (8 dims per lane). vec (the host checked 16-byte alignment
-// of the caches and that headDim and the row width are multiples of 8)
-// reads K rows with 16-byte loads.
+// accumulates output dims l, l+32, ... from the 32 V rows (coalesced; a
+// whole batch's V loads are issued at once, so a batch costs one memory
+// latency, not 32). With one split the warp writes out; otherwise it writes
+// (m, l, acc) to part for attn_combine. Heads of one KV group share K and V
+// rows through L1. headDim ≤ 256 (8 dims per lane). vec (the host checked
+// 16-byte alignment of the caches and that headDim and the row width are
+// multiples of 8) reads K rows with 16-byte loads.
 template <int DT>
 __device__ void attention(const float* q, const void* kc, const void* vc, float* out, float* part, int pos,
                           int heads, int kvHeads, int headDim, int chunk, int splits, float scale, int vec) {
+  pdl_wait();
+  pdl_launch();
   __shared__ float qs[4][256];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int t = blockIdx.z, s = blockIdx.x, h = blockIdx.y * 4 + warp;
@@ -279,6 +572,7 @@ __device__ void attention(const float* q, const void* kc, const void* vc, float*
       const u64 base = (u64)j * width + kvoff;
       float dot = 0.f;
       if (vec) {
+#pragma unroll 8
         for (int c = 0; c < headDim / 8; c++) {
           float w[8];
           ld8<DT>(kc, base / 8 + c, w);
@@ -297,14 +591,32 @@ __device__ void attention(const float* q, const void* kc, const void* vc, float*
     l = l * corr + warp_sum(p);
 #pragma unroll
     for (int k = 0; k < 8; k++) acc[k] *= corr;
-    int nk = min(32, j1 - jb);
-    for (int kk = 0; kk < nk; kk++) {
-      float pk = __shfl_sync(0xffffffffu, p, kk);
-      const u64 vb = (u64)(jb + kk) * width + kvoff;
+    const int nk = min(32, j1 - jb);
+    if (nk == 32 && headDim <= 64) {
+      // A full batch at headDim ≤ 64: 64 independent loads, then the sums.
+      float vv[32][2];
 #pragma unroll
-      for (int k = 0; k < 8; k++) {
-        int d = lane + 32 * k;
-        if (d < headDim) acc[k] += pk * ld<DT>(vc, vb + d);
+      for (int kk = 0; kk < 32; kk++) {
+        const u64 vb = (u64)(jb + kk) * width + kvoff;
+#pragma unroll
+        for (int k = 0; k < 2; k++) vv[kk][k] = lane + 32 * k < headDim ? ld<DT>(vc, vb + lane + 32 * k) : 0.f;
+      }
+#pragma unroll
+      for (int kk = 0; kk < 32; kk++) {
+        float pk = __shfl_sync(0xffffffffu, p, kk);
+        acc[0] += pk * vv[kk][0];
+        acc[1] += pk * vv[kk][1];
+      }
+    } else {
+#pragma unroll 4
+      for (int kk = 0; kk < nk; kk++) {
+        float pk = __shfl_sync(0xffffffffu, p, kk);
+        const u64 vb = (u64)(jb + kk) * width + kvoff;
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+          int d = lane + 32 * k;
+          if (d < headDim) acc[k] += pk * ld<DT>(vc, vb + d);
+        }
       }
     }
     m = mn;
@@ -336,6 +648,8 @@ __device__ void attention(const float* q, const void* kc, const void* vc, float*
 // token t = y), thread per output dim d; out = Σ_s e^(m_s−M)·acc_s / Σ_s e^(m_s−M)·l_s.
 // Splits past a token's context have l = 0 and m = −inf and add nothing.
 extern "C" __global__ void attn_combine(const float* part, float* out, int heads, int headDim, int splits) {
+  pdl_wait();
+  pdl_launch();
   int h = blockIdx.x, t = blockIdx.y;
   const float* pp = part + ((u64)t * heads + h) * splits * (headDim + 2);
   float M = NEG_INF;
@@ -356,6 +670,8 @@ extern "C" __global__ void attn_combine(const float* part, float* out, int heads
 
 // swiglu: thread per element (grid-stride); out = silu(g)·up, silu in double.
 extern "C" __global__ void swiglu_f32(const float* gate, const float* up, float* out, u64 count) {
+  pdl_wait();
+  pdl_launch();
   for (u64 i = blockIdx.x * (u64)blockDim.x + threadIdx.x; i < count; i += (u64)gridDim.x * blockDim.x) {
     double g = gate[i];
     out[i] = (float)(g / (1.0 + exp(-g))) * up[i];
@@ -364,23 +680,15 @@ extern "C" __global__ void swiglu_f32(const float* gate, const float* up, float*
 
 // add: thread per element (grid-stride); x += y.
 extern "C" __global__ void add_f32(float* x, const float* y, u64 count) {
+  pdl_wait();
+  pdl_launch();
   for (u64 i = blockIdx.x * (u64)blockDim.x + threadIdx.x; i < count; i += (u64)gridDim.x * blockDim.x) x[i] += y[i];
 }
 
-// argmax: one block (1024 threads) per row; each thread scans a strided
-// slice keeping the first largest, then a shared-memory tree keeps the
-// larger value, the smaller index on ties. NaN is never the largest; a row
-// with no value above −inf gives 0, as the cpu reference.
-extern "C" __global__ void argmax_f32(const float* x, int* out, int width) {
-  __shared__ float bv[1024];
-  __shared__ int bi[1024];
-  const float* row = x + (u64)blockIdx.x * width;
-  float best = NEG_INF;
-  int idx = 0x7fffffff;
-  for (int i = threadIdx.x; i < width; i += blockDim.x) {
-    float v = row[i];
-    if (v > best) best = v, idx = i;
-  }
+// amax_reduce leaves in bv[0], bi[0] the largest of the block's (best, idx)
+// pairs, the smaller index on ties; blockDim.x is a power of two ≤ 1024 and
+// bv, bi hold blockDim.x entries.
+__device__ void amax_reduce(float best, int idx, float* bv, int* bi) {
   bv[threadIdx.x] = best;
   bi[threadIdx.x] = idx;
   __syncthreads();
@@ -392,6 +700,64 @@ extern "C" __global__ void argmax_f32(const float* x, int* out, int width) {
     }
     __syncthreads();
   }
+}
+
+// argmax: one block (1024 threads) per row; each thread scans a strided
+// slice keeping the first largest, then amax_reduce. NaN is never the
+// largest; a row with no value above −inf gives 0, as the cpu reference.
+extern "C" __global__ void argmax_f32(const float* x, int* out, int width) {
+  pdl_wait();
+  pdl_launch();
+  __shared__ float bv[1024];
+  __shared__ int bi[1024];
+  const float* row = x + (u64)blockIdx.x * width;
+  float best = NEG_INF;
+  int idx = 0x7fffffff;
+  for (int i = threadIdx.x; i < width; i += blockDim.x) {
+    float v = row[i];
+    if (v > best) best = v, idx = i;
+  }
+  amax_reduce(best, idx, bv, bi);
+  if (threadIdx.x == 0) out[blockIdx.x] = bi[0] == 0x7fffffff ? 0 : bi[0];
+}
+
+// argmax_part is the first half of argmax over a wide row (a vocabulary):
+// block b of row r (grid x = parts, y = rows, 256 threads) scans elements
+// b·256 + t, stepping parts·256, and writes its largest (value, index) to
+// pv, pi[r·parts + b] (index 0x7fffffff if it saw nothing above −inf).
+extern "C" __global__ void argmax_part_f32(const float* x, float* pv, int* pi, int width) {
+  pdl_wait();
+  pdl_launch();
+  __shared__ float bv[256];
+  __shared__ int bi[256];
+  const float* row = x + (u64)blockIdx.y * width;
+  float best = NEG_INF;
+  int idx = 0x7fffffff;
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < width; i += gridDim.x * blockDim.x) {
+    float v = row[i];
+    if (v > best) best = v, idx = i;
+  }
+  amax_reduce(best, idx, bv, bi);
+  if (threadIdx.x == 0) {
+    pv[(u64)blockIdx.y * gridDim.x + blockIdx.x] = bv[0];
+    pi[(u64)blockIdx.y * gridDim.x + blockIdx.x] = bi[0];
+  }
+}
+
+// argmax_final reduces argmax_part's parts: one block (1024 threads) per row.
+extern "C" __global__ void argmax_final_f32(const float* pv, const int* pi, int* out, int parts) {
+  pdl_wait();
+  pdl_launch();
+  __shared__ float bv[1024];
+  __shared__ int bi[1024];
+  float best = NEG_INF;
+  int idx = 0x7fffffff;
+  for (int p = threadIdx.x; p < parts; p += blockDim.x) {
+    float v = pv[(u64)blockIdx.x * parts + p];
+    int i = pi[(u64)blockIdx.x * parts + p];
+    if (v > best || (v == best && i < idx)) best = v, idx = i;
+  }
+  amax_reduce(best, idx, bv, bi);
   if (threadIdx.x == 0) out[blockIdx.x] = bi[0] == 0x7fffffff ? 0 : bi[0];
 }
 
@@ -408,6 +774,20 @@ extern "C" __global__ void argmax_f32(const float* x, int* out, int width) {
   }                                                                                                              \
   extern "C" __global__ void gemv_global_##S(const void* W, const float* x, float* out, int O, int I) {          \
     gemv<DT, false>(W, x, out, O, I);                                                                            \
+  }                                                                                                              \
+  extern "C" __global__ void gemv_fused_##S(const void* W0, const void* W1, const void* W2, float* o0, float* o1,   \
+                                            float* o2, int r0, int r1, int r2, int I, const float* x, const void* g, \
+                                            float eps, int mode) {                                               \
+    gemv_fused<DT, false>(W0, W1, W2, o0, o1, o2, r0, r1, r2, I, x, g, eps, mode);                          \
+  }                                                                                                              \
+  extern "C" __global__ void gemv_fused_smem_##S(const void* W0, const void* W1, const void* W2, float* o0,      \
+                                                 float* o1, float* o2, int r0, int r1, int r2, int I,            \
+                                                 const float* x, const void* g, float eps, int mode) {           \
+    gemv_fused<DT, true>(W0, W1, W2, o0, o1, o2, r0, r1, r2, I, x, g, eps, mode);                           \
+  }                                                                                                              \
+  extern "C" __global__ void rope_kv_##S(float* q, float* k, const float* v, const float* invFreq, void* kc,     \
+                                         void* vc, int n, int pos, int heads, int kvHeads, int headDim) {        \
+    rope_kv<DT>(q, k, v, invFreq, kc, vc, n, pos, heads, kvHeads, headDim);                                      \
   }                                                                                                              \
   extern "C" __global__ void gemm_##S(const void* W, const float* x, float* out, int n, int O, int I) {          \
     gemm_tiled<DT>(W, x, out, n, O, I);                                                                          \

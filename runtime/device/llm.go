@@ -65,7 +65,9 @@ type LLMDevice interface {
 }
 
 // LLMOps are the Llama kernels. Memories of an LLMDevice implement it.
+// The fused ops (llm_fused.go) are defined by sequences of the basic ones.
 type LLMOps interface {
+	FusedLLMOps
 	// Embed writes rows tokens[t] of the embedding table (tensor table,
 	// [vocab, dim]) to out (f32 [n, dim]); tokens is int32 [n].
 	Embed(w Weights, table int, tokens, out Span, n int) error

@@ -42,6 +42,8 @@ type Engine struct {
 	kv     device.KVDType
 	batch  int
 	ids    TensorIDs
+	qkv    [][]int // per layer, the q, k and v projections' ids for NormLinear
+	lmHead []int   // the lm_head id for NormLinear
 	k      Kernels
 	s      runState
 	layout StateLayout
@@ -88,6 +90,10 @@ func New(cfg models.Config, k Kernels, alloc Alloc, opt Options) (*Engine, error
 		return nil, fmt.Errorf("llm engine: maxBatch %d is not in [1, 65536]", opt.MaxBatch)
 	}
 	e := &Engine{cfg: cfg, kv: opt.KV, batch: opt.MaxBatch, ids: IDs(cfg), k: k, next: -1, tag: configTag(cfg)}
+	for _, L := range e.ids.Layers {
+		e.qkv = append(e.qkv, []int{L.Q, L.K, L.V})
+	}
+	e.lmHead = []int{e.ids.LMHead}
 	var err error
 	if e.layout, err = layoutState(cfg, opt.KV, opt.MaxSeq); err != nil {
 		return nil, fmt.Errorf("llm engine: %w", err)

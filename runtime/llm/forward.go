@@ -23,42 +23,29 @@ func (e *Engine) forward(n, pos int, all bool) error {
 	for l, L := range ids.Layers {
 		kc := Buf{Off: e.state.Off + e.layout.K[l], Len: e.layout.LayerBytes}
 		vc := Buf{Off: e.state.Off + e.layout.V[l], Len: e.layout.LayerBytes}
-		// Attention block input: xb = rmsnorm(x)·attnNorm.
-		k.step("attn norm", l).RMSNorm(L.AttnNorm, x, xb, n, eps)
-		// Projections: q, k, v = xb·Wqᵀ, xb·Wkᵀ, xb·Wvᵀ.
-		k.step("q", l).Linear(L.Q, xb, q, n)
-		k.step("k", l).Linear(L.K, xb, kk, n)
-		k.step("v", l).Linear(L.V, xb, vv, n)
-		// Rotate q and k by their positions.
-		k.step("rope q", l).RoPE(q, s.invFreq, n, heads, hd, pos)
-		k.step("rope k", l).RoPE(kk, s.invFreq, n, kvHeads, hd, pos)
-		// Append k and v to this layer's cache at rows pos..pos+n-1.
-		k.step("store k", l).KVStore(kk, kc, e.kv, n, pos, kvd)
-		k.step("store v", l).KVStore(vv, vc, e.kv, n, pos, kvd)
+		// Attention block input and projections: xb = rmsnorm(x)·attnNorm,
+		// then q, k, v = xb·Wqᵀ, xb·Wkᵀ, xb·Wvᵀ.
+		k.step("attn norm+qkv", l).NormLinear(L.AttnNorm, e.qkv[l], x, xb, []Buf{q, kk, vv}, n, eps)
+		// Rotate q and k by their positions; append k and v to this layer's
+		// cache at rows pos..pos+n-1.
+		k.step("rope+kv store", l).RoPEKV(q, kk, vv, s.invFreq, kc, vc, e.kv, n, pos, heads, kvHeads, hd)
 		// Causal grouped-query attention over cache rows 0..pos+n-1.
 		k.step("attention", l).Attention(q, kc, vc, att, e.kv, n, pos, heads, kvHeads, hd)
-		// Output projection into xb, then the residual: x += xb.
-		k.step("o", l).Linear(L.O, att, xb, n)
-		k.step("attn residual", l).Add(x, xb, n*dim)
-		// MLP block input: xb = rmsnorm(x)·mlpNorm.
-		k.step("mlp norm", l).RMSNorm(L.MLPNorm, x, xb, n, eps)
-		// Gate and up projections: hb = xb·Wgateᵀ, hb2 = xb·Wupᵀ.
-		k.step("gate", l).Linear(L.Gate, xb, hb, n)
-		k.step("up", l).Linear(L.Up, xb, hb2, n)
-		// hb = silu(hb)·hb2.
-		k.step("swiglu", l).SwiGLU(hb, hb2, hb, n*c.IntermediateSize)
-		// Down projection into xb, then the residual: x += xb.
-		k.step("down", l).Linear(L.Down, hb, xb, n)
-		k.step("mlp residual", l).Add(x, xb, n*dim)
+		// Output projection and the residual: x += att·Woᵀ (xb is scratch).
+		k.step("o+residual", l).LinearAdd(L.O, att, xb, x, n)
+		// MLP: xb = rmsnorm(x)·mlpNorm, hb = silu(xb·Wgateᵀ)·(xb·Wupᵀ)
+		// (hb2 is scratch).
+		k.step("mlp norm+gate/up", l).NormGLU(L.MLPNorm, L.Gate, L.Up, x, xb, hb2, hb, n, eps)
+		// Down projection and the residual: x += hb·Wdownᵀ (xb is scratch).
+		k.step("down+residual", l).LinearAdd(L.Down, hb, xb, x, n)
 	}
 	// Final norm and lm_head, for the last row only unless every row's
-	// logits are wanted.
-	rows := x
+	// logits are wanted: logits = rmsnorm(x)·finalNorm·Wlmᵀ.
+	rows, rowsB := x, xb
 	if !all {
-		rows, n = e.row(s.x, n-1, 1, dim), 1
+		rows, rowsB, n = e.row(s.x, n-1, 1, dim), e.row(s.xb, n-1, 1, dim), 1
 	}
-	k.step("final norm", -1).RMSNorm(ids.FinalNorm, rows, rows, n, eps)
-	k.step("lm_head", -1).Linear(ids.LMHead, rows, e.row(s.logits, 0, n, c.VocabSize), n)
+	k.step("final norm+lm_head", -1).NormLinear(ids.FinalNorm, e.lmHead, rows, rowsB, []Buf{e.row(s.logits, 0, n, c.VocabSize)}, n, eps)
 	return k.err
 }
 
@@ -94,44 +81,32 @@ func (l *latch) Embed(table int, tokens, out Buf, n int) {
 	}
 }
 
-func (l *latch) RMSNorm(weight int, x, out Buf, n int, eps float32) {
+func (l *latch) NormLinear(norm int, weights []int, x, xb Buf, outs []Buf, n int, eps float32) {
 	if l.err == nil {
-		l.do(l.k.RMSNorm(weight, x, out, n, eps))
+		l.do(l.k.NormLinear(norm, weights, x, xb, outs, n, eps))
 	}
 }
 
-func (l *latch) Linear(weight int, x, out Buf, n int) {
+func (l *latch) NormGLU(norm, gate, up int, x, xb, tmp, out Buf, n int, eps float32) {
 	if l.err == nil {
-		l.do(l.k.Linear(weight, x, out, n))
+		l.do(l.k.NormGLU(norm, gate, up, x, xb, tmp, out, n, eps))
 	}
 }
 
-func (l *latch) RoPE(x, invFreq Buf, n, heads, headDim, pos int) {
+func (l *latch) LinearAdd(weight int, x, tmp, resid Buf, n int) {
 	if l.err == nil {
-		l.do(l.k.RoPE(x, invFreq, n, heads, headDim, pos))
+		l.do(l.k.LinearAdd(weight, x, tmp, resid, n))
 	}
 }
 
-func (l *latch) KVStore(src, cache Buf, dt kvType, n, pos, width int) {
+func (l *latch) RoPEKV(q, k, v, invFreq, kCache, vCache Buf, dt kvType, n, pos, heads, kvHeads, headDim int) {
 	if l.err == nil {
-		l.do(l.k.KVStore(src, cache, dt, n, pos, width))
+		l.do(l.k.RoPEKV(q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim))
 	}
 }
 
 func (l *latch) Attention(q, kc, vc, out Buf, dt kvType, n, pos, heads, kvHeads, headDim int) {
 	if l.err == nil {
 		l.do(l.k.Attention(q, kc, vc, out, dt, n, pos, heads, kvHeads, headDim))
-	}
-}
-
-func (l *latch) SwiGLU(gate, up, out Buf, count int) {
-	if l.err == nil {
-		l.do(l.k.SwiGLU(gate, up, out, count))
-	}
-}
-
-func (l *latch) Add(x, y Buf, count int) {
-	if l.err == nil {
-		l.do(l.k.Add(x, y, count))
 	}
 }

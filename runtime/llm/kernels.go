@@ -24,6 +24,12 @@ type Kernels interface {
 	Add(x, y Buf, count int) error
 	Argmax(x, out Buf, n, width int) error
 	Sync() error
+
+	// The fused ops of device.FusedLLMOps.
+	NormLinear(norm int, weights []int, x, xb Buf, outs []Buf, n int, eps float32) error
+	NormGLU(norm, gate, up int, x, xb, tmp, out Buf, n int, eps float32) error
+	LinearAdd(weight int, x, tmp, resid Buf, n int) error
+	RoPEKV(q, k, v, invFreq, kCache, vCache Buf, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error
 }
 
 // Alloc returns a new zeroed buffer of size bytes, at least 8-byte aligned,

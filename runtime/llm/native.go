@@ -101,3 +101,30 @@ func (d DeviceKernels) Argmax(x, out Buf, n, width int) error {
 
 // Sync calls the device's Sync.
 func (d DeviceKernels) Sync() error { return d.Ops.Sync() }
+
+// NormLinear calls the device's NormLinear.
+func (d DeviceKernels) NormLinear(norm int, weights []int, x, xb Buf, outs []Buf, n int, eps float32) error {
+	var spans [device.NormLinearMax]device.Span
+	if len(outs) > len(spans) {
+		return fmt.Errorf("norm_linear: %d outputs, at most %d", len(outs), len(spans))
+	}
+	for i, o := range outs {
+		spans[i] = span(o)
+	}
+	return d.Ops.NormLinear(d.Weights, norm, weights, span(x), span(xb), spans[:len(outs)], n, eps)
+}
+
+// NormGLU calls the device's NormGLU.
+func (d DeviceKernels) NormGLU(norm, gate, up int, x, xb, tmp, out Buf, n int, eps float32) error {
+	return d.Ops.NormGLU(d.Weights, norm, gate, up, span(x), span(xb), span(tmp), span(out), n, eps)
+}
+
+// LinearAdd calls the device's LinearAdd.
+func (d DeviceKernels) LinearAdd(weight int, x, tmp, resid Buf, n int) error {
+	return d.Ops.LinearAdd(d.Weights, weight, span(x), span(tmp), span(resid), n)
+}
+
+// RoPEKV calls the device's RoPEKV.
+func (d DeviceKernels) RoPEKV(q, k, v, invFreq, kCache, vCache Buf, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
+	return d.Ops.RoPEKV(span(q), span(k), span(v), span(invFreq), span(kCache), span(vCache), dt, n, pos, heads, kvHeads, headDim)
+}

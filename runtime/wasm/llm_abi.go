@@ -30,6 +30,13 @@ import (
 //	llm_add(x, x_len, y, y_len, count)
 //	llm_argmax(x, x_len, out, out_len, n, width)
 //	llm_sync()
+//	llm_norm_linear(norm, count, w0, w1, w2, x, x_len, xb, xb_len, o0, o0_len, o1, o1_len, o2, o2_len, n, eps f32)
+//	llm_norm_glu(norm, gate, up, x, x_len, xb, xb_len, tmp, tmp_len, out, out_len, n, eps f32)
+//	llm_linear_add(weight, x, x_len, tmp, tmp_len, resid, resid_len, n)
+//	llm_rope_kv(q, q_len, k, k_len, v, v_len, inv_freq, inv_freq_len, k_cache, k_cache_len, v_cache, v_cache_len, kv, n, pos, heads, kv_heads, head_dim)
+//
+// The last four are device.FusedLLMOps; llm_norm_linear uses the first count
+// of w0..w2 and o0..o2 (1 ≤ count ≤ 3) and ignores the rest.
 //
 // Tensor ids are int32 (runtime/llm.IDs); kv is the KV dtype code
 // (0 f32, 1 bf16, 2 f16); every other parameter is an unsigned i32.
@@ -59,6 +66,10 @@ func LLMFuncs() []HostFunc {
 		llmFunc("llm_add", ps(5), hostLLMAdd),
 		llmFunc("llm_argmax", ps(6), hostLLMArgmax),
 		llmFunc("llm_sync", nil, hostLLMSync),
+		llmFunc("llm_norm_linear", append(ps(16), api.ValueTypeF32), hostLLMNormLinear),
+		llmFunc("llm_norm_glu", append(ps(12), api.ValueTypeF32), hostLLMNormGLU),
+		llmFunc("llm_linear_add", ps(8), hostLLMLinearAdd),
+		llmFunc("llm_rope_kv", ps(18), hostLLMRoPEKV),
 	}
 }
 
@@ -163,6 +174,42 @@ func hostLLMArgmax(g *Guest, ops device.LLMOps, s []uint64) {
 
 func hostLLMSync(g *Guest, ops device.LLMOps, _ []uint64) {
 	g.check(ops.Sync())
+}
+
+func hostLLMNormLinear(g *Guest, ops device.LLMOps, s []uint64) {
+	count := dim(s[1])
+	if count < 1 || count > device.NormLinearMax {
+		g.Trap("norm_linear: count %d is not in [1, %d]", count, device.NormLinearMax)
+	}
+	var ids [device.NormLinearMax]int
+	var outs [device.NormLinearMax]device.Span
+	x, xb := g.Span("x", s[5], s[6]), g.Span("xb", s[7], s[8])
+	for i := range count {
+		ids[i] = tensorID(s[2+i])
+		outs[i] = g.Span("out", s[9+2*i], s[10+2*i])
+	}
+	g.NoOverlap([]device.Span{x}, append([]device.Span{xb}, outs[:count]...))
+	g.check(ops.NormLinear(g.Weights, tensorID(s[0]), ids[:count], x, xb, outs[:count], dim(s[15]), api.DecodeF32(s[16])))
+}
+
+func hostLLMNormGLU(g *Guest, ops device.LLMOps, s []uint64) {
+	x, xb := g.Span("x", s[3], s[4]), g.Span("xb", s[5], s[6])
+	tmp, out := g.Span("tmp", s[7], s[8]), g.Span("out", s[9], s[10])
+	g.NoOverlap([]device.Span{x}, []device.Span{xb, tmp, out})
+	g.check(ops.NormGLU(g.Weights, tensorID(s[0]), tensorID(s[1]), tensorID(s[2]), x, xb, tmp, out, dim(s[11]), api.DecodeF32(s[12])))
+}
+
+func hostLLMLinearAdd(g *Guest, ops device.LLMOps, s []uint64) {
+	x, tmp, resid := g.Span("x", s[1], s[2]), g.Span("tmp", s[3], s[4]), g.Span("resid", s[5], s[6])
+	g.NoOverlap([]device.Span{x}, []device.Span{tmp, resid})
+	g.check(ops.LinearAdd(g.Weights, tensorID(s[0]), x, tmp, resid, dim(s[7])))
+}
+
+func hostLLMRoPEKV(g *Guest, ops device.LLMOps, s []uint64) {
+	q, k, v := g.Span("q", s[0], s[1]), g.Span("k", s[2], s[3]), g.Span("v", s[4], s[5])
+	f, kc, vc := g.Span("invFreq", s[6], s[7]), g.Span("kCache", s[8], s[9]), g.Span("vCache", s[10], s[11])
+	g.NoOverlap([]device.Span{v, f}, []device.Span{q, k, kc, vc})
+	g.check(ops.RoPEKV(q, k, v, f, kc, vc, kvType(g, s[12]), dim(s[13]), dim(s[14]), dim(s[15]), dim(s[16]), dim(s[17])))
 }
 
 // The host side of the guest's llm_* exports: typed wrappers that move a

@@ -2,7 +2,9 @@ package wasm_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -129,7 +131,7 @@ func TestLLMGuestErrors(t *testing.T) {
 	}
 }
 
-// rawLLM is one llm_raw call: op and up to 14 arguments.
+// rawLLM is one llm_raw call: op and up to 18 arguments.
 type rawLLM struct {
 	name string
 	op   uint32
@@ -139,7 +141,8 @@ type rawLLM struct {
 
 // hostileLLMCases are calls a malicious guest might make, given a valid
 // 64 KiB scratch region at v and the memory size. Tiny: hidden 64, 4 heads,
-// 2 KV heads of 16, vocab 512; tensor 1 is layer 0's attention norm.
+// 2 KV heads of 16, intermediate 192, vocab 512; tensors 1..9 are layer 0's
+// attention norm, q, k, v, o, MLP norm, gate, up and down.
 func hostileLLMCases(v, size uint32) []rawLLM {
 	x, out, f, cache := v, v+1024, v+2048, v+4096 // 4 rows of 64 f32 = 1024 bytes
 	eps := math.Float32bits(1e-5)
@@ -169,16 +172,40 @@ func hostileLLMCases(v, size uint32) []rawLLM {
 		{"add count lies", 7, []uint32{x, 64, out, 64, 1 << 30}, "x is 64 bytes"},
 		{"argmax unaligned", 8, []uint32{x + 2, 64, out, 4, 1, 16}, "not 4-byte aligned"},
 		{"argmax beyond", 8, []uint32{x, 64, size, 4, 1, 16}, "out range"},
+		{"norm_linear ok", 9, []uint32{eps, 1, 3, 2, 3, 4, x, 256, x + 256, 256, out, 256, out + 256, 128, out + 384, 128, 1}, ""},
+		{"norm_linear count 4", 9, []uint32{eps, 1, 4, 2, 3, 4, x, 256, x + 256, 256, out, 256, out + 256, 128, out + 384, 128, 1}, "count 4"},
+		{"norm_linear xb is x", 9, []uint32{eps, 1, 1, 2, 0, 0, x, 256, x, 256, out, 256, 0, 0, 0, 0, 1}, "overlaps"},
+		{"norm_linear outs overlap", 9, []uint32{eps, 1, 2, 2, 3, 0, x, 256, x + 256, 256, out, 256, out + 128, 128, 0, 0, 1}, "overlaps"},
+		{"norm_linear wrong width", 9, []uint32{eps, 1, 1, 9, 0, 0, x, 256, x + 256, 256, out, 256, 0, 0, 0, 0, 1}, "projection 0"},
+		{"norm_glu ok", 10, []uint32{eps, 6, 7, 8, x, 256, x + 256, 256, out, 768, out + 768, 768, 1}, ""},
+		{"norm_glu up is down", 10, []uint32{eps, 6, 7, 9, x, 256, x + 256, 256, out, 768, out + 768, 768, 1}, "up:"},
+		{"norm_glu tmp is out", 10, []uint32{eps, 6, 7, 8, x, 256, x + 256, 256, out, 768, out, 768, 1}, "overlaps"},
+		{"linear_add ok", 11, []uint32{5, x, 256, x + 256, 256, out, 256, 1}, ""},
+		{"linear_add resid on x", 11, []uint32{5, x, 256, x + 256, 256, x + 64, 256, 1}, "overlaps"},
+		{"rope_kv ok", 12, []uint32{x, 256, x + 256, 128, x + 384, 128, f, 32, cache, 2048, cache + 2048, 2048, 1, 1, 0, 4, 2, 16}, ""},
+		{"rope_kv pos beyond cache", 12, []uint32{x, 256, x + 256, 128, x + 384, 128, f, 32, cache, 2048, cache + 2048, 2048, 1, 1, 40, 4, 2, 16}, "beyond cache's 32 rows"},
+		{"rope_kv v on cache", 12, []uint32{x, 256, x + 256, 128, cache, 128, f, 32, cache, 2048, cache + 2048, 2048, 1, 1, 0, 4, 2, 16}, "overlaps"},
 	}
 }
 
+// callRaw writes c's arguments where the guest's llm_raw reads them and
+// calls it.
 func callRaw(g *wasm.Guest, c rawLLM) error {
-	args := make([]uint64, 15)
-	args[0] = uint64(c.op)
-	for i, a := range c.args {
-		args[i+1] = uint64(a)
+	ctx := context.Background()
+	p, err := g.Call(ctx, "llm_raw_args")
+	if err != nil {
+		return err
 	}
-	_, err := g.Call(context.Background(), "llm_raw", args...)
+	var b [18 * 4]byte
+	for i, a := range c.args {
+		binary.LittleEndian.PutUint32(b[4*i:], a)
+	}
+	mem := g.Memory().Bytes()
+	if p[0] > uint64(len(mem)-len(b)) {
+		return fmt.Errorf("llm_raw_args %#x is outside the guest's memory", p[0])
+	}
+	copy(mem[p[0]:], b[:])
+	_, err = g.Call(ctx, "llm_raw", uint64(c.op))
 	return err
 }
 
@@ -242,19 +269,19 @@ func FuzzHostileLLM(f *testing.F) {
 	v := uint32(call(f, g, "alloc", 64<<10)[0])
 	size := uint32(g.Size())
 	for _, c := range hostileLLMCases(v, size) {
-		a := make([]uint32, 14)
+		a := make([]uint32, 18)
 		copy(a, c.args)
-		f.Add(c.op, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13])
+		f.Add(c.op, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17])
 	}
-	f.Fuzz(func(t *testing.T, op, a, b, c, d, e, ff, gg, h, i, j, k, l, m, n uint32) {
-		args := []uint32{a, b, c, d, e, ff, gg, h, i, j, k, l, m, n}
+	f.Fuzz(func(t *testing.T, op, a, b, c, d, e, ff, gg, h, i, j, k, l, m, n, o, p, q, rr uint32) {
+		args := []uint32{a, b, c, d, e, ff, gg, h, i, j, k, l, m, n, o, p, q, rr}
 		// Keep legal work small so the fuzzer spends its time on bounds.
 		for x := range args {
 			if args[x] > 1<<20 && args[x] < size-(1<<20) {
 				args[x] %= 1 << 12
 			}
 		}
-		err := callRaw(g, rawLLM{op: op % 9, args: args})
+		err := callRaw(g, rawLLM{op: op % 13, args: args})
 		var trap *wasm.TrapError
 		if err == nil || errors.As(err, &trap) {
 			return

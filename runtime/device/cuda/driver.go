@@ -20,6 +20,7 @@ type driver struct {
 	cuStreamCreate, cuStreamDestroy, cuStreamSynchronize                       uintptr
 	cuEventCreate, cuEventDestroy, cuEventRecord, cuEventElapsedTime           uintptr
 	cuModuleLoadData, cuModuleUnload, cuModuleGetFunction, cuLaunchKernel      uintptr
+	cuLaunchKernelEx                                                           uintptr // CUDA 12+; 0 if absent
 }
 
 // CUDA driver constants used here (cuda.h).
@@ -94,6 +95,7 @@ func (d *driver) load(handle uintptr) error {
 		{p: &d.cuModuleUnload, names: []string{"cuModuleUnload"}},
 		{p: &d.cuModuleGetFunction, names: []string{"cuModuleGetFunction"}},
 		{p: &d.cuLaunchKernel, names: []string{"cuLaunchKernel"}},
+		{p: &d.cuLaunchKernelEx, names: []string{"cuLaunchKernelEx"}, optional: true},
 	})
 }
 

@@ -18,11 +18,13 @@ import (
 // weights, 2.47 GB) natively through the engine on cuda Memories: first in
 // managed mode with each of llm_managed.go's page-placement measures off
 // and on (WASMGPU_LLM_BENCH_VARIANTS, a comma list of none, hostio,
-// prefetch, both; two rounds), then, unless WASMGPU_LLM_BENCH_SHORT is set,
+// prefetch, both; nopdl: hostio without programmatic dependent launch,
+// llm_pdl.go; two rounds), then, unless WASMGPU_LLM_BENCH_SHORT is set,
 // a long context in managed mode, mapped mode and per-op device times at
-// the model's shapes. Each decode reports ms/token, the weight bytes read
-// per second, the host time to queue one token's ~280 launches and the
-// device span of that token's ops (first queued to last done). It needs a
+// the model's shapes (WASMGPU_LLM_BENCH_SHORT=ops: only the op times). Each
+// decode reports ms/token, the weight bytes read per second, the time of
+// one Forward (queue and sync) and the device span of that token's ops
+// (first queued to last done). It needs a
 // GPU and WASMGPU_LLM_BENCH=1 (generating the weights takes seconds on many
 // cores, a minute on few).
 func TestLLMDecodeLlama1B(t *testing.T) {
@@ -55,9 +57,13 @@ func TestLLMDecodeLlama1B(t *testing.T) {
 	var rows []string
 	for round := range 2 {
 		for _, v := range strings.Split(names, ",") {
-			managedHostIO = v == "hostio" || v == "both"
+			managedHostIO = v == "hostio" || v == "both" || v == "nopdl"
 			managedPrefetch = v == "prefetch" || v == "both"
+			if v == "nopdl" {
+				os.Setenv("WASMGPU_CUDA_PDL", "0")
+			}
 			r := benchDecode(t, d, w, cfg, device.Managed, 200, false)
+			os.Unsetenv("WASMGPU_CUDA_PDL")
 			rows = append(rows, fmt.Sprintf("managed %-9s round %d: %s", v, round, r.String(wbytes)))
 		}
 	}
@@ -65,7 +71,10 @@ func TestLLMDecodeLlama1B(t *testing.T) {
 	for _, r := range rows {
 		t.Log(r)
 	}
-	if os.Getenv("WASMGPU_LLM_BENCH_SHORT") != "" {
+	if short := os.Getenv("WASMGPU_LLM_BENCH_SHORT"); short != "" {
+		if short == "ops" {
+			llmOpTimes(t, d, w, cfg)
+		}
 		return
 	}
 	benchDecode(t, d, w, cfg, device.Managed, 200, true)
@@ -190,9 +199,10 @@ func median(ds []time.Duration) time.Duration {
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
 // llmOpTimes times each op at Llama 3.2 1B's decode shapes on a managed
-// memory: 200 back-to-back calls between two events, so each number is the
-// device time per call when the GPU is the bottleneck (or the launch rate
-// when it is not).
+// memory: 200 back-to-back calls between two events, cycling through the 16
+// layers' weights as a token does (one layer's fit in the 50 MB L2), so each
+// number is the device time per call when the GPU is the bottleneck (or
+// the launch rate when it is not).
 func llmOpTimes(t *testing.T, d *Device, w device.Weights, cfg models.Config) {
 	dm, err := d.NewMemory(device.Managed, 256<<20)
 	if err != nil {
@@ -222,7 +232,11 @@ func llmOpTimes(t *testing.T, d *Device, w device.Weights, cfg models.Config) {
 	logits, next, inv := span(4*vocab), span(4), span(4*hd/2)
 	kc, vc := span(4096*kvh*hd*2), span(4096*kvh*hd*2)
 	att := span(4 * heads * hd)
+	v := span(4 * kvh * hd)
 	tensorBytes := func(id int) float64 { tt, _ := w.Tensor(id); return float64(len(tt.Data)) }
+	qkvOut := []device.Span{q, k, v}
+	qkvBytes := tensorBytes(L.Q) + tensorBytes(L.K) + tensorBytes(L.V)
+	gluBytes := tensorBytes(L.Gate) + tensorBytes(L.Up)
 	ops := []struct {
 		name  string
 		bytes float64
@@ -247,6 +261,16 @@ func llmOpTimes(t *testing.T, d *Device, w device.Weights, cfg models.Config) {
 		{"swiglu 8192", 0, func() error { return m.SwiGLU(hb, hb2, hb, inter) }},
 		{"add 2048", 0, func() error { return m.Add(x, xb, dim) }},
 		{"argmax 128256", 0, func() error { return m.Argmax(logits, next, 1, vocab) }},
+		{"attention ctx 256", 0, func() error { return m.Attention(q, kc, vc, att, device.KVBF16, 1, 255, heads, kvh, hd) }},
+		// The fused ops of a decode step (llm_fused.go).
+		{"norm_linear qkv", qkvBytes, func() error { return m.NormLinear(w, L.AttnNorm, []int{L.Q, L.K, L.V}, x, xb, qkvOut, 1, 1e-5) }},
+		{"rope_kv bf16", 0, func() error { return m.RoPEKV(q, k, v, inv, kc, vc, device.KVBF16, 1, 100, heads, kvh, hd) }},
+		{"linear_add o", tensorBytes(L.O), func() error { return m.LinearAdd(w, L.O, att, xb, x, 1) }},
+		{"norm_glu", gluBytes, func() error { return m.NormGLU(w, L.MLPNorm, L.Gate, L.Up, x, xb, hb2, hb, 1, 1e-5) }},
+		{"linear_add down", tensorBytes(L.Down), func() error { return m.LinearAdd(w, L.Down, hb, xb, x, 1) }},
+		{"norm_linear lm_head", tensorBytes(ids.LMHead), func() error {
+			return m.NormLinear(w, ids.FinalNorm, []int{ids.LMHead}, x, xb, []device.Span{logits}, 1, 1e-5)
+		}},
 	}
 	const reps = 200
 	var rows []string
@@ -263,7 +287,8 @@ func llmOpTimes(t *testing.T, d *Device, w device.Weights, cfg models.Config) {
 			t.Fatal(err)
 		}
 		hs := time.Now()
-		for range reps {
+		for i := range reps {
+			L = ids.Layers[i%len(ids.Layers)] // each layer's weights in turn: no L2 reuse, as in a token
 			if err := op.f(); err != nil {
 				t.Fatal(err)
 			}

@@ -21,14 +21,21 @@ type llmState struct {
 	sms     int
 	stage   devBuf     // copy mode: the operands of one op
 	scratch devBuf     // bf16 activations for prefill GEMMs, attention partials
+	parts   devBuf     // argmax's per-block partial results
 	tokens  []int32    // resident mode: token ids read back for the range check
 	managed managedLLM // managed mode: pages kept in place (llm_managed.go)
+
+	pdl       bool         // launches overlap (llm_pdl.go)
+	launchCfg launchConfig // cuLaunchKernelEx's argument, reused
+	pdlAttr   launchAttr   // its one attribute
 }
 
 // llmKernels are the compiled kernels, by weight or cache dtype (0 bf16, 1 f16, 2 f32).
 type llmKernels struct {
 	embed, rmsnorm, gemv, gemvGlobal, gemm, kvstore, attention [3]*Kernel
-	split, rope, combine, swiglu, add, argmax                  *Kernel
+	gemvFused, gemvFusedSmem, ropeKV                           [3]*Kernel
+	split, rope, combine, swiglu, add, argmax, argmaxPart      *Kernel
+	argmaxFinal                                                *Kernel
 }
 
 // loadLLMKernels looks every kernel up once per Memory.
@@ -47,7 +54,8 @@ func (m *Memory) loadLLMKernels() error {
 			dst  **Kernel
 			name string
 		}{{&k.embed[i], "embed_"}, {&k.rmsnorm[i], "rmsnorm_"}, {&k.gemv[i], "gemv_"}, {&k.gemvGlobal[i], "gemv_global_"},
-			{&k.gemm[i], "gemm_"}, {&k.kvstore[i], "kvstore_"}, {&k.attention[i], "attention_"}} {
+			{&k.gemm[i], "gemm_"}, {&k.kvstore[i], "kvstore_"}, {&k.attention[i], "attention_"},
+			{&k.gemvFused[i], "gemv_fused_"}, {&k.gemvFusedSmem[i], "gemv_fused_smem_"}, {&k.ropeKV[i], "rope_kv_"}} {
 			if err := get(x.dst, x.name+s); err != nil {
 				return err
 			}
@@ -57,12 +65,13 @@ func (m *Memory) loadLLMKernels() error {
 		dst  **Kernel
 		name string
 	}{{&k.split, "split_bf16"}, {&k.rope, "rope_f32"}, {&k.combine, "attn_combine"}, {&k.swiglu, "swiglu_f32"},
-		{&k.add, "add_f32"}, {&k.argmax, "argmax_f32"}} {
+		{&k.add, "add_f32"}, {&k.argmax, "argmax_f32"}, {&k.argmaxPart, "argmax_part_f32"}, {&k.argmaxFinal, "argmax_final_f32"}} {
 		if err := get(x.dst, x.name); err != nil {
 			return err
 		}
 	}
 	m.llm.sms = max(m.d.attr(attrMultiprocessorCount), 1)
+	m.setupPDL()
 	m.llm.k = k
 	return nil
 }
@@ -91,7 +100,7 @@ func argOut(s device.Span) llmArg   { return llmArg{s: s, out: true} }
 func argInOut(s device.Span) llmArg { return llmArg{s: s, in: true, out: true} }
 
 // maxLLMArgs bounds an op's spans.
-const maxLLMArgs = 4
+const maxLLMArgs = 6
 
 // llmCall is one op in flight: its spans and their device addresses.
 type llmCall struct {
@@ -249,7 +258,7 @@ func (m *Memory) growLLMBuf(b *devBuf, n uint64, staging bool) error {
 // and the stream idle.
 func (m *Memory) freeLLM() []error {
 	var errs []error
-	for _, b := range []*devBuf{&m.llm.stage, &m.llm.scratch} {
+	for _, b := range []*devBuf{&m.llm.stage, &m.llm.scratch, &m.llm.parts} {
 		if b.ptr != 0 {
 			errs = append(errs, m.d.drv.check("cuMemFree", call(m.d.drv.cuMemFree, uintptr(b.ptr))))
 			m.d.liveDevice.Add(-int64(b.cap))
@@ -272,11 +281,22 @@ func gridFor(count, block, cap int) Dim3 {
 }
 
 // launch queues k with the arguments already packed. The context is current.
+// Where the device allows (llmPDL), the launch lets k start before the
+// previous kernel in the stream ends: see llm_pdl.go.
 func (m *Memory) launch(k *Kernel, grid, block Dim3, shmem uint32) error {
 	gx, gy, gz := grid.norm()
 	bx, by, bz := block.norm()
-	r := call(m.d.drv.cuLaunchKernel, k.fn, gx, gy, gz, bx, by, bz, uintptr(shmem), m.stream,
-		uintptr(unsafe.Pointer(&m.args.ptrs[0])), 0)
+	var r int32
+	if m.llm.pdl {
+		c := &m.llm.launchCfg
+		c.gridX, c.gridY, c.gridZ = uint32(gx), uint32(gy), uint32(gz)
+		c.blockX, c.blockY, c.blockZ = uint32(bx), uint32(by), uint32(bz)
+		c.sharedMem, c.stream = shmem, m.stream
+		r = call(m.d.drv.cuLaunchKernelEx, uintptr(unsafe.Pointer(c)), k.fn, uintptr(unsafe.Pointer(&m.args.ptrs[0])), 0)
+	} else {
+		r = call(m.d.drv.cuLaunchKernel, k.fn, gx, gy, gz, bx, by, bz, uintptr(shmem), m.stream,
+			uintptr(unsafe.Pointer(&m.args.ptrs[0])), 0)
+	}
 	if r != 0 {
 		return fmt.Errorf("launch %s: %w", k.Name, m.d.drv.check("cuLaunchKernel", r))
 	}

@@ -54,7 +54,7 @@ func (m *Memory) linear(wp uint64, dt int, x, out uint64, n, O, I int) error {
 		return m.launch(k.gemvGlobal[dt], grid, block, 0)
 	}
 	if dt == 0 && m.d.blas.cublasGemmEx != 0 {
-		return m.gemmBF16(wp, x, out, n, O, I)
+		return m.gemmBF16(wp, x, out, n, O, I, false)
 	}
 	m.aPtr(0, wp)
 	m.aPtr(1, x)
@@ -66,9 +66,10 @@ func (m *Memory) linear(wp uint64, dt int, x, out uint64, n, O, I int) error {
 }
 
 // gemmBF16 splits x into bf16 hi and lo in scratch and sums two cuBLAS
-// GEMMs into out. Row-major out[n, O] is column-major outᵀ (O×n, ld O) =
-// W (column-major I×O, transposed) · xᵀ (column-major I×n).
-func (m *Memory) gemmBF16(wp, x, out uint64, n, O, I int) error {
+// GEMMs into out, or with accumulate adds them to out (LinearAdd). Row-major
+// out[n, O] is column-major outᵀ (O×n, ld O) = W (column-major I×O,
+// transposed) · xᵀ (column-major I×n).
+func (m *Memory) gemmBF16(wp, x, out uint64, n, O, I int, accumulate bool) error {
 	count := uint64(n) * uint64(I)
 	half := alignUp(2*count, weightAlign)
 	if err := m.growLLMBuf(&m.llm.scratch, 2*half, false); err != nil {
@@ -91,7 +92,7 @@ func (m *Memory) gemmBF16(wp, x, out uint64, n, O, I int) error {
 	}
 	for i, b := range []uint64{hi, lo} {
 		beta := &d.zero
-		if i == 1 {
+		if i == 1 || accumulate {
 			beta = &d.one
 		}
 		r := call(d.blas.cublasGemmEx, h, cublasOpT, cublasOpN, uintptr(O), uintptr(n), uintptr(I),

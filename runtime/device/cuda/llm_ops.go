@@ -226,7 +226,8 @@ func (m *Memory) Add(x, y device.Span, count int) error {
 }
 
 // Argmax writes each row's index of its largest value (first on ties):
-// one block of 1024 threads per row.
+// one block of 1024 threads per row, or for wide rows many blocks a row
+// and a second kernel that reduces theirs (argmax).
 func (m *Memory) Argmax(x, out device.Span, n, width int) error {
 	if err := device.CheckArgmax(m.size, x, out, n, width); err != nil {
 		return err
@@ -241,10 +242,7 @@ func (m *Memory) Argmax(x, out device.Span, n, width int) error {
 			if err != nil {
 				return err
 			}
-			m.aPtr(0, c.ptr[0])
-			m.aPtr(1, dp)
-			m.aI32(2, width)
-			if err := m.launch(m.llm.k.argmax, Dim3{X: uint32(n)}, Dim3{X: 1024}, 0); err != nil {
+			if err := m.argmax(c.ptr[0], dp, n, width); err != nil {
 				return err
 			}
 			m.llm.managed.pendOff, m.llm.managed.pendN = out.Off, n4
@@ -252,12 +250,42 @@ func (m *Memory) Argmax(x, out device.Span, n, width int) error {
 		})
 	}
 	c := llmCall{name: "argmax", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argOut(out)}}
-	return m.llmRun(&c, func() error {
-		m.aPtr(0, c.ptr[0])
-		m.aPtr(1, c.ptr[1])
+	return m.llmRun(&c, func() error { return m.argmax(c.ptr[0], c.ptr[1], n, width) })
+}
+
+// argmaxSplitWidth is the row width from which Argmax splits each row over
+// many blocks and reduces their results in a second kernel: one block
+// scanning a 128256-wide vocabulary took 27 µs on an H100, split about 6
+// (NOTES.md).
+const argmaxSplitWidth = 8192
+
+// argmax queues the argmax of n rows of width floats at x into the int32s
+// at out. The context is current.
+func (m *Memory) argmax(x, out uint64, n, width int) error {
+	k := m.llm.k
+	if width < argmaxSplitWidth {
+		m.aPtr(0, x)
+		m.aPtr(1, out)
 		m.aI32(2, width)
-		return m.launch(m.llm.k.argmax, Dim3{X: uint32(n)}, Dim3{X: 1024}, 0)
-	})
+		return m.launch(k.argmax, Dim3{X: uint32(n)}, Dim3{X: 1024}, 0)
+	}
+	parts := min(ceilDiv(width, 2048), 1024)
+	if err := m.growLLMBuf(&m.llm.parts, uint64(8*n*parts), false); err != nil {
+		return err
+	}
+	pv, pi := m.llm.parts.ptr, m.llm.parts.ptr+uint64(4*n*parts)
+	m.aPtr(0, x)
+	m.aPtr(1, pv)
+	m.aPtr(2, pi)
+	m.aI32(3, width)
+	if err := m.launch(k.argmaxPart, Dim3{X: uint32(parts), Y: uint32(n)}, Dim3{X: 256}, 0); err != nil {
+		return err
+	}
+	m.aPtr(0, pv)
+	m.aPtr(1, pi)
+	m.aPtr(2, out)
+	m.aI32(3, parts)
+	return m.launch(k.argmaxFinal, Dim3{X: uint32(n)}, Dim3{X: 1024}, 0)
 }
 
 // Attention runs causal grouped-query attention over cache rows
@@ -325,11 +353,11 @@ func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType
 }
 
 // attentionPlan splits a context of ctx rows into chunks (a multiple of 32,
-// at least 64 rows) so that blocks·splits makes about two waves on sms
-// multiprocessors; blocks is the (token, head group) count. Long prefills
-// already fill the card and get one split.
+// at least 32 rows: one batch of keys per warp) so that blocks·splits makes
+// about two waves on sms multiprocessors; blocks is the (token, head group)
+// count. Long prefills already fill the card and get one split.
 func attentionPlan(ctx, blocks, sms int) (chunk, splits int) {
 	want := max(1, 2*sms/max(blocks, 1))
-	chunk = max(64, (ceilDiv(ctx, want)+31)&^31)
+	chunk = max(32, (ceilDiv(ctx, want)+31)&^31)
 	return chunk, ceilDiv(ctx, chunk)
 }

@@ -247,13 +247,62 @@ func TestLLMOps(t *testing.T) {
 	}
 }
 
+// attnShape is one attention case: n query tokens at position pos.
+type attnShape struct{ n, pos, heads, kvHeads, headDim int }
+
+// attentionInputs lays out one case's operands in both memories: random q,
+// k and v rows for n tokens, RoPE's inverse frequencies, and K and V caches
+// of pos+n+3 rows whose first pos rows hold random keys and values, stored
+// by each backend's KVStore.
+func (p *pair) attentionInputs(s attnShape, dt device.KVDType) (q, k, v, inv, kc, vc device.Span) {
+	p.t.Helper()
+	ro, gpu := p.ops()
+	width := s.kvHeads * s.headDim
+	maxSeq := s.pos + s.n + 3
+	q = p.span(4*s.n*s.heads*s.headDim, true)
+	k, v = p.span(4*s.n*width, false), p.span(4*s.n*width, true)
+	inv = p.span(4*s.headDim/2, false)
+	for i := range s.headDim / 2 {
+		p.put(inv.Off+4*uint64(i), math.Float32bits(float32(math.Pow(10000, -2*float64(i)/float64(s.headDim)))))
+	}
+	p.upload(inv)
+	kc, vc = p.span(maxSeq*width*dt.Size(), false), p.span(maxSeq*width*dt.Size(), false)
+	if s.pos > 0 {
+		src := p.span(4*s.pos*width, false)
+		for _, c := range []device.Span{kc, vc} {
+			p.fill(src)
+			if err := firstErr(ro.KVStore(src, c, dt, s.pos, 0, width), gpu.KVStore(src, c, dt, s.pos, 0, width)); err != nil {
+				p.t.Fatal(err)
+			}
+		}
+	}
+	p.fill(q)
+	p.fill(k)
+	p.fill(v)
+	return q, k, v, inv, kc, vc
+}
+
+// sameBytes syncs and reports whether span s is byte-identical in both memories.
+func (p *pair) sameBytes(s device.Span) bool {
+	p.t.Helper()
+	_, gpu := p.ops()
+	if err := gpu.Sync(); err != nil {
+		p.t.Fatal(err)
+	}
+	if r, ok := p.gpu.(device.Residenter); ok {
+		if err := r.Download(s); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	return equalBytes(p.ref.Bytes()[s.Off:s.End()], p.gpu.Bytes()[s.Off:s.End()])
+}
+
 // TestLLMAttention checks RoPE, KVStore and Attention together in every
 // mode and KV dtype: GQA 4:1 and 2:1, n = 1 (decode, pos 0 and long
 // contexts that split) and n > 1 (prefill at pos > 0), odd head sizes.
 func TestLLMAttention(t *testing.T) {
 	d := gpu(t)
-	type shape struct{ n, pos, heads, kvHeads, headDim int }
-	shapes := []shape{{1, 0, 8, 2, 16}, {1, 9, 8, 2, 16}, {1, 700, 32, 8, 64}, {7, 5, 8, 2, 16}, {40, 100, 4, 1, 64}, {3, 4, 6, 3, 6}, {2, 300, 4, 4, 130}}
+	shapes := []attnShape{{1, 0, 8, 2, 16}, {1, 9, 8, 2, 16}, {1, 700, 32, 8, 64}, {7, 5, 8, 2, 16}, {40, 100, 4, 1, 64}, {3, 4, 6, 3, 6}, {2, 300, 4, 4, 130}}
 	for _, mode := range llmModes {
 		for _, dt := range []device.KVDType{device.KVF32, device.KVBF16, device.KVF16} {
 			t.Run(string(mode)+"/"+string(dt), func(t *testing.T) {
@@ -262,31 +311,7 @@ func TestLLMAttention(t *testing.T) {
 				for _, s := range shapes {
 					name := "n=" + itoa(s.n) + " pos=" + itoa(s.pos) + " heads=" + itoa(s.heads) + "/" + itoa(s.kvHeads) + " hd=" + itoa(s.headDim)
 					width := s.kvHeads * s.headDim
-					maxSeq := s.pos + s.n + 3
-					q := p.span(4*s.n*s.heads*s.headDim, true)
-					k := p.span(4*s.n*width, false)
-					v := p.span(4*s.n*width, true)
-					inv := p.span(4*s.headDim/2, false)
-					for i := range s.headDim / 2 {
-						p.put(inv.Off+4*uint64(i), math.Float32bits(float32(math.Pow(10000, -2*float64(i)/float64(s.headDim)))))
-					}
-					p.upload(inv)
-					kc := p.span(maxSeq*width*dt.Size(), false)
-					vc := p.span(maxSeq*width*dt.Size(), false)
-					// Fill the earlier cache rows through KVStore of random rows.
-					if s.pos > 0 {
-						src := p.span(4*s.pos*width, false)
-						for _, c := range []device.Span{kc, vc} {
-							p.fill(src)
-							e1, e2 := ro.KVStore(src, c, dt, s.pos, 0, width), go_.KVStore(src, c, dt, s.pos, 0, width)
-							if err := firstErr(e1, e2); err != nil {
-								t.Fatal(err)
-							}
-						}
-					}
-					p.fill(q)
-					p.fill(k)
-					p.fill(v)
+					q, k, v, inv, kc, vc := p.attentionInputs(s, dt)
 					e1, e2 := ro.RoPE(q, inv, s.n, s.heads, s.headDim, s.pos), go_.RoPE(q, inv, s.n, s.heads, s.headDim, s.pos)
 					check(t, "rope q "+name, firstErr(e1, e2), p.compare(q), 1e-6)
 					e1, e2 = ro.RoPE(k, inv, s.n, s.kvHeads, s.headDim, s.pos), go_.RoPE(k, inv, s.n, s.kvHeads, s.headDim, s.pos)
@@ -297,13 +322,6 @@ func TestLLMAttention(t *testing.T) {
 							t.Fatal(err)
 						}
 					}
-					if err := go_.Sync(); err != nil {
-						t.Fatal(err)
-					}
-					if r, ok := p.gpu.(device.Residenter); ok {
-						r.Download(kc)
-						r.Download(vc)
-					}
 					// V is stored bitwise alike; K went through each backend's
 					// RoPE, whose last-bit differences an f32 cache keeps.
 					caches := []device.Span{vc}
@@ -311,7 +329,7 @@ func TestLLMAttention(t *testing.T) {
 						caches = append(caches, kc)
 					}
 					for _, c := range caches {
-						if !equalBytes(p.ref.Bytes()[c.Off:c.End()], p.gpu.Bytes()[c.Off:c.End()]) {
+						if !p.sameBytes(c) {
 							t.Errorf("kvstore %s %s: caches differ", dt, name)
 						}
 					}
@@ -333,7 +351,7 @@ func TestLLMArgmax(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			p := newPair(t, d, mode, nil)
 			ro, go_ := p.ops()
-			for _, width := range []int{1, 7, 1000, 128256} {
+			for _, width := range []int{1, 7, 1000, argmaxSplitWidth, 50001, 128256} {
 				n := 3
 				x := p.span(4*n*width, false)
 				p.fill(x)
@@ -350,15 +368,24 @@ func TestLLMArgmax(t *testing.T) {
 				if err := firstErr(e1, e2); err != nil {
 					t.Fatal(err)
 				}
-				if err := go_.Sync(); err != nil {
-					t.Fatal(err)
-				}
-				if r, ok := p.gpu.(device.Residenter); ok {
-					r.Download(out)
-				}
-				if !equalBytes(p.ref.Bytes()[out.Off:out.End()], p.gpu.Bytes()[out.Off:out.End()]) {
+				if !p.sameBytes(out) {
 					t.Errorf("argmax width %d: gpu %v, cpu %v", width, p.gpu.Bytes()[out.Off:out.End()], p.ref.Bytes()[out.Off:out.End()])
 				}
+			}
+			// A split row with nothing above −inf: index 0, as one block gives.
+			x := p.span(4*20000, false)
+			for i := range 20000 {
+				p.put(x.Off+4*uint64(i), math.Float32bits(float32(math.Inf(-1))))
+			}
+			p.put(x.Off+4*777, 0x7fc00000)
+			p.upload(x)
+			out := p.span(4, false)
+			p.poison(out)
+			if err := firstErr(ro.Argmax(x, out, 1, 20000), go_.Argmax(x, out, 1, 20000)); err != nil {
+				t.Fatal(err)
+			}
+			if !p.sameBytes(out) {
+				t.Errorf("argmax of −inf and NaN: gpu %v, cpu %v", p.gpu.Bytes()[out.Off:out.End()], p.ref.Bytes()[out.Off:out.End()])
 			}
 		})
 	}

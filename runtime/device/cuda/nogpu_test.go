@@ -256,3 +256,18 @@ func TestIsVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionPlan checks that every plan covers the context with whole
+// batches of 32 rows and no empty split.
+func TestAttentionPlan(t *testing.T) {
+	for _, sms := range []int{1, 8, 132} {
+		for _, blocks := range []int{1, 8, 64, 500, 4000} {
+			for _, ctx := range []int{1, 16, 31, 33, 256, 513, 1000, 4096, 131072} {
+				chunk, splits := attentionPlan(ctx, blocks, sms)
+				if chunk%32 != 0 || chunk < 32 || splits < 1 || (splits-1)*chunk >= ctx || splits*chunk < ctx {
+					t.Errorf("ctx %d blocks %d sms %d: chunk %d splits %d", ctx, blocks, sms, chunk, splits)
+				}
+			}
+		}
+	}
+}

@@ -51,6 +51,18 @@ func hostLLMArgmax(x, xLen, out, outLen, n, width uint32)
 //go:wasmimport wasmgpu llm_sync
 func hostLLMSync()
 
+//go:wasmimport wasmgpu llm_norm_linear
+func hostLLMNormLinear(norm, count, w0, w1, w2, x, xLen, xb, xbLen, o0, o0Len, o1, o1Len, o2, o2Len, n uint32, eps float32)
+
+//go:wasmimport wasmgpu llm_norm_glu
+func hostLLMNormGLU(norm, gate, up, x, xLen, xb, xbLen, tmp, tmpLen, out, outLen, n uint32, eps float32)
+
+//go:wasmimport wasmgpu llm_linear_add
+func hostLLMLinearAdd(weight, x, xLen, tmp, tmpLen, resid, residLen, n uint32)
+
+//go:wasmimport wasmgpu llm_rope_kv
+func hostLLMRoPEKV(q, qLen, k, kLen, v, vLen, f, fLen, kc, kcLen, vc, vcLen, dt, n, pos, heads, kvHeads, headDim uint32)
+
 // kvCodes are the ABI's KV dtype codes.
 var kvCodes = []device.KVDType{device.KVF32, device.KVBF16, device.KVF16}
 
@@ -115,6 +127,34 @@ func (hostKernels) Argmax(x, out llm.Buf, n, width int) error {
 
 func (hostKernels) Sync() error {
 	hostLLMSync()
+	return nil
+}
+
+func (hostKernels) NormLinear(norm int, weights []int, x, xb llm.Buf, outs []llm.Buf, n int, eps float32) error {
+	var w [device.NormLinearMax]uint32
+	var o [device.NormLinearMax]llm.Buf
+	for i := range min(len(weights), len(w)) {
+		w[i] = uint32(weights[i])
+	}
+	copy(o[:], outs)
+	hostLLMNormLinear(uint32(norm), uint32(len(weights)), w[0], w[1], w[2], x.Off, x.Len, xb.Off, xb.Len,
+		o[0].Off, o[0].Len, o[1].Off, o[1].Len, o[2].Off, o[2].Len, uint32(n), eps)
+	return nil
+}
+
+func (hostKernels) NormGLU(norm, gate, up int, x, xb, tmp, out llm.Buf, n int, eps float32) error {
+	hostLLMNormGLU(uint32(norm), uint32(gate), uint32(up), x.Off, x.Len, xb.Off, xb.Len, tmp.Off, tmp.Len, out.Off, out.Len, uint32(n), eps)
+	return nil
+}
+
+func (hostKernels) LinearAdd(weight int, x, tmp, resid llm.Buf, n int) error {
+	hostLLMLinearAdd(uint32(weight), x.Off, x.Len, tmp.Off, tmp.Len, resid.Off, resid.Len, uint32(n))
+	return nil
+}
+
+func (hostKernels) RoPEKV(q, k, v, invFreq, kCache, vCache llm.Buf, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
+	hostLLMRoPEKV(q.Off, q.Len, k.Off, k.Len, v.Off, v.Len, invFreq.Off, invFreq.Len, kCache.Off, kCache.Len, vCache.Off, vCache.Len,
+		kvCode(dt), uint32(n), uint32(pos), uint32(heads), uint32(kvHeads), uint32(headDim))
 	return nil
 }
 
@@ -362,12 +402,25 @@ func llmResume() int32 {
 	return int32(engine.Pos())
 }
 
+// rawArgs holds llm_raw's arguments: an export may take at most 16
+// parameters (more crash Go 1.26's wasm compiler), and rope_kv needs 18.
+var rawArgs [18]uint32
+
+// llm_raw_args is the address of the 18 uint32 arguments llm_raw passes.
+//
+//go:wasmexport llm_raw_args
+func llmRawArgs() uint32 { return uint32(uintptr(unsafe.Pointer(&rawArgs))) }
+
 // llm_raw calls host LLM function op (0 embed, 1 rmsnorm, 2 linear, 3 rope,
-// 4 kvstore, 5 attention, 6 swiglu, 7 add, 8 argmax) with raw arguments:
-// tests use it to play a hostile guest. rmsnorm takes eps as the bits of a.
+// 4 kvstore, 5 attention, 6 swiglu, 7 add, 8 argmax, 9 norm_linear,
+// 10 norm_glu, 11 linear_add, 12 rope_kv) with the raw arguments the host
+// wrote at llm_raw_args: tests use it to play a hostile guest. rmsnorm,
+// norm_linear and norm_glu take eps as the bits of the first argument.
 //
 //go:wasmexport llm_raw
-func llmRaw(op, a, b, c, d, e, f, g, h, i, j, k, l, m, n uint32) {
+func llmRaw(op uint32) {
+	a, b, c, d, e, f, g, h, i := rawArgs[0], rawArgs[1], rawArgs[2], rawArgs[3], rawArgs[4], rawArgs[5], rawArgs[6], rawArgs[7], rawArgs[8]
+	j, k, l, m, n, o, p, q, r := rawArgs[9], rawArgs[10], rawArgs[11], rawArgs[12], rawArgs[13], rawArgs[14], rawArgs[15], rawArgs[16], rawArgs[17]
 	switch op {
 	case 0:
 		hostLLMEmbed(a, b, c, d, e, f)
@@ -387,6 +440,14 @@ func llmRaw(op, a, b, c, d, e, f, g, h, i, j, k, l, m, n uint32) {
 		hostLLMAdd(a, b, c, d, e)
 	case 8:
 		hostLLMArgmax(a, b, c, d, e, f)
+	case 9:
+		hostLLMNormLinear(b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, math.Float32frombits(a))
+	case 10:
+		hostLLMNormGLU(b, c, d, e, f, g, h, i, j, k, l, m, math.Float32frombits(a))
+	case 11:
+		hostLLMLinearAdd(a, b, c, d, e, f, g, h)
+	case 12:
+		hostLLMRoPEKV(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r)
 	}
 }
 

@@ -1,0 +1,181 @@
+package cuda
+
+import (
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+)
+
+// The fused ops (device.FusedLLMOps). Decode (n = 1) runs each as one
+// kernel: gemv_fused for NormLinear, NormGLU and LinearAdd, rope_kv for
+// RoPEKV, which takes a layer from ~18 kernels to 6 or 7 (NOTES.md has the
+// measurements). Prefill runs LinearAdd as cuBLAS GEMMs that accumulate
+// into the residual and RoPEKV as rope_kv, and the other two as their
+// defining sequences, whose GEMMs dominate anyway. Copy mode, which stages
+// each op's operands, runs every fused op as its defining sequence.
+
+// The modes of kernels/llm.cu's gemv_fused.
+const (
+	fusedStore = 0
+	fusedAdd   = 1
+	fusedGLU   = 2
+)
+
+// NormLinear is device.FusedLLMOps.NormLinear.
+func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb device.Span, outs []device.Span, n int, eps float32) error {
+	ts, err := device.CheckNormLinear(m.size, w, norm, weights, x, xb, outs, n, eps)
+	if err != nil {
+		return err
+	}
+	nt, _ := w.Tensor(norm)
+	same := true
+	for _, t := range ts {
+		same = same && t.DType == nt.DType
+	}
+	if n != 1 || m.mode == device.Copy || !same {
+		return device.ComposeNormLinear(m, m.size, w, norm, weights, x, xb, outs, n, eps)
+	}
+	gp, err := m.weights("norm_linear", w, norm)
+	if err != nil {
+		return err
+	}
+	var wp [device.NormLinearMax]uint64
+	var rows [device.NormLinearMax]int
+	c := llmCall{name: "norm_linear", n: 1 + len(outs)}
+	c.args[0] = argIn(x)
+	for i, id := range weights {
+		if wp[i], err = m.weights("norm_linear", w, id); err != nil {
+			return err
+		}
+		rows[i] = ts[i].Shape[0]
+		c.args[1+i] = argOut(outs[i])
+	}
+	return m.llmRun(&c, func() error {
+		var out [device.NormLinearMax]uint64
+		copy(out[:], c.ptr[1:c.n])
+		return m.gemvFused(dtIndex(nt.DType), wp, out, rows, ts[0].Shape[1], c.ptr[0], gp, eps, fusedStore)
+	})
+}
+
+// NormGLU is device.FusedLLMOps.NormGLU.
+func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, out device.Span, n int, eps float32) error {
+	g, _, err := device.CheckNormGLU(m.size, w, norm, gate, up, x, xb, tmp, out, n, eps)
+	if err != nil {
+		return err
+	}
+	nt, _ := w.Tensor(norm)
+	if n != 1 || m.mode == device.Copy || nt.DType != g.DType {
+		return device.ComposeNormGLU(m, m.size, w, norm, gate, up, x, xb, tmp, out, n, eps)
+	}
+	var wp [device.NormLinearMax]uint64
+	gp, err := m.weights("norm_glu", w, norm)
+	if err == nil {
+		wp[0], err = m.weights("norm_glu", w, gate)
+	}
+	if err == nil {
+		wp[1], err = m.weights("norm_glu", w, up)
+	}
+	if err != nil {
+		return err
+	}
+	c := llmCall{name: "norm_glu", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argOut(out)}}
+	return m.llmRun(&c, func() error {
+		rows := [device.NormLinearMax]int{g.Shape[0], g.Shape[0]}
+		return m.gemvFused(dtIndex(g.DType), wp, [device.NormLinearMax]uint64{c.ptr[1]}, rows, g.Shape[1], c.ptr[0], gp, eps, fusedGLU)
+	})
+}
+
+// LinearAdd is device.FusedLLMOps.LinearAdd.
+func (m *Memory) LinearAdd(w device.Weights, weight int, x, tmp, resid device.Span, n int) error {
+	t, err := device.CheckLinearAdd(m.size, w, weight, x, tmp, resid, n)
+	if err != nil {
+		return err
+	}
+	dt := dtIndex(t.DType)
+	if m.mode == device.Copy || (n > 1 && (dt != 0 || m.d.blas.cublasGemmEx == 0)) {
+		return device.ComposeLinearAdd(m, m.size, w, weight, x, tmp, resid, n)
+	}
+	wp, err := m.weights("linear_add", w, weight)
+	if err != nil {
+		return err
+	}
+	c := llmCall{name: "linear_add", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argInOut(resid)}}
+	return m.llmRun(&c, func() error {
+		O, I := t.Shape[0], t.Shape[1]
+		if n > 1 {
+			return m.gemmBF16(wp, c.ptr[0], c.ptr[1], n, O, I, true)
+		}
+		return m.gemvFused(dt, [device.NormLinearMax]uint64{wp}, [device.NormLinearMax]uint64{c.ptr[1]}, [device.NormLinearMax]int{O}, I, c.ptr[0], 0, 0, fusedAdd)
+	})
+}
+
+// RoPEKV is device.FusedLLMOps.RoPEKV: one rope_kv launch for any n.
+func (m *Memory) RoPEKV(q, k, v, invFreq, kCache, vCache device.Span, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
+	if err := device.CheckRoPEKV(m.size, q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim); err != nil {
+		return err
+	}
+	if m.mode == device.Copy {
+		return device.ComposeRoPEKV(m, m.size, q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim)
+	}
+	width := kvHeads * headDim
+	row := uint64(width * dt.Size())
+	kRows := device.Span{Off: kCache.Off + uint64(pos)*row, Len: uint64(n) * row}
+	vRows := device.Span{Off: vCache.Off + uint64(pos)*row, Len: uint64(n) * row}
+	c := llmCall{name: "rope_kv", n: 6, args: [maxLLMArgs]llmArg{argInOut(q), argInOut(k), argIn(v), argIn(invFreq), argOut(kRows), argOut(vRows)}}
+	return m.llmRun(&c, func() error {
+		for i := range 6 {
+			m.aPtr(i, c.ptr[i])
+		}
+		m.aI32(6, n)
+		m.aI32(7, pos)
+		m.aI32(8, heads)
+		m.aI32(9, kvHeads)
+		m.aI32(10, headDim)
+		work := n * (heads*headDim/2 + kvHeads*headDim/2 + width)
+		return m.launch(m.llm.k.ropeKV[dtIndex(string(dt))], m.elementwiseGrid(work), Dim3{X: 256}, 0)
+	})
+}
+
+// gemvFused queues gemv_fused: mode fusedStore or fusedAdd over the rows
+// of up to three matrices (rows[i] = 0 for none), or fusedGLU with w[0]
+// gate and w[1] up into out[0]; g is the norm weight's address, or 0 for
+// none. The context is current.
+func (m *Memory) gemvFused(dt int, w, out [device.NormLinearMax]uint64, rows [device.NormLinearMax]int, I int, x, g uint64, eps float32, mode int) error {
+	total := rows[0] + rows[1] + rows[2]
+	if mode == fusedGLU {
+		total = 2 * rows[0] // a warp per gate row and per up row
+	}
+	for i := range device.NormLinearMax {
+		m.aPtr(i, w[i])
+		m.aPtr(3+i, out[i])
+		m.aI32(6+i, rows[i])
+	}
+	m.aI32(9, I)
+	m.aPtr(10, x)
+	m.aPtr(11, g)
+	m.aF32(12, eps)
+	m.aI32(13, mode)
+	k := m.llm.k
+	// As linear's gemv: a warp per row, up to 64 warps a multiprocessor, so
+	// that every row's loads are in flight at once (NOTES.md).
+	wpb := 4
+	if total >= 8192 {
+		wpb = 8
+	}
+	// Tall matrices (lm_head) stage x in shared memory, and fewer blocks
+	// amortize that: 182 µs against 201 on an H100 (NOTES.md).
+	blocks := m.llm.sms * 8
+	switch {
+	case mode == fusedGLU:
+		// One pass over the rows: the pairs meet at block barriers, so a
+		// block that loops waits on its slowest pair at each turn
+		// (30.4 µs against 32.0 on an H100, NOTES.md).
+		blocks = ceilDiv(total, wpb)
+	case total >= 16384:
+		blocks = m.llm.sms * 4
+	}
+	grid, block := gridFor(total, wpb, blocks), Dim3{X: uint32(32 * wpb)}
+	smem := m.mode == device.Mapped || total >= 16384 || !gemvFromGlobal
+	if I*4 <= maxSharedGEMVBytes && smem {
+		return m.launch(k.gemvFusedSmem[dt], grid, block, uint32(I*4))
+	}
+	return m.launch(k.gemvFused[dt], grid, block, 0)
+}
