@@ -352,12 +352,20 @@ func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType
 	})
 }
 
+// attentionMinChunk is the fewest cache rows an attention split takes (a
+// multiple of 32, the keys a warp scores at once): two batches per warp.
+// Below it one split and no attn_combine kernel beat more parallelism; at
+// decode on an H100, ctx 64: 5.2 µs against 8.9 with 32-row splits, ctx
+// 544: 9.8 against 10.6, ctx 1024: 11.8 against 15.4 (NOTES.md). A
+// package variable so that the benchmark can compare.
+var attentionMinChunk = 64
+
 // attentionPlan splits a context of ctx rows into chunks (a multiple of 32,
-// at least 32 rows: one batch of keys per warp) so that blocks·splits makes
-// about two waves on sms multiprocessors; blocks is the (token, head group)
-// count. Long prefills already fill the card and get one split.
+// at least attentionMinChunk rows) so that blocks·splits makes about two
+// waves on sms multiprocessors; blocks is the (token, head group) count.
+// Long prefills already fill the card and get one split.
 func attentionPlan(ctx, blocks, sms int) (chunk, splits int) {
 	want := max(1, 2*sms/max(blocks, 1))
-	chunk = max(32, (ceilDiv(ctx, want)+31)&^31)
+	chunk = max(attentionMinChunk, (ceilDiv(ctx, want)+31)&^31)
 	return chunk, ceilDiv(ctx, chunk)
 }
