@@ -12,12 +12,17 @@ import (
 	"time"
 )
 
-// CollectProvenance returns the host part of a Provenance: git commit and
-// dirtiness of the current directory's work tree (tracked files only: new
-// result files do not make the code dirty), Go version, OS and
-// architecture, CPU model and core count, hostname and os.Args. Facts that
-// cannot be found (no git, no /proc) are left empty; it never fails. The
-// caller fills Device, Mode, Weights and DTypes.
+// CollectProvenance returns the host part of a Provenance: the commit and
+// dirtiness of the code that is running, Go version, OS and architecture,
+// CPU model and core count, hostname and os.Args. The commit is the one the
+// Go toolchain stamped into the binary when it was built in a checkout
+// (vcs.revision, vcs.modified): a binary cross-built here and run on a GPU
+// machine reports the code it was built from, whatever checkout, stale or
+// none, it runs in. A binary without a stamp (built with -buildvcs=false,
+// as `go run` may be) falls back to the current directory's work tree
+// (tracked files only: new result files do not make the code dirty). Facts
+// that cannot be found (no git, no /proc) are left empty; it never fails.
+// The caller fills Device, Mode, Weights and DTypes.
 func CollectProvenance() Provenance {
 	p := Provenance{
 		GoVersion: runtime.Version(),
@@ -28,15 +33,14 @@ func CollectProvenance() Provenance {
 		Args:      append([]string(nil), os.Args...),
 	}
 	p.Hostname, _ = os.Hostname()
+	if p.GitCommit, p.GitDirty = buildRevision(); p.GitCommit != "" {
+		return p
+	}
 	if out, err := command("git", "rev-parse", "HEAD"); err == nil {
 		p.GitCommit = strings.TrimSpace(out)
 		if st, err := command("git", "status", "--porcelain", "--untracked-files=no"); err == nil {
 			p.GitDirty = strings.TrimSpace(st) != ""
 		}
-	} else {
-		// Not in a checkout (a binary copied to a GPU machine): use the
-		// revision the Go toolchain stamped into the binary at build time.
-		p.GitCommit, p.GitDirty = buildRevision()
 	}
 	return p
 }
