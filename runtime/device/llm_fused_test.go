@@ -109,10 +109,12 @@ func (r *recorder) KVStore(src, cache Span, dt KVDType, n, pos, width int) error
 func (r *recorder) Attention(q, kCache, vCache, out Span, dt KVDType, n, pos, heads, kvHeads, headDim int) error {
 	return r.rec("attention")
 }
-func (r *recorder) SwiGLU(gate, up, out Span, count int) error { return r.rec("swiglu", gate, up, out, count) }
-func (r *recorder) Add(x, y Span, count int) error             { return r.rec("add", x, y, count) }
-func (r *recorder) Argmax(x, out Span, n, width int) error     { return r.rec("argmax") }
-func (r *recorder) Sync() error                                { return nil }
+func (r *recorder) SwiGLU(gate, up, out Span, count int) error {
+	return r.rec("swiglu", gate, up, out, count)
+}
+func (r *recorder) Add(x, y Span, count int) error         { return r.rec("add", x, y, count) }
+func (r *recorder) Argmax(x, out Span, n, width int) error { return r.rec("argmax") }
+func (r *recorder) Sync() error                            { return nil }
 func (r *recorder) NormLinear(w Weights, norm int, weights []int, x, xb Span, outs []Span, n int, eps float32) error {
 	return ComposeNormLinear(r, 1<<16, w, norm, weights, x, xb, outs, n, eps)
 }
