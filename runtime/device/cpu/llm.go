@@ -84,6 +84,10 @@ func in(s device.Span) operand    { return operand{s: s, in: true} }
 func out(s device.Span) operand   { return operand{s: s, out: true} }
 func inout(s device.Span) operand { return operand{s: s, in: true, out: true} }
 
+// scratch is a span an op may use as working space: in copy mode it gets a
+// staging region but is neither copied in nor back.
+func scratch(s device.Span) operand { return operand{s: s} }
+
 // staged is the bytes an op's kernel works on, one view per operand.
 type staged struct {
 	m     *Memory

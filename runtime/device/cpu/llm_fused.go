@@ -1,28 +1,179 @@
 package cpu
 
-import "github.com/wasmgpu/wasmgpu/runtime/device"
+import (
+	"fmt"
 
-// The fused ops run as their defining sequences of basic ops. On a cpu the
-// ops are bound by reading the weights, not by dispatch, so fusing would
-// save only the scratch traffic; the sequences also keep the cpu results
-// identical to the basic ops', which the committed reference logits check.
+	"github.com/wasmgpu/wasmgpu/internal/simd"
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+)
 
-// NormLinear is device.ComposeNormLinear.
+// The fused ops, natively: each stages its operands once and runs its
+// projections as one parallel region over the pool, where the defining
+// sequences (device.ComposeXxx) would run a region and a staging round per
+// basic op. The chunks of each weight matrix are the ones Linear uses
+// (gemvGrain's, 8-row aligned, so each row meets the same simd kernel) and
+// the elementwise steps are the basic kernels' own expressions, so the
+// results are bit-identical to the defining sequences'. The scratch spans
+// (xb, tmp) are worked in place in zerocopy mode but never copied back in
+// copy mode: the contract leaves their contents undefined.
+
+// NormLinear normalizes x once and runs every projection in one region.
 func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb device.Span, outs []device.Span, n int, eps float32) error {
-	return device.ComposeNormLinear(m, m.size, w, norm, weights, x, xb, outs, n, eps)
+	ts, err := device.CheckNormLinear(m.size, w, norm, weights, x, xb, outs, n, eps)
+	if err != nil {
+		return err
+	}
+	nt, ok := w.Tensor(norm)
+	if !ok {
+		return fmt.Errorf("norm_linear: no norm tensor %d", norm)
+	}
+	ops := []operand{in(x), scratch(xb)}
+	for _, o := range outs {
+		ops = append(ops, out(o))
+	}
+	st := m.stageOps(ops...)
+	xv := f32s(st.views[1])
+	rmsnorm(nt, f32s(st.views[0]), xv, n, eps)
+	if n == 1 {
+		var tasks []gemvTask
+		for i, t := range ts {
+			tasks = appendGemvTasks(tasks, i, t)
+		}
+		xp := packFor(ts, xv)
+		parallel(len(tasks), 1, func(_ *worker, lo, hi int) {
+			for _, tk := range tasks[lo:hi] {
+				gemvRows(ts[tk.mat], xv, xp, f32s(st.views[2+tk.mat])[tk.lo:tk.hi], tk.lo, tk.hi)
+			}
+		})
+		if xp != nil {
+			packPool.Put(xp)
+		}
+	} else {
+		for i, t := range ts {
+			linear(t, xv, f32s(st.views[2+i]), n)
+		}
+	}
+	st.finish()
+	return nil
 }
 
-// NormGLU is device.ComposeNormGLU.
-func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, out device.Span, n int, eps float32) error {
-	return device.ComposeNormGLU(m, m.size, w, norm, gate, up, x, xb, tmp, out, n, eps)
+// NormGLU normalizes x once and computes silu(gate)·up per chunk of rows,
+// the up rows in the worker's scratch, in one region.
+func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, outS device.Span, n int, eps float32) error {
+	g, u, err := device.CheckNormGLU(m.size, w, norm, gate, up, x, xb, tmp, outS, n, eps)
+	if err != nil {
+		return err
+	}
+	nt, ok := w.Tensor(norm)
+	if !ok {
+		return fmt.Errorf("norm_glu: no norm tensor %d", norm)
+	}
+	if n != 1 {
+		st := m.stageOps(in(x), scratch(xb), scratch(tmp), out(outS))
+		xv, tv, ov := f32s(st.views[1]), f32s(st.views[2]), f32s(st.views[3])
+		rmsnorm(nt, f32s(st.views[0]), xv, n, eps)
+		linear(g, xv, ov, n)
+		linear(u, xv, tv, n)
+		swiglu(ov, tv, ov)
+		st.finish()
+		return nil
+	}
+	st := m.stageOps(in(x), scratch(xb), out(outS))
+	xv, ov := f32s(st.views[1]), f32s(st.views[2])
+	rmsnorm(nt, f32s(st.views[0]), xv, 1, eps)
+	tasks := appendGemvTasks(nil, 0, g)
+	xp := packFor([]device.WeightTensor{g}, xv)
+	parallel(len(tasks), 1, func(wk *worker, lo, hi int) {
+		for _, tk := range tasks[lo:hi] {
+			o := ov[tk.lo:tk.hi]
+			uv := wk.floats(tk.hi - tk.lo)
+			gemvRows(g, xv, xp, o, tk.lo, tk.hi)
+			gemvRows(u, xv, xp, uv, tk.lo, tk.hi)
+			swiglu(o, uv, o)
+		}
+	})
+	if xp != nil {
+		packPool.Put(xp)
+	}
+	st.finish()
+	return nil
 }
 
-// LinearAdd is device.ComposeLinearAdd.
+// LinearAdd adds each chunk of the projection to resid as it is computed,
+// from the worker's scratch, in one region.
 func (m *Memory) LinearAdd(w device.Weights, weight int, x, tmp, resid device.Span, n int) error {
-	return device.ComposeLinearAdd(m, m.size, w, weight, x, tmp, resid, n)
+	t, err := device.CheckLinearAdd(m.size, w, weight, x, tmp, resid, n)
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		st := m.stageOps(in(x), scratch(tmp), inout(resid))
+		tv := f32s(st.views[1])
+		linear(t, f32s(st.views[0]), tv, n)
+		add(f32s(st.views[2]), tv)
+		st.finish()
+		return nil
+	}
+	st := m.stageOps(in(x), inout(resid))
+	xv, rv := f32s(st.views[0]), f32s(st.views[1])
+	tasks := appendGemvTasks(nil, 0, t)
+	xp := packFor([]device.WeightTensor{t}, xv)
+	parallel(len(tasks), 1, func(wk *worker, lo, hi int) {
+		for _, tk := range tasks[lo:hi] {
+			tv := wk.floats(tk.hi - tk.lo)
+			gemvRows(t, xv, xp, tv, tk.lo, tk.hi)
+			add(rv[tk.lo:tk.hi], tv)
+		}
+	})
+	if xp != nil {
+		packPool.Put(xp)
+	}
+	st.finish()
+	return nil
 }
 
-// RoPEKV is device.ComposeRoPEKV.
+// RoPEKV rotates q and k and stores k and v in one staging round.
 func (m *Memory) RoPEKV(q, k, v, invFreq, kCache, vCache device.Span, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
-	return device.ComposeRoPEKV(m, m.size, q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim)
+	if err := device.CheckRoPEKV(m.size, q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim); err != nil {
+		return err
+	}
+	width := kvHeads * headDim
+	// Only the rows written travel in copy mode, as in KVStore.
+	row := uint64(width * dt.Size())
+	kr := device.Span{Off: kCache.Off + uint64(pos)*row, Len: uint64(n) * row}
+	vr := device.Span{Off: vCache.Off + uint64(pos)*row, Len: uint64(n) * row}
+	st := m.stageOps(inout(q), inout(k), in(v), in(invFreq), out(kr), out(vr))
+	fq := f32s(st.views[3])
+	rope(f32s(st.views[0]), fq, n, heads, headDim, pos)
+	rope(f32s(st.views[1]), fq, n, kvHeads, headDim, pos)
+	kvstore(f32s(st.views[1]), st.views[4], dt, n*width)
+	kvstore(f32s(st.views[2]), st.views[5], dt, n*width)
+	st.finish()
+	return nil
+}
+
+// gemvTask is one chunk of a decode GEMV: rows [lo, hi) of weight mat.
+type gemvTask struct{ mat, lo, hi int }
+
+// appendGemvTasks appends t's chunks as Linear splits a decode GEMV.
+func appendGemvTasks(tasks []gemvTask, mat int, t device.WeightTensor) []gemvTask {
+	rows := t.Shape[0]
+	grain := gemvGrain(t)
+	for lo := 0; lo < rows; lo += grain {
+		tasks = append(tasks, gemvTask{mat, lo, min(lo+grain, rows)})
+	}
+	return tasks
+}
+
+// packFor returns x packed for the bf16 GEMV (from packPool) if any of ts is
+// bf16, else nil.
+func packFor(ts []device.WeightTensor, x []float32) *simd.PackedX {
+	for _, t := range ts {
+		if t.DType == "BF16" {
+			xp := packPool.Get().(*simd.PackedX)
+			xp.Pack(x[:t.Shape[1]])
+			return xp
+		}
+	}
+	return nil
 }

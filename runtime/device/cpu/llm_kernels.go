@@ -67,44 +67,51 @@ func rmsnorm(t device.WeightTensor, x, out []float32, n int, eps float32) {
 // (prefill) a GEMM that reads each weight row once per block of tokens.
 func linear(t device.WeightTensor, x, out []float32, n int) {
 	outDim, in := t.Shape[0], t.Shape[1]
-	grain := parallelWork / (in * n)
-	if n == 1 {
-		grain = gemvChunkBytes / max(1, len(t.Data)/outDim)
-	}
-	grain = (max(1, grain) + 7) &^ 7
 	x, out = x[:n*in], out[:n*outDim]
-	var xp *simd.PackedX
-	if n == 1 && t.DType == "BF16" {
+	if n == 1 {
 		// The bf16 GEMV wants x rearranged; do it once, not per chunk.
-		xp = packPool.Get().(*simd.PackedX)
-		defer packPool.Put(xp)
-		xp.Pack(x)
+		xp := packFor([]device.WeightTensor{t}, x)
+		parallel(outDim, gemvGrain(t), func(_ *worker, lo, hi int) {
+			gemvRows(t, x, xp, out[lo:hi], lo, hi)
+		})
+		if xp != nil {
+			packPool.Put(xp)
+		}
+		return
 	}
+	grain := (max(1, parallelWork/(in*n)) + 7) &^ 7
 	parallel(outDim, grain, func(_ *worker, lo, hi int) {
 		switch t.DType {
 		case "BF16":
-			w := u16(t.Data)
-			if n == 1 {
-				simd.GemvBF16Packed(w[lo*in:hi*in], xp, out[lo:hi], in)
-			} else {
-				simd.GemmBF16Rows(w, x, out, n, outDim, in, lo, hi)
-			}
+			simd.GemmBF16Rows(u16(t.Data), x, out, n, outDim, in, lo, hi)
 		case "F16":
-			w := u16(t.Data)
-			if n == 1 {
-				simd.GemvF16(w[lo*in:hi*in], x, out[lo:hi], in)
-			} else {
-				simd.GemmF16Rows(w, x, out, n, outDim, in, lo, hi)
-			}
+			simd.GemmF16Rows(u16(t.Data), x, out, n, outDim, in, lo, hi)
 		default:
-			w := f32s(t.Data)
-			if n == 1 {
-				simd.GemvF32(w[lo*in:hi*in], x, out[lo:hi], in)
-			} else {
-				simd.GemmF32Rows(w, x, out, n, outDim, in, lo, hi)
-			}
+			simd.GemmF32Rows(f32s(t.Data), x, out, n, outDim, in, lo, hi)
 		}
 	})
+}
+
+// gemvGrain is the rows per chunk of a decode GEMV over t: gemvChunkBytes
+// of weights, rounded up to a multiple of 8 rows (the GEMV kernel's pass,
+// so each row meets the same kernel however the chunks are grouped).
+func gemvGrain(t device.WeightTensor) int {
+	grain := gemvChunkBytes / max(1, len(t.Data)/t.Shape[0])
+	return (max(1, grain) + 7) &^ 7
+}
+
+// gemvRows sets out[r-lo] = W[r]·x for rows lo ≤ r < hi of t (one token);
+// xp is x packed, needed only for bf16 weights.
+func gemvRows(t device.WeightTensor, x []float32, xp *simd.PackedX, out []float32, lo, hi int) {
+	in := t.Shape[1]
+	switch t.DType {
+	case "BF16":
+		simd.GemvBF16Packed(u16(t.Data)[lo*in:hi*in], xp, out, in)
+	case "F16":
+		simd.GemvF16(u16(t.Data)[lo*in:hi*in], x[:in], out, in)
+	default:
+		simd.GemvF32(f32s(t.Data)[lo*in:hi*in], x[:in], out, in)
+	}
 }
 
 // packPool holds linear's packed copies of x for the bf16 GEMV.
