@@ -61,3 +61,27 @@ func axpyRow(dt string, a float32, row []byte, out []float32) {
 		}
 	}
 }
+
+// axpyGroup does out[g·d+i] += a[g]·row[i] for each g < len(a), where
+// d = len(out)/len(a) is the row's length: axpyRow for a group of outputs
+// sharing one row, which is read and widened once for all of them. Each
+// output element gets the same product and sum as from axpyRow.
+func axpyGroup(dt string, a []float32, row []byte, out []float32) {
+	d := len(out) / len(a)
+	if dt != "BF16" || len(a) != 4 {
+		for g, ag := range a {
+			axpyRow(dt, ag, row, out[g*d:(g+1)*d])
+		}
+		return
+	}
+	r := u16(row)[:d]
+	o0, o1, o2, o3 := out[:d], out[d:2*d], out[2*d:3*d], out[3*d:4*d]
+	a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
+	for i, h := range r {
+		v := math.Float32frombits(uint32(h) << 16)
+		o0[i] += a0 * v
+		o1[i] += a1 * v
+		o2[i] += a2 * v
+		o3[i] += a3 * v
+	}
+}

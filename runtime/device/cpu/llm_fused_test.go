@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -235,5 +236,59 @@ func TestFusedRejects(t *testing.T) {
 	}
 	if err := o.LinearAdd(w, 1, x, device.Span{Off: 256, Len: 64}, device.Span{Off: 256, Len: 64}, 1); err == nil {
 		t.Error("LinearAdd: tmp = resid accepted")
+	}
+}
+
+// refAttention is attention head by head, one axpyRow per value row and
+// head: the kernel's arithmetic (its softmaxScores too) without the
+// grouping of heads.
+func refAttention(q []float32, kc, vc []byte, out []float32, dt device.KVDType, n, pos, heads, kvHeads, headDim int) {
+	group := heads / kvHeads
+	es := dt.Size()
+	rowBytes := kvHeads * headDim * es
+	wdt := kvDType(dt)
+	scale := float32(1 / math.Sqrt(float64(headDim)))
+	for u := range n * heads {
+		t, h := u/heads, u%heads
+		ctx := pos + t + 1
+		qv := q[u*headDim : (u+1)*headDim]
+		off := (h / group) * headDim * es
+		s := make([]float32, ctx)
+		inv := softmaxScores(wdt, es, kc, rowBytes, off, qv, scale, s)
+		o := out[u*headDim : (u+1)*headDim]
+		clear(o)
+		for j, p := range s {
+			axpyRow(wdt, p*inv, vc[j*rowBytes+off:j*rowBytes+off+headDim*es], o)
+		}
+	}
+}
+
+// TestAttentionGroupedExact checks that the grouped attention kernel gives
+// bit for bit the head-by-head results, for every KV dtype and group size.
+func TestAttentionGroupedExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, dt := range []device.KVDType{device.KVBF16, device.KVF16, device.KVF32} {
+		for _, sh := range [][3]int{{32, 8, 64}, {6, 3, 16}, {4, 4, 8}, {12, 2, 64}} {
+			for _, np := range [][2]int{{1, 0}, {1, 130}, {5, 3}} {
+				heads, kvHeads, headDim := sh[0], sh[1], sh[2]
+				n, pos := np[0], np[1]
+				ctx := pos + n
+				q := randFloats(r, n*heads*headDim)
+				cache := func() []byte {
+					b := make([]byte, ctx*kvHeads*headDim*dt.Size())
+					kvstore(randFloats(r, ctx*kvHeads*headDim), b, dt, ctx*kvHeads*headDim)
+					return b
+				}
+				kc, vc := cache(), cache()
+				got, want := make([]float32, n*heads*headDim), make([]float32, n*heads*headDim)
+				attention(q, kc, vc, got, dt, n, pos, heads, kvHeads, headDim)
+				refAttention(q, kc, vc, want, dt, n, pos, heads, kvHeads, headDim)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%v %v n=%d pos=%d: out[%d] = %v, head by head %v", dt, sh, n, pos, i, got[i], want[i])
+					}
+				}
+			}
+		}
 	}
 }

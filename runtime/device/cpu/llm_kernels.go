@@ -174,43 +174,61 @@ func kvDType(dt device.KVDType) string {
 
 // attention computes, for each query token t and head h, softmax over the
 // scaled dot products with cached keys 0..pos+t, then the weighted sum of
-// cached values. The (token, head) pairs are split over the worker pool;
-// each pair's scores live in the worker's scratch.
+// cached values. The (token, kv head) pairs are split over the worker pool:
+// a pair's group of query heads share their keys and values, so each value
+// row is widened once for the whole group (axpyGroup). Each head's scores
+// live in the worker's scratch; every output element sums the same terms in
+// the same order as a head-by-head loop.
 func attention(q []float32, kc, vc []byte, out []float32, dt device.KVDType, n, pos, heads, kvHeads, headDim int) {
 	group := heads / kvHeads
 	es := dt.Size()
 	rowBytes := kvHeads * headDim * es
 	wdt := kvDType(dt)
 	scale := float32(1 / math.Sqrt(float64(headDim)))
-	grain := max(1, parallelWork/((pos+n)*headDim*2))
-	parallel(n*heads, grain, func(w *worker, lo, hi int) {
-		scores := w.floats(pos + n)
+	stride := pos + n // scores per head in the scratch
+	grain := max(1, parallelWork/(stride*headDim*2*group))
+	parallel(n*kvHeads, grain, func(w *worker, lo, hi int) {
+		buf := w.floats(group * (stride + 2))
+		scores, coef, invs := buf[:group*stride], buf[group*stride:group*stride+group], buf[group*(stride+1):]
 		for u := lo; u < hi; u++ {
-			t, h := u/heads, u%heads
+			t, kh := u/kvHeads, u%kvHeads
 			ctx := pos + t + 1
-			qv := q[u*headDim : (u+1)*headDim]
-			off := (h / group) * headDim * es
-			s := scores[:ctx]
-			m := float32(math.Inf(-1))
-			for j := range s {
-				k := kc[j*rowBytes+off : j*rowBytes+off+headDim*es]
-				s[j] = dotRow(wdt, k, qv) * scale
-				m = max(m, s[j])
+			off := kh * headDim * es
+			for g := range group {
+				h := t*heads + kh*group + g
+				qv := q[h*headDim : (h+1)*headDim]
+				invs[g] = softmaxScores(wdt, es, kc, rowBytes, off, qv, scale, scores[g*stride:g*stride+ctx])
 			}
-			var sum float32
-			for j, v := range s {
-				e := float32(math.Exp(float64(v - m)))
-				s[j] = e
-				sum += e
-			}
-			o := out[u*headDim : (u+1)*headDim]
+			h0 := t*heads + kh*group
+			o := out[h0*headDim : (h0+group)*headDim]
 			clear(o)
-			inv := 1 / sum
-			for j, p := range s {
-				axpyRow(wdt, p*inv, vc[j*rowBytes+off:j*rowBytes+off+headDim*es], o)
+			for j := range ctx {
+				for g := range group {
+					coef[g] = scores[g*stride+j] * invs[g]
+				}
+				axpyGroup(wdt, coef, vc[j*rowBytes+off:j*rowBytes+off+headDim*es], o)
 			}
 		}
 	})
+}
+
+// softmaxScores sets s[j] = exp(q·k_j·scale − max_j) for the cached keys
+// k_j (len(q) elements of es bytes at byte j·rowBytes+off of kc) and
+// returns 1/Σ s[j].
+func softmaxScores(wdt string, es int, kc []byte, rowBytes, off int, q []float32, scale float32, s []float32) float32 {
+	kb := len(q) * es
+	m := float32(math.Inf(-1))
+	for j := range s {
+		s[j] = dotRow(wdt, kc[j*rowBytes+off:j*rowBytes+off+kb], q) * scale
+		m = max(m, s[j])
+	}
+	var sum float32
+	for j, v := range s {
+		e := float32(math.Exp(float64(v - m)))
+		s[j] = e
+		sum += e
+	}
+	return 1 / sum
 }
 
 // swiglu writes silu(gate)·up; out may be gate.
