@@ -13,8 +13,10 @@ import (
 // BenchmarkLlama1BDecode runs the ops of one Llama 3.2 1B decode token (16
 // layers, synthetic bf16 weights, 2.47 GB) on the cpu device, as the engine
 // issues them, with the native fused ops and with their defining sequences
-// (device.ComposeXxx), at two context lengths. Interleave the two with
-// -count: this box's memory bandwidth drifts between runs.
+// (device.ComposeXxx), at two context lengths. Building the weights takes
+// ~10 s per run; this box's memory bandwidth drifts between and within runs,
+// so compare the variants over several runs (-count runs each sub-benchmark
+// N times in a row, it does not interleave them).
 func BenchmarkLlama1BDecode(b *testing.B) {
 	const (
 		dim, heads, kvHeads, headDim = 2048, 32, 8, 64
