@@ -11,9 +11,10 @@ import "fmt"
 // Design decision: each fused op is defined as a fixed sequence of the basic
 // ops over spans the caller passes, scratch included, and the functions in
 // this file run exactly that sequence. So a backend with nothing faster
-// implements a fused op in one line (the cpu and metal backends do), every
-// backend gives the basic sequence's results up to float32 summation order,
-// and a fused kernel is free to leave the scratch spans untouched. A fused
+// implements a fused op in one line (the metal backend does), every
+// backend gives the basic sequence's results up to float32 summation order
+// (the cpu backend's own fused ops give them bit for bit), and a fused
+// kernel is free to leave the scratch spans untouched. A fused
 // op's spans must be pairwise disjoint, except where its doc says otherwise:
 // a fused kernel reads inputs while writing outputs.
 
