@@ -297,30 +297,6 @@ __device__ __forceinline__ float row_dot(const char* row, const float* xv, const
   return acc * (float)(1.0 / sqrt((double)(ss / (float)I + eps)));
 }
 
-// gemv (decode Linear, n = 1): out[o] = Σ_i x[i]·W[o, i]. A block copies x
-// into shared memory (when SMEM, for mapped memory where x crosses the bus;
-// dynamic size 4·in bytes), or reads it through L1, then each warp takes
-// whole rows, grid-striding, with row_dot.
-template <int DT, bool SMEM>
-__device__ void gemv(const void* W, const float* x, float* out, int O, int I) {
-  extern __shared__ float xs[];
-  const int es = DT == DT_F32 ? 4 : 2;
-  pdl_wait();
-  pdl_launch();
-  const float* xv = x;
-  if (SMEM) {
-    for (int i = threadIdx.x; i < I; i += blockDim.x) xs[i] = x[i];
-    __syncthreads();
-    xv = xs;
-  }
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
-  const bool xvec = ((u64)xv & 15) == 0;  // x readable as float4 (shared memory always is)
-  for (int o = blockIdx.x * wpb + warp; o < O; o += gridDim.x * wpb) {
-    float acc = row_dot<DT>((const char*)W + (u64)o * I * es, xv, 0, 0.f, I, lane, xvec);
-    if (lane == 0) out[o] = acc;
-  }
-}
-
 // The modes of gemv_fused.
 #define FUSED_STORE 0  // outs[m][r] = W_m[r]·x for the rows of W0, W1, W2 in turn
 #define FUSED_ADD 1    // as STORE, but outs[m][r] += W_m[r]·x (a residual add)
@@ -342,9 +318,9 @@ __device__ __forceinline__ int fused_row(int mode, int r0, int r1, int* r) {
   return 2;
 }
 
-// gemv_fused is the decode (n = 1) kernel of the fused ops (device.FusedLLMOps):
-// up to three projections of one input in one launch (NormLinear's q, k,
-// v), a projection added into the residual (LinearAdd), or gate and up
+// gemv_fused is the decode (n = 1) kernel of Linear and of the fused ops
+// (device.FusedLLMOps): one projection (Linear), up to three of one input
+// in one launch (NormLinear's q, k, v), a projection added into the residual (LinearAdd), or gate and up
 // with SwiGLU (NormGLU). With a norm weight g the input is RMSNorm(x)·g,
 // which row_dot folds into each row's pass over x, so no rmsnorm kernel
 // runs. Rows are numbered across the matrices (in FUSED_GLU, 2p is gate
@@ -421,11 +397,24 @@ __device__ void gemv_fused(const void* W0, const void* W1, const void* W2, float
   }
 }
 
+// rope_pair rotates (v[i], v[i+half]) by the angle p·f (a float32
+// product; its cos and sin in double, rounded to float), as the cpu
+// reference and Hugging Face's rotate-half pairing do.
+__device__ __forceinline__ void rope_pair(float* v, int i, int half, int p, float f) {
+  float a = (float)p * f;
+  double s, c;
+  sincos((double)a, &s, &c);
+  float cf = (float)c, sf = (float)s;
+  float x0 = v[i], x1 = v[i + half];
+  v[i] = x0 * cf - x1 * sf;
+  v[i + half] = x1 * cf + x0 * sf;
+}
+
 // rope_kv: RoPE on q and k, and k and v appended to the caches, in one
 // launch (device.FusedLLMOps.RoPEKV). Thread per work item, grid-striding
 // over n·heads·half q pairs, then n·kvHeads·half k pairs (rotated in place
 // and stored to the cache), then n·kvHeads·headDim v elements. kc and vc
-// point at cache row pos; rows are kvHeads·headDim wide. Rotation as rope_f32.
+// point at cache row pos; rows are kvHeads·headDim wide. Rotation: rope_pair.
 template <int DT>
 __device__ void rope_kv(float* q, float* k, const float* v, const float* invFreq, void* kc, void* vc, int n,
                         int pos, int heads, int kvHeads, int headDim) {
@@ -445,18 +434,11 @@ __device__ void rope_kv(float* q, float* k, const float* v, const float* invFreq
     const int i = (int)(r % half);
     const u64 th = r / half;  // token t = th / hs, head th % hs
     const int t = (int)(th / hs);
-    float a = (float)(pos + t) * invFreq[i];
-    double s, c;
-    sincos((double)a, &s, &c);
-    float cf = (float)c, sf = (float)s;
     float* x = (isK ? k : q) + th * headDim;
-    float x0 = x[i], x1 = x[i + half];
-    float y0 = x0 * cf - x1 * sf, y1 = x1 * cf + x0 * sf;
-    x[i] = y0;
-    x[i + half] = y1;
+    rope_pair(x, i, half, pos + t, invFreq[i]);
     if (isK) {
-      st<DT>(kc, th * headDim + i, y0);  // th·headDim = t·width + h·headDim
-      st<DT>(kc, th * headDim + i + half, y1);
+      st<DT>(kc, th * headDim + i, x[i]);  // th·headDim = t·width + h·headDim
+      st<DT>(kc, th * headDim + i + half, x[i + half]);
     }
   }
 }
@@ -511,14 +493,7 @@ extern "C" __global__ void rope_f32(float* x, const float* invFreq, int n, int h
     int i = (int)(u % half);
     u64 th = u / half;
     int t = (int)(th / heads);
-    float a = (float)(pos + t) * invFreq[i];
-    double s, c;
-    sincos((double)a, &s, &c);
-    float cf = (float)c, sf = (float)s;
-    float* v = x + th * headDim;
-    float x0 = v[i], x1 = v[i + half];
-    v[i] = x0 * cf - x1 * sf;
-    v[i + half] = x1 * cf + x0 * sf;
+    rope_pair(x + th * headDim, i, half, pos + t, invFreq[i]);
   }
 }
 
@@ -768,12 +743,6 @@ extern "C" __global__ void argmax_final_f32(const float* pv, const int* pi, int*
   }                                                                                                              \
   extern "C" __global__ void rmsnorm_##S(const void* w, const float* x, float* out, int dim, float eps) {         \
     rmsnorm<DT>(w, x, out, dim, eps);                                                                            \
-  }                                                                                                              \
-  extern "C" __global__ void gemv_##S(const void* W, const float* x, float* out, int O, int I) {                 \
-    gemv<DT, true>(W, x, out, O, I);                                                                             \
-  }                                                                                                              \
-  extern "C" __global__ void gemv_global_##S(const void* W, const float* x, float* out, int O, int I) {          \
-    gemv<DT, false>(W, x, out, O, I);                                                                            \
   }                                                                                                              \
   extern "C" __global__ void gemv_fused_##S(const void* W0, const void* W1, const void* W2, float* o0, float* o1,   \
                                             float* o2, int r0, int r1, int r2, int I, const float* x, const void* g, \

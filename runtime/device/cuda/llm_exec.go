@@ -32,10 +32,10 @@ type llmState struct {
 
 // llmKernels are the compiled kernels, by weight or cache dtype (0 bf16, 1 f16, 2 f32).
 type llmKernels struct {
-	embed, rmsnorm, gemv, gemvGlobal, gemm, kvstore, attention [3]*Kernel
-	gemvFused, gemvFusedSmem, ropeKV                           [3]*Kernel
-	split, rope, combine, swiglu, add, argmax, argmaxPart      *Kernel
-	argmaxFinal                                                *Kernel
+	embed, rmsnorm, gemm, kvstore, attention              [3]*Kernel
+	gemvFused, gemvFusedSmem, ropeKV                      [3]*Kernel
+	split, rope, combine, swiglu, add, argmax, argmaxPart *Kernel
+	argmaxFinal                                           *Kernel
 }
 
 // loadLLMKernels looks every kernel up once per Memory.
@@ -53,7 +53,7 @@ func (m *Memory) loadLLMKernels() error {
 		for _, x := range []struct {
 			dst  **Kernel
 			name string
-		}{{&k.embed[i], "embed_"}, {&k.rmsnorm[i], "rmsnorm_"}, {&k.gemv[i], "gemv_"}, {&k.gemvGlobal[i], "gemv_global_"},
+		}{{&k.embed[i], "embed_"}, {&k.rmsnorm[i], "rmsnorm_"},
 			{&k.gemm[i], "gemm_"}, {&k.kvstore[i], "kvstore_"}, {&k.attention[i], "attention_"},
 			{&k.gemvFused[i], "gemv_fused_"}, {&k.gemvFusedSmem[i], "gemv_fused_smem_"}, {&k.ropeKV[i], "rope_kv_"}} {
 			if err := get(x.dst, x.name+s); err != nil {

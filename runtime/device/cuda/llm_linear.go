@@ -8,8 +8,9 @@ import (
 )
 
 // Linear's two shapes. Decode (n = 1) is a GEMV that streams the weights
-// once (kernels/llm.cu gemv: a warp per row, 16-byte loads, x in shared
-// memory). Prefill (n > 1) with bf16 weights runs on cuBLAS's bf16 tensor
+// once: the fused ops' gemv_fused with one matrix and no norm (a warp per
+// row, 16-byte loads, x through L1 or in shared memory; llm_fused.go).
+// Prefill (n > 1) with bf16 weights runs on cuBLAS's bf16 tensor
 // cores: x is split into bf16 hi and lo halves (x ≈ hi + lo to about 16
 // mantissa bits) and two cublasGemmEx calls with float32 accumulation sum
 // W·hi + W·lo, so rounding the activations costs about 2⁻¹⁷ relative instead
@@ -36,22 +37,8 @@ var gemvFromGlobal = true
 // linear queues out[n, O] = x[n, I]·W[O, I]ᵀ on device addresses. The
 // context is current.
 func (m *Memory) linear(wp uint64, dt int, x, out uint64, n, O, I int) error {
-	k := m.llm.k
 	if n == 1 {
-		wpb := 4 // warps (rows in flight) per block
-		if O >= 8192 {
-			wpb = 8
-		}
-		m.aPtr(0, wp)
-		m.aPtr(1, x)
-		m.aPtr(2, out)
-		m.aI32(3, O)
-		m.aI32(4, I)
-		grid, block := gridFor(O, wpb, m.llm.sms*8), Dim3{X: uint32(32 * wpb)}
-		if I*4 <= maxSharedGEMVBytes && (m.mode == device.Mapped || O >= 16384 || !gemvFromGlobal) {
-			return m.launch(k.gemv[dt], grid, block, uint32(I*4))
-		}
-		return m.launch(k.gemvGlobal[dt], grid, block, 0)
+		return m.gemvFused(dt, [device.NormLinearMax]uint64{wp}, [device.NormLinearMax]uint64{out}, [device.NormLinearMax]int{O}, I, x, 0, 0, fusedStore)
 	}
 	if dt == 0 && m.d.blas.cublasGemmEx != 0 {
 		return m.gemmBF16(wp, x, out, n, O, I, false)
@@ -62,7 +49,7 @@ func (m *Memory) linear(wp uint64, dt int, x, out uint64, n, O, I int) error {
 	m.aI32(3, n)
 	m.aI32(4, O)
 	m.aI32(5, I)
-	return m.launch(k.gemm[dt], Dim3{X: uint32(ceilDiv(O, 16)), Y: uint32(ceilDiv(n, 16))}, Dim3{X: 16, Y: 16}, 0)
+	return m.launch(m.llm.k.gemm[dt], Dim3{X: uint32(ceilDiv(O, 16)), Y: uint32(ceilDiv(n, 16))}, Dim3{X: 16, Y: 16}, 0)
 }
 
 // gemmBF16 splits x into bf16 hi and lo in scratch and sums two cuBLAS
