@@ -231,7 +231,7 @@ func (c *llmCheck) tensor(w Weights, name string, id, rank int) WeightTensor {
 		c.fail("%s: tensor %d (%s) has shape %v, want rank %d", name, id, t.Name, t.Shape, rank)
 		return WeightTensor{}
 	}
-	esize := weightDTypeSize(t.DType)
+	esize := WeightDTypeSize(t.DType)
 	if esize == 0 {
 		c.fail("%s: tensor %d (%s) has dtype %q, want BF16, F16 or F32", name, id, t.Name, t.DType)
 		return WeightTensor{}
@@ -322,8 +322,9 @@ func mul(a, b uint64) (uint64, bool) {
 	return lo, hi == 0
 }
 
-// weightDTypeSize is the element size of a weight dtype, 0 if unsupported.
-func weightDTypeSize(dt string) int {
+// WeightDTypeSize is the element size of a weight dtype (BF16, F16, F32),
+// 0 if unsupported: what every backend's LoadWeights accepts.
+func WeightDTypeSize(dt string) int {
 	switch dt {
 	case "BF16", "F16":
 		return 2

@@ -17,7 +17,6 @@ func CheckNormLinear(size uint64, w Weights, norm int, weights []int, x, xb Span
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	ts := make([]WeightTensor, len(weights))
-	names := []string{"x", "xb"}
 	spans := []Span{x, xb}
 	for i, id := range weights {
 		t, err := CheckLinear(size, w, id, xb, outs[i], n)
@@ -25,11 +24,13 @@ func CheckNormLinear(size uint64, w Weights, norm int, weights []int, x, xb Span
 			return nil, fmt.Errorf("%s: projection %d: %w", op, i, err)
 		}
 		ts[i] = t
-		names = append(names, fmt.Sprintf("outs[%d]", i))
 		spans = append(spans, outs[i])
 	}
-	return ts, allDisjoint(op, names, spans)
+	return ts, allDisjoint(op, normLinearNames[:len(spans)], spans)
 }
+
+// normLinearNames name NormLinear's spans in errors, in allDisjoint's order.
+var normLinearNames = [2 + NormLinearMax]string{"x", "xb", "outs[0]", "outs[1]", "outs[2]"}
 
 // CheckNormGLU validates NormGLU and returns the gate and up tensors, which
 // must have the same shape and dtype.

@@ -29,13 +29,8 @@ type Weights struct {
 func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
 	keep := make([]device.WeightTensor, len(ts))
 	for i, t := range ts {
-		var es int
-		switch t.DType {
-		case "BF16", "F16":
-			es = 2
-		case "F32":
-			es = 4
-		default:
+		es := device.WeightDTypeSize(t.DType)
+		if es == 0 {
 			return nil, fmt.Errorf("cpu load weights: tensor %d (%s): dtype %q is not BF16, F16 or F32", i, t.Name, t.DType)
 		}
 		n := uint64(es)

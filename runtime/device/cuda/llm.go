@@ -52,7 +52,7 @@ func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
 	seen := map[key]int{}
 	var total uint64
 	for i, t := range ts {
-		es := weightDTypeSize(t.DType)
+		es := device.WeightDTypeSize(t.DType)
 		if es == 0 {
 			return nil, fmt.Errorf("cuda: load weights: tensor %d (%s): dtype %q is not BF16, F16 or F32", i, t.Name, t.DType)
 		}
@@ -163,15 +163,4 @@ func (w *Weights) release() error {
 	w.d.liveDevice.Add(-int64(w.size))
 	w.base, w.size, w.closed = 0, 0, true
 	return err
-}
-
-// weightDTypeSize is a weight dtype's element size, 0 if unsupported.
-func weightDTypeSize(dt string) int {
-	switch dt {
-	case "BF16", "F16":
-		return 2
-	case "F32":
-		return 4
-	}
-	return 0
 }

@@ -107,13 +107,8 @@ func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
 
 // checkTensor validates one tensor's dtype, shape and byte length.
 func checkTensor(t device.WeightTensor) error {
-	var es uint64
-	switch t.DType {
-	case "BF16", "F16":
-		es = 2
-	case "F32":
-		es = 4
-	default:
+	es := uint64(device.WeightDTypeSize(t.DType))
+	if es == 0 {
 		return fmt.Errorf("dtype %q is not BF16, F16 or F32", t.DType)
 	}
 	if len(t.Shape) == 0 {
