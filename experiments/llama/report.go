@@ -28,6 +28,7 @@ func Table(w io.Writer, f *results.File, markdown bool) error {
 		report.MetricColumn("GB/s", "achieved_Bps", gbs),
 		report.MetricColumn("of measured BW", "bandwidth_fraction", func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }),
 		report.MetricColumn("× floor", "vs_floor", func(x float64) string { return fmt.Sprintf("%.2f", x) }),
+		report.MetricColumn("× best floor", "vs_best_floor", func(x float64) string { return fmt.Sprintf("%.2f", x) }),
 		{Header: "wasm/native", Right: true, Value: func(c results.Case) string { return ratio(decode, c) }},
 	}
 	if err := report.Table(w, decode, cols, markdown); err != nil {

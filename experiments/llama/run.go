@@ -49,14 +49,10 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	mw, w := model.Host, model.Device
 	cfg := mw.Config
 
-	bw := 0.0
-	if m, ok := env.Device.(device.BandwidthMeter); ok {
-		rates, err := m.MemoryBandwidth()
-		if err != nil {
-			return nil, fmt.Errorf("llama: measure bandwidth: %w", err)
-		}
-		bw = rates["weights"]
-		env.Logf("llama: weight read bandwidth measured: %.1f GB/s", bw/1e9)
+	bwm, _ := env.Device.(device.BandwidthMeter)
+	var probes bandwidthProbes
+	if err := probes.measure(env, bwm); err != nil {
+		return nil, err
 	}
 	wb := float64(WeightBytesPerToken(mw))
 	f.Provenance.Weights = mw.Source
@@ -67,7 +63,6 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 		"model":                   map[bool]string{true: s.Model, false: env.ModelDir}[env.ModelDir == ""],
 		"weight_bytes_per_token":  strconv.FormatFloat(wb, 'f', 0, 64),
 		"weights_device_bytes":    strconv.FormatUint(w.DeviceBytes(), 10),
-		"measured_bandwidth_Bps":  strconv.FormatFloat(bw, 'g', 6, 64),
 		"max_seq":                 strconv.Itoa(p.MaxSeq),
 		"max_batch":               strconv.Itoa(p.MaxBatch),
 		"decode_tokens_per_rep":   strconv.Itoa(p.DecodeTokens),
@@ -86,19 +81,25 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	total := len(p.PromptLengths) * len(modes) * p.Repetitions * (1 + p.DecodeTokens)
 	done := 0
 	for _, n := range p.PromptLengths {
-		cases, caseNotes, err := runPrompt(ctx, env, p, cfg, w, rt, nativeModes, wasmModes, n, wb, bw, &done, total)
+		cases, caseNotes, err := runPrompt(ctx, env, p, cfg, w, rt, nativeModes, wasmModes, n, wb, &done, total)
 		if err != nil {
 			return nil, fmt.Errorf("llama prompt=%d: %w", n, err)
 		}
 		f.Cases = append(f.Cases, cases...)
 		f.Notes = append(f.Notes, caseNotes...)
+		if err := probes.measure(env, bwm); err != nil {
+			return nil, err
+		}
+	}
+	if note := probes.apply(f, wb); note != "" {
+		f.Notes = append(f.Notes, note)
 	}
 	f.Provenance.Extra["peak_rss_bytes"] = peakRSS()
 	return f, nil
 }
 
 func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Config, w device.Weights, rt *wasm.Runtime,
-	nativeModes, wasmModes []device.Mode, n int, wb, bw float64, done *int, total int) (cases []results.Case, notes []string, err error) {
+	nativeModes, wasmModes []device.Mode, n int, wb float64, done *int, total int) (cases []results.Case, notes []string, err error) {
 	var vs []*variant
 	defer func() {
 		for _, v := range vs {
@@ -163,12 +164,6 @@ func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Con
 			"weight_bytes_per_token": wb,
 			"achieved_Bps":           wb / dec.Median,
 			"kv_bytes_per_token":     kvRow,
-		}
-		if bw > 0 {
-			m["measured_bandwidth_Bps"] = bw
-			m["bandwidth_fraction"] = wb / dec.Median / bw
-			m["floor_s"] = wb / bw
-			m["vs_floor"] = dec.Median / (wb / bw)
 		}
 		labels := map[string]string{"tokens": fmt.Sprint(v.tokens[0])}
 		cases = append(cases,

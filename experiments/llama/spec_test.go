@@ -89,6 +89,9 @@ func TestRunTiny(t *testing.T) {
 			}
 			continue
 		}
+		if vf, vb := c.Metrics["vs_floor"], c.Metrics["vs_best_floor"]; !(vf > 0) || !(vb >= vf) {
+			t.Errorf("%s: × floor %g, × best floor %g: want both > 0, the best-pass floor's ≥", c.Name(), vf, vb)
+		}
 		if len(c.Samples) != 4 || c.Metrics["weight_bytes_per_token"] <= 0 || !(c.Metrics["tokens_per_s"] > 0) {
 			t.Errorf("%s: samples %d, metrics %v", c.Name(), len(c.Samples), c.Metrics)
 		}
@@ -96,6 +99,9 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("%s: tokens %s differ from %s", c.Name(), c.Labels["tokens"], prev)
 		}
 		tokens[c.Group] = c.Labels["tokens"]
+	}
+	if p := f.Provenance.Extra["measured_bandwidth_probes_GBps"]; strings.Count(p, ",") != 2 {
+		t.Errorf("bandwidth probes %q: want one before the first prompt and one after each of 2", p)
 	}
 	if f.Provenance.Weights != "synthetic:2" {
 		t.Errorf("weights provenance %q", f.Provenance.Weights)

@@ -181,8 +181,10 @@ func CheckSpans(size uint64, inputs []Span, outputs []Span) error {
 
 // BandwidthMeter is implemented by devices that can measure their own memory
 // bandwidth. MemoryBandwidth returns named rates in bytes per second; the key
-// "weights" is the rate at which kernels read weights (device memory on a
-// GPU, host memory on the cpu), the ceiling of a decode step.
+// "weights" is the typical rate (a median or mean of passes) at which kernels
+// read weights (device memory on a GPU, host memory on the cpu), the ceiling
+// of a decode step. A meter that keeps its passes apart also reports the
+// fastest as "weights_best".
 type BandwidthMeter interface {
 	MemoryBandwidth() (map[string]float64, error)
 }

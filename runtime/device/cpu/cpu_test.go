@@ -83,3 +83,18 @@ func TestMatMulRejects(t *testing.T) {
 		t.Error("grow past reservation accepted")
 	}
 }
+
+func TestMemoryBandwidth(t *testing.T) {
+	d, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rates, err := d.MemoryBandwidth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	med, best := rates["weights"], rates["weights_best"]
+	if med < 1e8 || med > 1e13 || best < med || rates["host_read"] != med {
+		t.Fatalf("implausible rates %v: want weights (median) in [1e8, 1e13], weights_best ≥ it, host_read = it", rates)
+	}
+}
