@@ -39,8 +39,10 @@ func DotF32(w, x []float32) float32 { return dot(kF32, w, x) }
 
 // GemvBF16 sets out[r] = Σ_i w[r*cols+i]·x[i] for every row r < len(out):
 // the product of the bfloat16 matrix w (len(out) rows of cols) and the vector
-// x, one decode step of a Linear layer. Four or eight rows are computed per
-// pass, so x is loaded once per several rows of weights. It panics unless
+// x, one decode step of a Linear layer. With AVX-512 and rows of a multiple
+// of 128 weights (every Llama shape) the rows are computed one after another,
+// reading the weights as one stream; otherwise four or eight rows per pass,
+// x loaded once per several rows. It panics unless
 // len(x) == cols and len(w) == len(out)*cols. To use several cores, call it
 // on row slices: GemvBF16(w[r0*cols:r1*cols], x, out[r0:r1], cols), or pack x
 // once and call GemvBF16Packed on the slices.
@@ -110,6 +112,12 @@ func gemvBF16Packed(fn string, w []uint16, x *PackedX, out []float32, cols int) 
 			}
 		}
 		gemv4 := gemv4BF16PackedAVX2
+		if useAVX512 && n == cols && cols%128 == 0 && rows > 0 {
+			// Whole rows of whole 4-line blocks: one row at a time, one
+			// sequential stream (gen_amd64.go, gemvRowsPacked).
+			gemvRowsBF16PackedAVX512(&w[0], &xp[0], cols, &out[0], rows)
+			return
+		}
 		if useAVX512 {
 			gemv4 = gemv4BF16PackedAVX512
 			for ; r+8 <= rows; r += 8 {

@@ -51,3 +51,6 @@ func gemv4BF16PackedAVX512(w *uint16, stride int, x *float32, n int, out *float3
 
 //go:noescape
 func gemv8BF16PackedAVX512(w *uint16, stride int, x *float32, n int, out *float32)
+
+//go:noescape
+func gemvRowsBF16PackedAVX512(w *uint16, x *float32, n int, out *float32, rows int)

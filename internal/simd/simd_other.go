@@ -42,5 +42,8 @@ func gemv4BF16PackedAVX512(w *uint16, stride int, x *float32, n int, out *float3
 func gemv8BF16PackedAVX512(w *uint16, stride int, x *float32, n int, out *float32) {
 	panic(noAsm)
 }
+func gemvRowsBF16PackedAVX512(w *uint16, x *float32, n int, out *float32, rows int) {
+	panic(noAsm)
+}
 
 const noAsm = "simd: assembly kernel called on a build without it"
