@@ -281,8 +281,9 @@ type packed struct {
 // next-block prefetch and PREFETCHNTA/T1/T2. The four-row AVX-512 kernel
 // takes row counts that are not a multiple of 8; the AVX2 one is for CPUs
 // without AVX-512, and keeps the distance tuned for the zero-extending one.
-// Where rows are whole 128-weight blocks, the single-stream kernel
-// (gemvRowsPacked) has since beaten the 8-row one; these serve the others.
+// Where rows are whole 128-weight blocks up to 4096 wide, the single-stream
+// kernel (gemvRowsPacked) has since beaten the 8-row one; these serve the
+// others, the 8192-wide down projection among them (simd.go, rowsMaxCols).
 var packedKernels = []packed{{"AVX2", 4, gemvPrefetch}, {"AVX512", 4, 512}, {"AVX512", 8, 512}}
 
 // gemvPacked: a bfloat16 GEMV over blocks of 32 weights of k.rows rows, x

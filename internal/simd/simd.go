@@ -40,7 +40,8 @@ func DotF32(w, x []float32) float32 { return dot(kF32, w, x) }
 // GemvBF16 sets out[r] = Σ_i w[r*cols+i]·x[i] for every row r < len(out):
 // the product of the bfloat16 matrix w (len(out) rows of cols) and the vector
 // x, one decode step of a Linear layer. With AVX-512 and rows of a multiple
-// of 128 weights (every Llama shape) the rows are computed one after another,
+// of 128 weights up to 4096 (every Llama shape but the 8192-wide down
+// projection) the rows are computed one after another,
 // reading the weights as one stream; otherwise four or eight rows per pass,
 // x loaded once per several rows. It panics unless
 // len(x) == cols and len(w) == len(out)*cols. To use several cores, call it
@@ -89,6 +90,14 @@ func (p *PackedX) Pack(x []float32) *PackedX {
 	return p
 }
 
+// rowsMaxCols is the widest row the single-stream GEMV kernel takes. It
+// reads all of x for every row; past 4096 weights (16 KiB of packed x) x no
+// longer stays in L1 beside the streaming weights, and the 8-row kernel,
+// which reads x once per eight rows, was faster: Llama's down projection
+// (8192 wide) took 11.9–14.5 ms per token against 13.9–17.7 ms with the
+// single-stream kernel (interleaved rounds on the 2-core EPYC).
+const rowsMaxCols = 4096
+
 // Len returns the length of the vector p holds.
 func (p *PackedX) Len() int { return len(p.v) }
 
@@ -112,9 +121,10 @@ func gemvBF16Packed(fn string, w []uint16, x *PackedX, out []float32, cols int) 
 			}
 		}
 		gemv4 := gemv4BF16PackedAVX2
-		if useAVX512 && n == cols && cols%128 == 0 && rows > 0 {
-			// Whole rows of whole 4-line blocks: one row at a time, one
-			// sequential stream (gen_amd64.go, gemvRowsPacked).
+		if useAVX512 && n == cols && cols%128 == 0 && cols <= rowsMaxCols && rows > 0 {
+			// Whole rows of whole 4-line blocks, x small enough to stay in
+			// L1: one row at a time, one sequential stream (gen_amd64.go,
+			// gemvRowsPacked).
 			gemvRowsBF16PackedAVX512(&w[0], &xp[0], cols, &out[0], rows)
 			return
 		}
