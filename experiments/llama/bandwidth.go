@@ -12,8 +12,9 @@ import (
 )
 
 // bandwidthProbes are the device's memory-bandwidth measurements taken
-// before the first prompt and after each one, so that the floor a decode
-// median is held against comes from the same stretch of time. On a machine
+// before the first prompt and after each repetition of each prompt (every
+// variant's), so that the floor a decode median is held against comes from
+// the same stretch of time as the decode samples. On a machine
 // shared with other tenants the bandwidth moves by half within minutes; one
 // measurement before the run, or the best of its passes, would make the
 // floor depend on when it was taken.
@@ -83,6 +84,6 @@ func (b *bandwidthProbes) apply(f *results.File, wb float64) string {
 		m["vs_floor"] = t / (wb / bw)
 		m["vs_best_floor"] = t / (wb / b.best)
 	}
-	return fmt.Sprintf("bandwidth: floor = weight bytes per token / %.1f GB/s, the median of %d probes (before the first prompt and after each: %s GB/s); the fastest pass of any probe read %.1f GB/s (× best floor)",
+	return fmt.Sprintf("bandwidth: floor = weight bytes per token / %.1f GB/s, the median of %d probes (before the first prompt and after each repetition: %s GB/s); the fastest pass of any probe read %.1f GB/s (× best floor)",
 		bw/1e9, len(b.typical), strings.Join(gbs, ", "), b.best/1e9)
 }

@@ -81,15 +81,13 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	total := len(p.PromptLengths) * len(modes) * p.Repetitions * (1 + p.DecodeTokens)
 	done := 0
 	for _, n := range p.PromptLengths {
-		cases, caseNotes, err := runPrompt(ctx, env, p, cfg, w, rt, nativeModes, wasmModes, n, wb, &done, total)
+		probe := func() error { return probes.measure(env, bwm) }
+		cases, caseNotes, err := runPrompt(ctx, env, p, cfg, w, rt, nativeModes, wasmModes, n, wb, probe, &done, total)
 		if err != nil {
 			return nil, fmt.Errorf("llama prompt=%d: %w", n, err)
 		}
 		f.Cases = append(f.Cases, cases...)
 		f.Notes = append(f.Notes, caseNotes...)
-		if err := probes.measure(env, bwm); err != nil {
-			return nil, err
-		}
 	}
 	if note := probes.apply(f, wb); note != "" {
 		f.Notes = append(f.Notes, note)
@@ -99,7 +97,7 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 }
 
 func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Config, w device.Weights, rt *wasm.Runtime,
-	nativeModes, wasmModes []device.Mode, n int, wb float64, done *int, total int) (cases []results.Case, notes []string, err error) {
+	nativeModes, wasmModes []device.Mode, n int, wb float64, probe func() error, done *int, total int) (cases []results.Case, notes []string, err error) {
 	var vs []*variant
 	defer func() {
 		for _, v := range vs {
@@ -132,6 +130,9 @@ func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Con
 			}
 			*done += 1 + p.DecodeTokens
 			env.Tick(*done, total, fmt.Sprintf("prompt=%d %s", n, v.name))
+		}
+		if err := probe(); err != nil {
+			return nil, nil, err
 		}
 	}
 

@@ -2,7 +2,7 @@
 // decode driven from inside the Wasm guest against the same engine driven
 // natively, per memory mode, with the achieved weight bandwidth against what
 // the machine can stream. The floor of a decode step is its weight bytes over
-// the median of bandwidth probes taken before and between the prompts (see
+// the median of bandwidth probes taken before and between the repetitions (see
 // bandwidthProbes); "× floor" is the median decode time over it, and "× best
 // floor" the same against the fastest probe pass. Its spec is
 // experiments/llama.yaml.

@@ -100,8 +100,8 @@ func TestRunTiny(t *testing.T) {
 		}
 		tokens[c.Group] = c.Labels["tokens"]
 	}
-	if p := f.Provenance.Extra["measured_bandwidth_probes_GBps"]; strings.Count(p, ",") != 2 {
-		t.Errorf("bandwidth probes %q: want one before the first prompt and one after each of 2", p)
+	if p := f.Provenance.Extra["measured_bandwidth_probes_GBps"]; strings.Count(p, ",") != 2*2 {
+		t.Errorf("bandwidth probes %q: want one before the first prompt and one after each of 2 repetitions of 2 prompts", p)
 	}
 	if f.Provenance.Weights != "synthetic:2" {
 		t.Errorf("weights provenance %q", f.Provenance.Weights)
