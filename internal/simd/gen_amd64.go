@@ -59,6 +59,7 @@ func main() {
 		gemvPacked(&b, k)
 	}
 	gemvRowsPacked(&b)
+	weightedSum(&b)
 	if err := os.WriteFile("simd_amd64.s", b.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -468,6 +469,64 @@ func gemvRowsPacked(b *bytes.Buffer) {
 		"LEAQ (SI)(CX*2), SI",
 		"DECQ BX",
 		"JNZ row",
+		"VZEROUPPER",
+		"done:",
+		"RET",
+	)
+}
+
+// weightedSum: out[i] += Σ_j a[j]·w[j·stride+i] over rows bfloat16 rows
+// stride elements apart, 64 columns at a time: the eight accumulators (the
+// block of out) stay in registers while the rows stream past, each row's 64
+// weights widened (zero-extend, shift) and multiplied by its broadcast
+// coefficient. Each element sums its terms in row order, as the scalar loop
+// does, with a fused multiply-add. cols must be a positive multiple of 64.
+func weightedSum(b *bytes.Buffer) {
+	const name = "weightedSumBF16AVX2"
+	fmt.Fprintf(b, "\n// func %s(a *float32, rows int, w *uint16, stride int, out *float32, cols int)\n", name)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	emit(b,
+		"MOVQ a+0(FP), DI",
+		"MOVQ rows+8(FP), BX",
+		"MOVQ w+16(FP), SI",
+		"MOVQ stride+24(FP), DX",
+		"SHLQ $1, DX",
+		"MOVQ out+32(FP), R8",
+		"MOVQ cols+40(FP), CX",
+		"TESTQ BX, BX",
+		"JZ done",
+		"block:",
+	)
+	for k := 0; k < 8; k++ {
+		emit(b, fmt.Sprintf("VMOVUPS %d(R8), Y%d", 32*k, k))
+	}
+	emit(b,
+		"MOVQ SI, R9",
+		"XORQ AX, AX",
+		"row:",
+		"VBROADCASTSS (DI)(AX*4), Y8",
+	)
+	for k := 0; k < 8; k++ {
+		emit(b,
+			fmt.Sprintf("VPMOVZXWD %d(R9), Y9", 16*k),
+			"VPSLLD $16, Y9, Y9",
+			fmt.Sprintf("VFMADD231PS Y8, Y9, Y%d", k),
+		)
+	}
+	emit(b,
+		"ADDQ DX, R9",
+		"INCQ AX",
+		"CMPQ AX, BX",
+		"JLT row",
+	)
+	for k := 0; k < 8; k++ {
+		emit(b, fmt.Sprintf("VMOVUPS Y%d, %d(R8)", k, 32*k))
+	}
+	emit(b,
+		"ADDQ $256, R8",
+		"ADDQ $128, SI",
+		"SUBQ $64, CX",
+		"JNZ block",
 		"VZEROUPPER",
 		"done:",
 		"RET",

@@ -219,19 +219,7 @@ func dotUnchecked[W uint16 | float32](k *kernels[W], w []W, x []float32) float32
 
 func gemv[W uint16 | float32](k *kernels[W], fn string, w []W, x, out []float32, cols int) {
 	checkGemv(fn, len(w), len(x), len(out), cols)
-	rows := len(out)
-	r := 0
-	if n8 := cols &^ 7; n8 > 0 && k.asm() {
-		for ; r+4 <= rows; r += 4 {
-			k.gemv4(&w[r*cols], cols, &x[0], n8, &out[r])
-			for j := range 4 {
-				out[r+j] += tail(k, w[(r+j)*cols+n8:(r+j+1)*cols], x[n8:])
-			}
-		}
-	}
-	for ; r < rows; r++ {
-		out[r] = dotUnchecked(k, w[r*cols:(r+1)*cols], x)
-	}
+	gemvStride(k, fn, w, cols, x, out)
 }
 
 // tail is the scalar dot product for the last cols%8 elements.

@@ -54,3 +54,6 @@ func gemv8BF16PackedAVX512(w *uint16, stride int, x *float32, n int, out *float3
 
 //go:noescape
 func gemvRowsBF16PackedAVX512(w *uint16, x *float32, n int, out *float32, rows int)
+
+//go:noescape
+func weightedSumBF16AVX2(a *float32, rows int, w *uint16, stride int, out *float32, cols int)

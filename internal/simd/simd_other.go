@@ -45,5 +45,8 @@ func gemv8BF16PackedAVX512(w *uint16, stride int, x *float32, n int, out *float3
 func gemvRowsBF16PackedAVX512(w *uint16, x *float32, n int, out *float32, rows int) {
 	panic(noAsm)
 }
+func weightedSumBF16AVX2(a *float32, rows int, w *uint16, stride int, out *float32, cols int) {
+	panic(noAsm)
+}
 
 const noAsm = "simd: assembly kernel called on a build without it"

@@ -50,6 +50,9 @@ type wtypeT struct {
 	dot   func(raw any, x []float32) float32
 	gemv  func(raw any, x, out []float32, cols int)
 	gemmR func(raw any, x, out []float32, n, rows, cols, r0, r1 int)
+	// gemvS and wsum call the strided kernels (stride.go).
+	gemvS func(raw any, stride int, x, out []float32)
+	wsum  func(a []float32, raw any, stride int, out []float32)
 }
 
 var wtypes = []wtypeT{
@@ -70,6 +73,8 @@ var wtypes = []wtypeT{
 		gemmR: func(w any, x, out []float32, n, rows, cols, r0, r1 int) {
 			GemmBF16Rows(w.([]uint16), x, out, n, rows, cols, r0, r1)
 		},
+		gemvS: func(w any, stride int, x, out []float32) { GemvBF16Stride(w.([]uint16), stride, x, out) },
+		wsum:  func(a []float32, w any, stride int, out []float32) { WeightedSumBF16(a, w.([]uint16), stride, out) },
 	},
 	{
 		name:  "F16",
@@ -91,6 +96,8 @@ var wtypes = []wtypeT{
 		gemmR: func(w any, x, out []float32, n, rows, cols, r0, r1 int) {
 			GemmF16Rows(w.([]uint16), x, out, n, rows, cols, r0, r1)
 		},
+		gemvS: func(w any, stride int, x, out []float32) { GemvF16Stride(w.([]uint16), stride, x, out) },
+		wsum:  func(a []float32, w any, stride int, out []float32) { WeightedSumF16(a, w.([]uint16), stride, out) },
 	},
 	{
 		name:  "F32",
@@ -109,6 +116,8 @@ var wtypes = []wtypeT{
 		gemmR: func(w any, x, out []float32, n, rows, cols, r0, r1 int) {
 			GemmF32Rows(w.([]float32), x, out, n, rows, cols, r0, r1)
 		},
+		gemvS: func(w any, stride int, x, out []float32) { GemvF32Stride(w.([]float32), stride, x, out) },
+		wsum:  func(a []float32, w any, stride int, out []float32) { WeightedSumF32(a, w.([]float32), stride, out) },
 	},
 }
 
@@ -586,4 +595,75 @@ func FuzzGemvBF16(f *testing.F) {
 			})
 		}
 	})
+}
+
+// TestStride checks the strided kernels over rows a stride apart (a KV
+// cache's rows for one head), with strides equal to and wider than the row,
+// row lengths on and off the assembly's multiples (8 for the GEMV, 64 for
+// the weighted sum), and the row counts of the 4-row GEMV's tail.
+func TestStride(t *testing.T) {
+	cases := []struct{ rows, cols, stride int }{
+		{0, 8, 8}, {1, 8, 8}, {3, 8, 16}, {4, 64, 64}, {5, 64, 512}, {9, 19, 40}, {129, 64, 512}, {7, 128, 130}, {2, 0, 3},
+	}
+	for _, p := range paths() {
+		for _, wt := range wtypes {
+			if !wt.avail(p) {
+				continue
+			}
+			t.Run(p.name+"/"+wt.name, func(t *testing.T) {
+				r := rand.New(rand.NewPCG(9, uint64(len(wt.name))))
+				with(t, p, func() {
+					for _, c := range cases {
+						n := 0
+						if c.rows > 0 {
+							n = (c.rows-1)*c.stride + c.cols
+						}
+						raw, w := wt.gen(r, n)
+						row := func(j int) []float64 { return w[j*c.stride : j*c.stride+c.cols] }
+						// Scores: one dot product per row.
+						x := randX(r, c.cols)
+						out := make([]float32, c.rows)
+						for i := range out {
+							out[i] = float32(math.NaN())
+						}
+						wt.gemvS(raw, c.stride, x, out)
+						for j := range out {
+							check(t, fmt.Sprintf("gemv %+v row %d", c, j), out[j], row(j), x)
+						}
+						// Weighted sum: out[i] + Σ_j a[j]·w[j, i], as a dot
+						// product of (1, a) with (out[i], w[·, i]).
+						a := randX(r, c.rows)
+						sum := randX(r, c.cols)
+						start := append([]float32(nil), sum...)
+						wt.wsum(a, raw, c.stride, sum)
+						ones := append([]float32{1}, a...)
+						for i := range sum {
+							col := []float64{float64(start[i])}
+							for j := range c.rows {
+								col = append(col, row(j)[i])
+							}
+							check(t, fmt.Sprintf("weighted sum %+v column %d", c, i), sum[i], col, ones)
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+func TestStridePanics(t *testing.T) {
+	for name, f := range map[string]func(){
+		"stride below the row":  func() { GemvBF16Stride(make([]uint16, 64), 7, make([]float32, 8), make([]float32, 2)) },
+		"w short of a last row": func() { GemvF32Stride(make([]float32, 15), 8, make([]float32, 8), make([]float32, 2)) },
+		"weighted sum short w":  func() { WeightedSumBF16(make([]float32, 3), make([]uint16, 64*3-1), 64, make([]float32, 64)) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
 }
