@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/wasmgpu/wasmgpu/internal/llmref"
 	"github.com/wasmgpu/wasmgpu/models"
 )
 
@@ -77,29 +78,7 @@ func refForward(t testing.TB, w *models.Weights, tokens []int32) [][]float64 {
 			rope(ks[p], KV, p)
 		}
 		for p := range n {
-			att := make([]float64, H*hd)
-			for h := range H {
-				kh := h / (H / KV)
-				s := make([]float64, p+1)
-				m := math.Inf(-1)
-				for j := range s {
-					for i := range hd {
-						s[j] += qs[p][h*hd+i] * ks[j][kh*hd+i]
-					}
-					s[j] /= math.Sqrt(float64(hd))
-					m = max(m, s[j])
-				}
-				var sum float64
-				for j := range s {
-					s[j] = math.Exp(s[j] - m)
-					sum += s[j]
-				}
-				for j := range s {
-					for i := range hd {
-						att[h*hd+i] += s[j] / sum * vs[j][kh*hd+i]
-					}
-				}
-			}
+			att := llmref.Attention(qs[p], ks[:p+1], vs[:p+1], H, KV, hd)
 			o := lin(att, wo, dim)
 			for i := range o {
 				xs[p][i] += o[i]

@@ -161,65 +161,44 @@ func kvstore(src []float32, dst []byte, dt device.KVDType, count int) {
 	}
 }
 
-// kvDType is the weight-dtype spelling of a KV dtype, for the row helpers.
-func kvDType(dt device.KVDType) string {
-	switch dt {
-	case device.KVBF16:
-		return "BF16"
-	case device.KVF16:
-		return "F16"
-	}
-	return "F32"
-}
-
 // attention computes, for each query token t and head h, softmax over the
 // scaled dot products with cached keys 0..pos+t, then the weighted sum of
-// cached values. The (token, kv head) pairs are split over the worker pool:
-// a pair's group of query heads share their keys and values, so each value
-// row is widened once for the whole group (axpyGroup). Each head's scores
-// live in the worker's scratch; every output element sums the same terms in
-// the same order as a head-by-head loop.
+// cached values. The (token, kv head) pairs are split over the worker pool;
+// a pair's query heads share its keys and values, which stay in the core's
+// cache from one head to the next. A head's scores are a strided GEMV over
+// its cached keys and its output a strided weighted sum of its cached values
+// (internal/simd, cacheRows), the scores in the worker's scratch.
 func attention(q []float32, kc, vc []byte, out []float32, dt device.KVDType, n, pos, heads, kvHeads, headDim int) {
 	group := heads / kvHeads
-	es := dt.Size()
-	rowBytes := kvHeads * headDim * es
-	wdt := kvDType(dt)
+	width := kvHeads * headDim // elements in a cache row
 	scale := float32(1 / math.Sqrt(float64(headDim)))
-	stride := pos + n // scores per head in the scratch
-	grain := max(1, parallelWork/(stride*headDim*2*group))
+	grain := max(1, parallelWork/((pos+n)*headDim*2*group))
 	parallel(n*kvHeads, grain, func(w *worker, lo, hi int) {
-		buf := w.floats(group * (stride + 2))
-		scores, coef, invs := buf[:group*stride], buf[group*stride:group*stride+group], buf[group*(stride+1):]
+		scratch := w.floats(pos + n)
 		for u := lo; u < hi; u++ {
 			t, kh := u/kvHeads, u%kvHeads
 			ctx := pos + t + 1
-			off := kh * headDim * es
+			keys := cacheRows{dt, kc, kh * headDim, width}
+			values := cacheRows{dt, vc, kh * headDim, width}
 			for g := range group {
 				h := t*heads + kh*group + g
-				qv := q[h*headDim : (h+1)*headDim]
-				invs[g] = softmaxScores(wdt, es, kc, rowBytes, off, qv, scale, scores[g*stride:g*stride+ctx])
-			}
-			h0 := t*heads + kh*group
-			o := out[h0*headDim : (h0+group)*headDim]
-			clear(o)
-			for j := range ctx {
-				for g := range group {
-					coef[g] = scores[g*stride+j] * invs[g]
-				}
-				axpyGroup(wdt, coef, vc[j*rowBytes+off:j*rowBytes+off+headDim*es], o)
+				p := scratch[:ctx]
+				keys.dots(q[h*headDim:(h+1)*headDim], p)
+				softmax(p, scale)
+				o := out[h*headDim : (h+1)*headDim]
+				clear(o)
+				values.weightedSum(p, o)
 			}
 		}
 	})
 }
 
-// softmaxScores sets s[j] = exp(q·k_j·scale − max_j) for the cached keys
-// k_j (len(q) elements of es bytes at byte j·rowBytes+off of kc) and
-// returns 1/Σ s[j].
-func softmaxScores(wdt string, es int, kc []byte, rowBytes, off int, q []float32, scale float32, s []float32) float32 {
-	kb := len(q) * es
+// softmax sets s[j] to exp(s[j]·scale − max) / Σ, the scaled scores'
+// probabilities; the exponential goes through float64 and rounds once.
+func softmax(s []float32, scale float32) {
 	m := float32(math.Inf(-1))
 	for j := range s {
-		s[j] = dotRow(wdt, kc[j*rowBytes+off:j*rowBytes+off+kb], q) * scale
+		s[j] *= scale
 		m = max(m, s[j])
 	}
 	var sum float32
@@ -228,7 +207,10 @@ func softmaxScores(wdt string, es int, kc []byte, rowBytes, off int, q []float32
 		s[j] = e
 		sum += e
 	}
-	return 1 / sum
+	inv := 1 / sum
+	for j := range s {
+		s[j] *= inv
+	}
 }
 
 // swiglu writes silu(gate)·up; out may be gate.
