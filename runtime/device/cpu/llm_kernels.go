@@ -23,7 +23,10 @@ const parallelWork = 1 << 16
 // is bound by memory, not arithmetic, and each chunk starts its rows' streams
 // cold: Llama 3.2 1B's decode GEMVs took 65–70 ms/token in chunks of
 // 128 KiB (parallelWork's), ≈ 64 ms in chunks of 1–4 MiB (medians of 5–6
-// interleaved runs on the 2-core EPYC; 256–512 KiB in between).
+// interleaved runs on the 2-core EPYC; 256–512 KiB in between). Measured
+// again with the single-stream kernel and the spinning pool, the whole step
+// in 12 interleaved rounds each: 256 KiB 67.3, 512 KiB 62.7, 1 MiB 59.6
+// ms/token; then 1, 2, 4 MiB 55.7, 58.0, 57.8 (level within the noise).
 const gemvChunkBytes = 1 << 20
 
 // embed widens table rows tokens[t] into out rows; a token outside the table
