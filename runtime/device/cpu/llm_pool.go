@@ -77,7 +77,7 @@ type pool struct {
 	caller worker     // the scratch of whoever holds busy
 	cur    atomic.Pointer[job]
 	gen    atomic.Uint64 // bumped after cur is set: the helpers' signal
-	sleep  sync.Mutex    // guards sleepers and wake
+	sleep  sync.Mutex    // guards asleep; wake waits on it
 	wake   *sync.Cond
 	asleep int
 }
