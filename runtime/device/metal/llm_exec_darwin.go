@@ -9,7 +9,6 @@ import (
 	"github.com/ebitengine/purego/objc"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
-	"github.com/wasmgpu/wasmgpu/runtime/device/internal/region"
 )
 
 // How an LLM op reaches the GPU.
@@ -214,30 +213,7 @@ func (m *Memory) llmCopyRun(c *llmCall, encode func(objc.ID) (int, error)) error
 // replacing it by one of n rounded up to the page size when smaller. Copy
 // mode never has work queued, so the old buffer is free to go.
 func (m *Memory) ensureLLMStage(n uint64) error {
-	s := &m.llm.stage
-	if s.buf != 0 && s.n >= n {
-		return nil
-	}
-	want := region.RoundUp(max(n, 1))
-	if want > m.d.maxBuffer {
-		return fmt.Errorf("staging buffer of %d bytes exceeds the device's maxBufferLength of %d", want, m.d.maxBuffer)
-	}
-	nb := msg.newBuffer(m.d.dev, sel.newBufferWithLength, uint(want), mtlStorageShared)
-	if nb == 0 {
-		return fmt.Errorf("newBufferWithLength:options: returned nil for %d bytes", want)
-	}
-	ptr := msg.p(nb, sel.contents)
-	if ptr == nil {
-		release(nb)
-		return fmt.Errorf("contents of a %d-byte shared staging buffer is nil", want)
-	}
-	old := s.n
-	release(s.buf)
-	*s = staging{buf: nb, ptr: ptr, n: want}
-	m.mu.Lock()
-	m.stats.StagingBytes = m.stats.StagingBytes - old + want
-	m.mu.Unlock()
-	return nil
+	return m.growStaging(&m.llm.stage, max(n, 1))
 }
 
 // countKernels adds n dispatches to the Memory's stats.
@@ -269,16 +245,7 @@ func (d *Device) dispatch(enc objc.ID, name string, args []kernelArg, groups, th
 			return fmt.Errorf("kernel %q argument %d: buffer offset %d is not 4-byte aligned", name, i, a.off)
 		}
 	}
-	msg.vID(enc, sel.setComputePipelineState, p.pso)
-	for i, a := range args {
-		if a.buf != 0 {
-			msg.setBuffer(enc, sel.setBuffer, a.buf, uint(a.off), uint(i))
-		} else {
-			// setBytes copies the bytes into the command stream during the call.
-			msg.setBytes(enc, sel.setBytes, unsafe.Pointer(&a.bytes[0]), uint(len(a.bytes)), uint(i))
-		}
-	}
-	msg.dispatch(enc, sel.dispatchThreadgroups, groups, threads)
+	encodeDispatch(enc, p, args, groups, threads)
 	return nil
 }
 

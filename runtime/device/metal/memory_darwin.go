@@ -211,7 +211,13 @@ func (m *Memory) stageOut(c device.Span) {
 // ensureStaging makes staging buffer i hold at least n bytes, replacing it by
 // one of n rounded up to the page size when it is smaller.
 func (m *Memory) ensureStaging(i int, n uint64) error {
-	s := &m.stage[i]
+	return m.growStaging(&m.stage[i], n)
+}
+
+// growStaging makes s hold at least n bytes, replacing it by a shared buffer
+// of n rounded up to the page size when it is smaller, and keeps the
+// Memory's staging byte count.
+func (m *Memory) growStaging(s *staging, n uint64) error {
 	if s.buf != 0 && s.n >= n {
 		return nil
 	}

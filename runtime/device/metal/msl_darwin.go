@@ -147,6 +147,15 @@ func (d *Device) encodeKernel(cb objc.ID, name string, args []kernelArg, groups,
 	if enc == 0 {
 		return fmt.Errorf("metal: computeCommandEncoder returned nil for kernel %q", name)
 	}
+	encodeDispatch(enc, p, args, groups, threads)
+	msg.v(enc, sel.endEncoding)
+	return nil
+}
+
+// encodeDispatch binds p and args (at the indices of their positions) in
+// enc and encodes one dispatch of groups threadgroups of threads. The
+// arguments must have been checked.
+func encodeDispatch(enc objc.ID, p pipeline, args []kernelArg, groups, threads mtlSize) {
 	msg.vID(enc, sel.setComputePipelineState, p.pso)
 	for i, a := range args {
 		if a.buf != 0 {
@@ -157,8 +166,6 @@ func (d *Device) encodeKernel(cb objc.ID, name string, args []kernelArg, groups,
 		}
 	}
 	msg.dispatch(enc, sel.dispatchThreadgroups, groups, threads)
-	msg.v(enc, sel.endEncoding)
-	return nil
 }
 
 // encodeNaiveGemm encodes kernels.MetalSgemmNaive for C = A·B.
