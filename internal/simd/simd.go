@@ -219,7 +219,7 @@ func dotUnchecked[W uint16 | float32](k *kernels[W], w []W, x []float32) float32
 
 func gemv[W uint16 | float32](k *kernels[W], fn string, w []W, x, out []float32, cols int) {
 	checkGemv(fn, len(w), len(x), len(out), cols)
-	gemvStride(k, fn, w, cols, x, out)
+	gemvStrideUnchecked(k, w, cols, x, out)
 }
 
 // tail is the scalar dot product for the last cols%8 elements.

@@ -62,6 +62,11 @@ func checkStride(fn string, lw, stride, cols, rows int) {
 
 func gemvStride[W uint16 | float32](k *kernels[W], fn string, w []W, stride int, x, out []float32) {
 	checkStride(fn, len(w), stride, len(x), len(out))
+	gemvStrideUnchecked(k, w, stride, x, out)
+}
+
+// gemvStrideUnchecked is gemvStride after its caller checked the lengths.
+func gemvStrideUnchecked[W uint16 | float32](k *kernels[W], w []W, stride int, x, out []float32) {
 	rows, cols := len(out), len(x)
 	r := 0
 	if n8 := cols &^ 7; n8 > 0 && k.asm() {
