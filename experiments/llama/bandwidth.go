@@ -2,11 +2,11 @@ package llama
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
+	"github.com/wasmgpu/wasmgpu/internal/stats"
 	"github.com/wasmgpu/wasmgpu/results"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
@@ -47,11 +47,7 @@ func (b *bandwidthProbes) median() float64 {
 	if len(b.typical) == 0 {
 		return 0
 	}
-	s := slices.Sorted(slices.Values(b.typical))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	return stats.Summarize(b.typical).Median
 }
 
 // apply records the probes in f's provenance and sets each decode case's

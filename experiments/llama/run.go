@@ -80,8 +80,8 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	}
 	total := len(p.PromptLengths) * len(modes) * p.Repetitions * (1 + p.DecodeTokens)
 	done := 0
+	probe := func() error { return probes.measure(env, bwm) }
 	for _, n := range p.PromptLengths {
-		probe := func() error { return probes.measure(env, bwm) }
 		cases, caseNotes, err := runPrompt(ctx, env, p, cfg, w, rt, nativeModes, wasmModes, n, wb, probe, &done, total)
 		if err != nil {
 			return nil, fmt.Errorf("llama prompt=%d: %w", n, err)
