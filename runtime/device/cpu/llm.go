@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/weightset"
+	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
 // The cpu device as an LLMDevice: weights stay where the caller has them (a
@@ -18,46 +20,26 @@ var (
 )
 
 // Weights are tensors the cpu kernels read in place.
-type Weights struct {
-	ts     []device.WeightTensor
-	closed bool
-}
+type Weights struct{ weightset.Set }
 
 // LoadWeights checks each tensor's dtype, shape and alignment and keeps a
 // reference to its bytes (no copy): they must stay valid and unchanged until
 // the Weights are closed. Tensor id i is ts[i].
 func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
-	keep := make([]device.WeightTensor, len(ts))
-	for i, t := range ts {
-		es := device.WeightDTypeSize(t.DType)
-		if es == 0 {
-			return nil, fmt.Errorf("cpu load weights: tensor %d (%s): dtype %q is not BF16, F16 or F32", i, t.Name, t.DType)
-		}
-		n := uint64(es)
-		for _, dim := range t.Shape {
-			if dim <= 0 || dim > 1<<31-1 {
-				return nil, fmt.Errorf("cpu load weights: tensor %d (%s): bad shape %v", i, t.Name, t.Shape)
-			}
-			n *= uint64(dim) // at most rank 2 in use; checked below by length
-		}
-		if uint64(len(t.Data)) != n {
-			return nil, fmt.Errorf("cpu load weights: tensor %d (%s): %s %v needs %d bytes, has %d", i, t.Name, t.DType, t.Shape, n, len(t.Data))
-		}
-		if len(t.Data) > 0 && uintptr(unsafe.Pointer(&t.Data[0]))%uintptr(es) != 0 {
-			return nil, fmt.Errorf("cpu load weights: tensor %d (%s): data is not %d-byte aligned", i, t.Name, es)
-		}
-		t.Shape = append([]int(nil), t.Shape...)
-		keep[i] = t
+	s, err := weightset.New("cpu", ts, aligned)
+	if err != nil {
+		return nil, err
 	}
-	return &Weights{ts: keep}, nil
+	return &Weights{s}, nil
 }
 
-// Tensor returns tensor id, or false if there is none or the weights are closed.
-func (w *Weights) Tensor(id int) (device.WeightTensor, bool) {
-	if w.closed || id < 0 || id >= len(w.ts) {
-		return device.WeightTensor{}, false
+// aligned refuses bytes the kernels cannot read in place as their dtype.
+func aligned(t device.WeightTensor) error {
+	es := device.WeightDTypeSize(t.DType)
+	if len(t.Data) > 0 && uintptr(unsafe.Pointer(&t.Data[0]))%uintptr(es) != 0 {
+		return fmt.Errorf("data is not %d-byte aligned", es)
 	}
-	return w.ts[id], true
+	return nil
 }
 
 // DeviceBytes is 0: the weights stay in host memory.
@@ -65,7 +47,7 @@ func (w *Weights) DeviceBytes() uint64 { return 0 }
 
 // Close drops the references; ops using the weights fail afterwards.
 func (w *Weights) Close() error {
-	w.closed, w.ts = true, nil
+	w.Set.Close()
 	return nil
 }
 
@@ -137,43 +119,43 @@ func (st staged) finish() {
 
 // Embed copies rows of the embedding table to out, widened to float32.
 func (m *Memory) Embed(w device.Weights, table int, tokens, outS device.Span, n int) error {
-	t, err := device.CheckEmbed(m.size, w, table, tokens, outS, n)
-	if err != nil {
+	c := llmabi.Embed(table, tokens, outS, n)
+	if err := c.Validate(m.size, w); err != nil {
 		return err
 	}
 	st := m.stageOps(in(tokens), out(outS))
-	err = embed(t, i32s(st.views[0]), f32s(st.views[1]), n)
+	err := embed(c.Tensor(w, 0), i32s(st.views[0]), f32s(st.views[1]), n)
 	st.finish()
 	return err
 }
 
 // RMSNorm normalizes each row of x into out (which may be x).
 func (m *Memory) RMSNorm(w device.Weights, weight int, x, outS device.Span, n int, eps float32) error {
-	t, err := device.CheckRMSNorm(m.size, w, weight, x, outS, n, eps)
-	if err != nil {
+	c := llmabi.RMSNorm(weight, x, outS, n, eps)
+	if err := c.Validate(m.size, w); err != nil {
 		return err
 	}
 	st := m.stageOps(in(x), out(outS))
-	rmsnorm(t, f32s(st.views[0]), f32s(st.views[1]), n, eps)
+	rmsnorm(c.Tensor(w, 0), f32s(st.views[0]), f32s(st.views[1]), n, eps)
 	st.finish()
 	return nil
 }
 
 // Linear computes out = x·Wᵀ over all cores.
 func (m *Memory) Linear(w device.Weights, weight int, x, outS device.Span, n int) error {
-	t, err := device.CheckLinear(m.size, w, weight, x, outS, n)
-	if err != nil {
+	c := llmabi.Linear(weight, x, outS, n)
+	if err := c.Validate(m.size, w); err != nil {
 		return err
 	}
 	st := m.stageOps(in(x), out(outS))
-	linear(t, f32s(st.views[0]), f32s(st.views[1]), n)
+	linear(c.Tensor(w, 0), f32s(st.views[0]), f32s(st.views[1]), n)
 	st.finish()
 	return nil
 }
 
 // RoPE rotates x in place.
 func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error {
-	if err := device.CheckRoPE(m.size, x, invFreq, n, heads, headDim, pos); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.RoPE(x, invFreq, n, heads, headDim, pos)); err != nil {
 		return err
 	}
 	st := m.stageOps(inout(x), in(invFreq))
@@ -184,7 +166,7 @@ func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error 
 
 // KVStore writes n rows of src, converted to dt, into the cache at pos.
 func (m *Memory) KVStore(src, cache device.Span, dt device.KVDType, n, pos, width int) error {
-	if _, err := device.CheckKVStore(m.size, src, cache, dt, n, pos, width); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.KVStore(src, cache, dt, n, pos, width)); err != nil {
 		return err
 	}
 	// Only the rows written travel in copy mode, as a real device copy would.
@@ -198,7 +180,7 @@ func (m *Memory) KVStore(src, cache device.Span, dt device.KVDType, n, pos, widt
 
 // Attention runs causal grouped-query attention over the cache.
 func (m *Memory) Attention(q, kCache, vCache, outS device.Span, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
-	if _, err := device.CheckAttention(m.size, q, kCache, vCache, outS, dt, n, pos, heads, kvHeads, headDim); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Attention(q, kCache, vCache, outS, dt, n, pos, heads, kvHeads, headDim)); err != nil {
 		return err
 	}
 	// Only the rows read travel in copy mode.
@@ -214,7 +196,7 @@ func (m *Memory) Attention(q, kCache, vCache, outS device.Span, dt device.KVDTyp
 
 // SwiGLU writes silu(gate)·up to out (which may be gate).
 func (m *Memory) SwiGLU(gate, up, outS device.Span, count int) error {
-	if err := device.CheckSwiGLU(m.size, gate, up, outS, count); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.SwiGLU(gate, up, outS, count)); err != nil {
 		return err
 	}
 	st := m.stageOps(in(gate), in(up), out(outS))
@@ -225,7 +207,7 @@ func (m *Memory) SwiGLU(gate, up, outS device.Span, count int) error {
 
 // Add does x += y.
 func (m *Memory) Add(x, y device.Span, count int) error {
-	if err := device.CheckAdd(m.size, x, y, count); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Add(x, y, count)); err != nil {
 		return err
 	}
 	st := m.stageOps(inout(x), in(y))
@@ -236,7 +218,7 @@ func (m *Memory) Add(x, y device.Span, count int) error {
 
 // Argmax writes each row's index of its largest value.
 func (m *Memory) Argmax(x, outS device.Span, n, width int) error {
-	if err := device.CheckArgmax(m.size, x, outS, n, width); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Argmax(x, outS, n, width)); err != nil {
 		return err
 	}
 	st := m.stageOps(in(x), out(outS))

@@ -11,6 +11,7 @@ import (
 	"github.com/wasmgpu/wasmgpu/internal/llmref"
 	"github.com/wasmgpu/wasmgpu/internal/safetensors"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/compose"
 )
 
 // The native fused ops against their defining sequences (device.ComposeXxx
@@ -134,7 +135,7 @@ func TestNormLinearMatchesCompose(t *testing.T) {
 						runBoth(t, d, mode, c.at, r.Uint64(), append([]device.Span{x}, outs...),
 							func(o device.LLMOps) error { return o.NormLinear(w, 0, ids, x, xb, outs, n, eps) },
 							func(o device.LLMOps) error {
-								return device.ComposeNormLinear(o, c.at, w, 0, ids, x, xb, outs, n, eps)
+								return compose.NormLinear(o, c.at, w, 0, ids, x, xb, outs, n, eps)
 							})
 					}
 				})
@@ -159,7 +160,7 @@ func TestNormGLUMatchesCompose(t *testing.T) {
 						runBoth(t, d, mode, c.at, r.Uint64(), []device.Span{x, out},
 							func(o device.LLMOps) error { return o.NormGLU(w, 0, 1, 2, x, xb, tmp, out, n, eps) },
 							func(o device.LLMOps) error {
-								return device.ComposeNormGLU(o, c.at, w, 0, 1, 2, x, xb, tmp, out, n, eps)
+								return compose.NormGLU(o, c.at, w, 0, 1, 2, x, xb, tmp, out, n, eps)
 							})
 					}
 				})
@@ -182,7 +183,7 @@ func TestLinearAddMatchesCompose(t *testing.T) {
 					for _, mode := range d.Modes() {
 						runBoth(t, d, mode, c.at, r.Uint64(), []device.Span{x, resid},
 							func(o device.LLMOps) error { return o.LinearAdd(w, 0, x, tmp, resid, n) },
-							func(o device.LLMOps) error { return device.ComposeLinearAdd(o, c.at, w, 0, x, tmp, resid, n) })
+							func(o device.LLMOps) error { return compose.LinearAdd(o, c.at, w, 0, x, tmp, resid, n) })
 					}
 				})
 			}
@@ -211,7 +212,7 @@ func TestRoPEKVMatchesCompose(t *testing.T) {
 							return o.RoPEKV(q, k, v, invFreq, kc, vc, kdt, n, pos, heads, kvHeads, headDim)
 						},
 						func(o device.LLMOps) error {
-							return device.ComposeRoPEKV(o, c.at, q, k, v, invFreq, kc, vc, kdt, n, pos, heads, kvHeads, headDim)
+							return compose.RoPEKV(o, c.at, q, k, v, invFreq, kc, vc, kdt, n, pos, heads, kvHeads, headDim)
 						})
 				}
 			})

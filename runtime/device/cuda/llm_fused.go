@@ -2,9 +2,11 @@ package cuda
 
 import (
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/compose"
+	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
-// The fused ops (device.FusedLLMOps). Decode (n = 1) runs each as one
+// The fused ops. Decode (n = 1) runs each as one
 // kernel: gemv_fused for NormLinear, NormGLU and LinearAdd, rope_kv for
 // RoPEKV, which takes a layer from ~18 kernels to 6 or 7 (NOTES.md has the
 // measurements). Prefill runs LinearAdd as cuBLAS GEMMs that accumulate
@@ -19,19 +21,19 @@ const (
 	fusedGLU   = 2
 )
 
-// NormLinear is device.FusedLLMOps.NormLinear.
+// NormLinear is device.LLMOps.NormLinear.
 func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb device.Span, outs []device.Span, n int, eps float32) error {
-	ts, err := device.CheckNormLinear(m.size, w, norm, weights, x, xb, outs, n, eps)
-	if err != nil {
+	lc := llmabi.NormLinear(norm, weights, x, xb, outs, n, eps)
+	if err := lc.Validate(m.size, w); err != nil {
 		return err
 	}
-	nt, _ := w.Tensor(norm)
+	nt, ts := lc.Tensor(w, 0), tensors(w, weights)
 	same := true
 	for _, t := range ts {
 		same = same && t.DType == nt.DType
 	}
 	if n != 1 || m.mode == device.Copy || !same {
-		return device.ComposeNormLinear(m, m.size, w, norm, weights, x, xb, outs, n, eps)
+		return compose.NormLinear(m, m.size, w, norm, weights, x, xb, outs, n, eps)
 	}
 	gp, err := m.weights("norm_linear", w, norm)
 	if err != nil {
@@ -55,15 +57,15 @@ func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb dev
 	})
 }
 
-// NormGLU is device.FusedLLMOps.NormGLU.
+// NormGLU is device.LLMOps.NormGLU.
 func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, out device.Span, n int, eps float32) error {
-	g, _, err := device.CheckNormGLU(m.size, w, norm, gate, up, x, xb, tmp, out, n, eps)
-	if err != nil {
+	lc := llmabi.NormGLU(norm, gate, up, x, xb, tmp, out, n, eps)
+	if err := lc.Validate(m.size, w); err != nil {
 		return err
 	}
-	nt, _ := w.Tensor(norm)
+	nt, g := lc.Tensor(w, 0), lc.Tensor(w, 1)
 	if n != 1 || m.mode == device.Copy || nt.DType != g.DType {
-		return device.ComposeNormGLU(m, m.size, w, norm, gate, up, x, xb, tmp, out, n, eps)
+		return compose.NormGLU(m, m.size, w, norm, gate, up, x, xb, tmp, out, n, eps)
 	}
 	var wp [device.NormLinearMax]uint64
 	gp, err := m.weights("norm_glu", w, norm)
@@ -83,15 +85,16 @@ func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, out d
 	})
 }
 
-// LinearAdd is device.FusedLLMOps.LinearAdd.
+// LinearAdd is device.LLMOps.LinearAdd.
 func (m *Memory) LinearAdd(w device.Weights, weight int, x, tmp, resid device.Span, n int) error {
-	t, err := device.CheckLinearAdd(m.size, w, weight, x, tmp, resid, n)
-	if err != nil {
+	lc := llmabi.LinearAdd(weight, x, tmp, resid, n)
+	if err := lc.Validate(m.size, w); err != nil {
 		return err
 	}
+	t := lc.Tensor(w, 0)
 	dt := dtIndex(t.DType)
 	if m.mode == device.Copy || (n > 1 && (dt != 0 || m.d.blas.cublasGemmEx == 0)) {
-		return device.ComposeLinearAdd(m, m.size, w, weight, x, tmp, resid, n)
+		return compose.LinearAdd(m, m.size, w, weight, x, tmp, resid, n)
 	}
 	wp, err := m.weights("linear_add", w, weight)
 	if err != nil {
@@ -107,13 +110,13 @@ func (m *Memory) LinearAdd(w device.Weights, weight int, x, tmp, resid device.Sp
 	})
 }
 
-// RoPEKV is device.FusedLLMOps.RoPEKV: one rope_kv launch for any n.
+// RoPEKV is device.LLMOps.RoPEKV: one rope_kv launch for any n.
 func (m *Memory) RoPEKV(q, k, v, invFreq, kCache, vCache device.Span, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
-	if err := device.CheckRoPEKV(m.size, q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.RoPEKV(q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim)); err != nil {
 		return err
 	}
 	if m.mode == device.Copy {
-		return device.ComposeRoPEKV(m, m.size, q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim)
+		return compose.RoPEKV(m, m.size, q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim)
 	}
 	width := kvHeads * headDim
 	row := uint64(width * dt.Size())
@@ -178,4 +181,13 @@ func (m *Memory) gemvFused(dt int, w, out [device.NormLinearMax]uint64, rows [de
 		return m.launch(k.gemvFusedSmem[dt], grid, block, uint32(I*4))
 	}
 	return m.launch(k.gemvFused[dt], grid, block, 0)
+}
+
+// tensors looks up the projections of a validated NormLinear.
+func tensors(w device.Weights, ids []int) []device.WeightTensor {
+	var ts [device.NormLinearMax]device.WeightTensor
+	for i, id := range ids {
+		ts[i], _ = w.Tensor(id)
+	}
+	return ts[:len(ids)]
 }

@@ -6,10 +6,11 @@ import (
 	"unsafe"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
-// The device.LLMOps methods. Each validates with the shared device.Check*
-// helpers (the same errors as every backend), then queues one to three
+// The device.LLMOps methods. Each validates its call as every backend does
+// (llmabi.Call.Validate: the same errors everywhere), then queues one to three
 // kernels on the Memory's stream and returns without waiting; Sync waits.
 // In copy mode each op copies its input spans to device staging and its
 // outputs back, so a copy-mode op is complete, though not waited for, when
@@ -28,10 +29,11 @@ func (m *Memory) weights(op string, w device.Weights, id int) (uint64, error) {
 // data, so they are read here and each checked against the table (in
 // resident mode from the device mirror, which costs a synchronization).
 func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n int) error {
-	t, err := device.CheckEmbed(m.size, w, table, tokens, out, n)
-	if err != nil {
+	lc := llmabi.Embed(table, tokens, out, n)
+	if err := lc.Validate(m.size, w); err != nil {
 		return err
 	}
+	t := lc.Tensor(w, 0)
 	wp, err := m.weights("embed", w, table)
 	if err != nil {
 		return err
@@ -124,10 +126,11 @@ func (m *Memory) checkTokens(tokens device.Span, n, vocab int) ([]int32, error) 
 
 // RMSNorm normalizes each row of x into out (which may be x): one block per row.
 func (m *Memory) RMSNorm(w device.Weights, weight int, x, out device.Span, n int, eps float32) error {
-	t, err := device.CheckRMSNorm(m.size, w, weight, x, out, n, eps)
-	if err != nil {
+	lc := llmabi.RMSNorm(weight, x, out, n, eps)
+	if err := lc.Validate(m.size, w); err != nil {
 		return err
 	}
+	t := lc.Tensor(w, 0)
 	wp, err := m.weights("rmsnorm", w, weight)
 	if err != nil {
 		return err
@@ -145,10 +148,11 @@ func (m *Memory) RMSNorm(w device.Weights, weight int, x, out device.Span, n int
 
 // Linear computes out = x·Wᵀ; see llm_linear.go.
 func (m *Memory) Linear(w device.Weights, weight int, x, out device.Span, n int) error {
-	t, err := device.CheckLinear(m.size, w, weight, x, out, n)
-	if err != nil {
+	lc := llmabi.Linear(weight, x, out, n)
+	if err := lc.Validate(m.size, w); err != nil {
 		return err
 	}
+	t := lc.Tensor(w, 0)
 	wp, err := m.weights("linear", w, weight)
 	if err != nil {
 		return err
@@ -161,7 +165,7 @@ func (m *Memory) Linear(w device.Weights, weight int, x, out device.Span, n int)
 
 // RoPE rotates x in place: one thread per rotated pair.
 func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error {
-	if err := device.CheckRoPE(m.size, x, invFreq, n, heads, headDim, pos); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.RoPE(x, invFreq, n, heads, headDim, pos)); err != nil {
 		return err
 	}
 	c := llmCall{name: "rope", n: 2, args: [maxLLMArgs]llmArg{argInOut(x), argIn(invFreq)}}
@@ -179,7 +183,7 @@ func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error 
 // KVStore converts n rows of src to dt into cache rows pos..pos+n-1. Only
 // those rows are touched (and, in copy mode, copied back).
 func (m *Memory) KVStore(src, cache device.Span, dt device.KVDType, n, pos, width int) error {
-	if _, err := device.CheckKVStore(m.size, src, cache, dt, n, pos, width); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.KVStore(src, cache, dt, n, pos, width)); err != nil {
 		return err
 	}
 	row := uint64(width * dt.Size())
@@ -198,7 +202,7 @@ func (m *Memory) KVStore(src, cache device.Span, dt device.KVDType, n, pos, widt
 
 // SwiGLU writes silu(gate)·up to out (which may be gate).
 func (m *Memory) SwiGLU(gate, up, out device.Span, count int) error {
-	if err := device.CheckSwiGLU(m.size, gate, up, out, count); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.SwiGLU(gate, up, out, count)); err != nil {
 		return err
 	}
 	c := llmCall{name: "swiglu", n: 3, args: [maxLLMArgs]llmArg{argIn(gate), argIn(up), argOut(out)}}
@@ -213,7 +217,7 @@ func (m *Memory) SwiGLU(gate, up, out device.Span, count int) error {
 
 // Add does x += y.
 func (m *Memory) Add(x, y device.Span, count int) error {
-	if err := device.CheckAdd(m.size, x, y, count); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Add(x, y, count)); err != nil {
 		return err
 	}
 	c := llmCall{name: "add", n: 2, args: [maxLLMArgs]llmArg{argInOut(x), argIn(y)}}
@@ -229,7 +233,7 @@ func (m *Memory) Add(x, y device.Span, count int) error {
 // one block of 1024 threads per row, or for wide rows many blocks a row
 // and a second kernel that reduces theirs (argmax).
 func (m *Memory) Argmax(x, out device.Span, n, width int) error {
-	if err := device.CheckArgmax(m.size, x, out, n, width); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Argmax(x, out, n, width)); err != nil {
 		return err
 	}
 	if m.hostIO() {
@@ -292,7 +296,7 @@ func (m *Memory) argmax(x, out uint64, n, width int) error {
 // 0..pos+n-1, split over the context when the (token, head) blocks alone
 // would not fill the card (flash-decoding); see attentionPlan.
 func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
-	if _, err := device.CheckAttention(m.size, q, kCache, vCache, out, dt, n, pos, heads, kvHeads, headDim); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Attention(q, kCache, vCache, out, dt, n, pos, heads, kvHeads, headDim)); err != nil {
 		return err
 	}
 	if headDim > 256 {

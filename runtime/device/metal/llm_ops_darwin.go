@@ -10,10 +10,11 @@ import (
 	"github.com/ebitengine/purego/objc"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
-// The device.LLMOps methods. Each validates with the shared device.Check*
-// helpers (the same errors as every backend), then encodes one dispatch of a
+// The device.LLMOps methods. Each validates its call as every backend does
+// (llmabi.Call.Validate: the same errors everywhere), then encodes one dispatch of a
 // kernel from kernels/llm.metal (see llm_exec_darwin.go for when it runs).
 // The encode closures run on the Metal thread.
 
@@ -44,10 +45,11 @@ func (m *Memory) weightBuf(op string, w device.Weights, id int) (objc.ID, error)
 // against the table; the kernel also writes zeros for an id outside it, so
 // an id changed after this check cannot steer a read outside the table.
 func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n int) error {
-	t, err := device.CheckEmbed(m.size, w, table, tokens, out, n)
-	if err != nil {
+	lc := llmabi.Embed(table, tokens, out, n)
+	if err := lc.Validate(m.size, w); err != nil {
 		return err
 	}
+	t := lc.Tensor(w, 0)
 	wb, err := m.weightBuf("embed", w, table)
 	if err != nil {
 		return err
@@ -83,10 +85,11 @@ func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n i
 // RMSNorm normalizes each row of x into out (which may be x): one
 // threadgroup per row.
 func (m *Memory) RMSNorm(w device.Weights, weight int, x, out device.Span, n int, eps float32) error {
-	t, err := device.CheckRMSNorm(m.size, w, weight, x, out, n, eps)
-	if err != nil {
+	lc := llmabi.RMSNorm(weight, x, out, n, eps)
+	if err := lc.Validate(m.size, w); err != nil {
 		return err
 	}
+	t := lc.Tensor(w, 0)
 	wb, err := m.weightBuf("rmsnorm", w, weight)
 	if err != nil {
 		return err
@@ -112,10 +115,11 @@ func (m *Memory) RMSNorm(w device.Weights, weight int, x, out device.Span, n int
 // Linear computes out = x·Wᵀ: a GEMV with one SIMD group per output row
 // for n = 1 (decode), a 16×16-tiled GEMM for n > 1 (prefill).
 func (m *Memory) Linear(w device.Weights, weight int, x, out device.Span, n int) error {
-	t, err := device.CheckLinear(m.size, w, weight, x, out, n)
-	if err != nil {
+	lc := llmabi.Linear(weight, x, out, n)
+	if err := lc.Validate(m.size, w); err != nil {
 		return err
 	}
+	t := lc.Tensor(w, 0)
 	wb, err := m.weightBuf("linear", w, weight)
 	if err != nil {
 		return err
@@ -153,7 +157,7 @@ func (m *Memory) Linear(w device.Weights, weight int, x, out device.Span, n int)
 
 // RoPE rotates x in place: one thread per rotated pair.
 func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error {
-	if err := device.CheckRoPE(m.size, x, invFreq, n, heads, headDim, pos); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.RoPE(x, invFreq, n, heads, headDim, pos)); err != nil {
 		return err
 	}
 	if uint64(pos)+uint64(n) > math.MaxUint32 {
@@ -171,7 +175,7 @@ func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error 
 // KVStore converts n rows of src to dt into cache rows pos..pos+n-1. Only
 // those rows are touched (and, in copy mode, staged and copied back).
 func (m *Memory) KVStore(src, cache device.Span, dt device.KVDType, n, pos, width int) error {
-	if _, err := device.CheckKVStore(m.size, src, cache, dt, n, pos, width); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.KVStore(src, cache, dt, n, pos, width)); err != nil {
 		return err
 	}
 	row := uint64(width * dt.Size())
@@ -192,7 +196,7 @@ func (m *Memory) KVStore(src, cache device.Span, dt device.KVDType, n, pos, widt
 // 0..pos+n-1: one threadgroup per (query head, token), its SIMD groups
 // splitting the context (see kernels/llm.metal).
 func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
-	if _, err := device.CheckAttention(m.size, q, kCache, vCache, out, dt, n, pos, heads, kvHeads, headDim); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Attention(q, kCache, vCache, out, dt, n, pos, heads, kvHeads, headDim)); err != nil {
 		return err
 	}
 	if headDim > attentionMaxHeadDim {
@@ -224,7 +228,7 @@ func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType
 
 // SwiGLU writes silu(gate)·up to out (which may be gate).
 func (m *Memory) SwiGLU(gate, up, out device.Span, count int) error {
-	if err := device.CheckSwiGLU(m.size, gate, up, out, count); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.SwiGLU(gate, up, out, count)); err != nil {
 		return err
 	}
 	c := llmCall{name: "swiglu", args: []llmArg{argIn(gate), argIn(up), argOut(out)}}
@@ -235,7 +239,7 @@ func (m *Memory) SwiGLU(gate, up, out device.Span, count int) error {
 
 // Add does x += y.
 func (m *Memory) Add(x, y device.Span, count int) error {
-	if err := device.CheckAdd(m.size, x, y, count); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Add(x, y, count)); err != nil {
 		return err
 	}
 	c := llmCall{name: "add", args: []llmArg{argInOut(x), argIn(y)}}
@@ -247,7 +251,7 @@ func (m *Memory) Add(x, y device.Span, count int) error {
 // Argmax writes each row's index of its largest value (first on ties):
 // one threadgroup of up to 1024 threads per row.
 func (m *Memory) Argmax(x, out device.Span, n, width int) error {
-	if err := device.CheckArgmax(m.size, x, out, n, width); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Argmax(x, out, n, width)); err != nil {
 		return err
 	}
 	const name = "argmax_f32"
