@@ -107,6 +107,16 @@ func Attention(q []float64, keys, values [][]float64, heads, kvHeads, headDim in
 	return out
 }
 
+// Rows returns v as float64 rows of width: a KV cache's stored values,
+// decoded to float32, as keys or values for Attention.
+func Rows(v []float32, width int) [][]float64 {
+	rows := make([][]float64, len(v)/width)
+	for j := range rows {
+		rows[j] = Widen(v[j*width : (j+1)*width])
+	}
+	return rows
+}
+
 // Widen returns v as float64s.
 func Widen(v []float32) []float64 {
 	out := make([]float64, len(v))

@@ -7,11 +7,8 @@ import (
 
 func TestTiny(t *testing.T) {
 	f, err := Tiny()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(f.Tokens) != 20 || len(f.Logits) != 20 || len(f.InvFreq) != f.Weights.Config.HeadDim/2 {
-		t.Fatalf("%d tokens, %d logits rows, %d inv_freq", len(f.Tokens), len(f.Logits), len(f.InvFreq))
+	if err != nil || len(f.Tokens) != 20 || len(f.Logits) != 20 || len(f.InvFreq) != f.Weights.Config.HeadDim/2 {
+		t.Fatalf("tiny fixture: %v (want 20 tokens and logits rows, headDim/2 frequencies)", err)
 	}
 	// HF's own logits pass, prefilled or decoded; an engine one off fails.
 	vocab := len(f.Logits[0])

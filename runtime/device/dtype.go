@@ -75,6 +75,18 @@ func (k KVDType) WeightDType() string {
 	return ""
 }
 
+// ElemType is the element type a weight dtype ("BF16") or a KV dtype
+// ("bf16") names, spelled as a KVDType, and false for an unknown one:
+// kernels keyed by element type take either.
+func ElemType(dt string) (KVDType, bool) {
+	for _, d := range dtypes {
+		if string(d.kv) == dt || d.weight == dt {
+			return d.kv, true
+		}
+	}
+	return "", false
+}
+
 // WeightDTypeSize is the element size of a weight dtype (BF16, F16, F32),
 // 0 if unsupported: what every backend's LoadWeights accepts.
 func WeightDTypeSize(dt string) int {

@@ -120,6 +120,17 @@ func BenchmarkLlama1BDecode(b *testing.B) {
 	}
 }
 
+// fusedCase lays spans out one after another in a Memory.
+type fusedCase struct {
+	at uint64
+}
+
+func (c *fusedCase) span(floats int) device.Span {
+	s := device.Span{Off: c.at, Len: uint64(4 * floats)}
+	c.at += (s.Len + 63) &^ 63
+	return s
+}
+
 // BenchmarkAttention runs one decode token's attention for the 16 layers of
 // Llama 3.2 1B (32 heads, 8 kv heads of 64, bf16 cache) at two positions.
 func BenchmarkAttention(b *testing.B) {

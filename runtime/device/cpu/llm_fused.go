@@ -3,6 +3,7 @@ package cpu
 import (
 	"github.com/wasmgpu/wasmgpu/internal/simd"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/operand"
 	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
@@ -23,9 +24,9 @@ func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb dev
 		return err
 	}
 	nt, ts := c.Tensor(w, 0), tensors(w, weights)
-	ops := []operand{in(x), scratch(xb)}
+	ops := []operand.Operand{operand.In(x), operand.Scratch(xb)}
 	for _, o := range outs {
-		ops = append(ops, out(o))
+		ops = append(ops, operand.Out(o))
 	}
 	st := m.stageOps(ops...)
 	xv := f32s(st.views[1])
@@ -62,7 +63,7 @@ func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, outS 
 	}
 	nt, g, u := c.Tensor(w, 0), c.Tensor(w, 1), c.Tensor(w, 2)
 	if n != 1 {
-		st := m.stageOps(in(x), scratch(xb), scratch(tmp), out(outS))
+		st := m.stageOps(operand.In(x), operand.Scratch(xb), operand.Scratch(tmp), operand.Out(outS))
 		xv, tv, ov := f32s(st.views[1]), f32s(st.views[2]), f32s(st.views[3])
 		rmsnorm(nt, f32s(st.views[0]), xv, n, eps)
 		linear(g, xv, ov, n)
@@ -71,7 +72,7 @@ func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, outS 
 		st.finish()
 		return nil
 	}
-	st := m.stageOps(in(x), scratch(xb), out(outS))
+	st := m.stageOps(operand.In(x), operand.Scratch(xb), operand.Out(outS))
 	xv, ov := f32s(st.views[1]), f32s(st.views[2])
 	rmsnorm(nt, f32s(st.views[0]), xv, 1, eps)
 	tasks := appendGemvTasks(nil, 0, g)
@@ -101,14 +102,14 @@ func (m *Memory) LinearAdd(w device.Weights, weight int, x, tmp, resid device.Sp
 	}
 	t := c.Tensor(w, 0)
 	if n != 1 {
-		st := m.stageOps(in(x), scratch(tmp), inout(resid))
+		st := m.stageOps(operand.In(x), operand.Scratch(tmp), operand.InOut(resid))
 		tv := f32s(st.views[1])
 		linear(t, f32s(st.views[0]), tv, n)
 		add(f32s(st.views[2]), tv)
 		st.finish()
 		return nil
 	}
-	st := m.stageOps(in(x), inout(resid))
+	st := m.stageOps(operand.In(x), operand.InOut(resid))
 	xv, rv := f32s(st.views[0]), f32s(st.views[1])
 	tasks := appendGemvTasks(nil, 0, t)
 	xp := packFor([]device.WeightTensor{t}, xv)
@@ -136,7 +137,7 @@ func (m *Memory) RoPEKV(q, k, v, invFreq, kCache, vCache device.Span, dt device.
 	row := uint64(width * dt.Size())
 	kr := device.Span{Off: kCache.Off + uint64(pos)*row, Len: uint64(n) * row}
 	vr := device.Span{Off: vCache.Off + uint64(pos)*row, Len: uint64(n) * row}
-	st := m.stageOps(inout(q), inout(k), in(v), in(invFreq), out(kr), out(vr))
+	st := m.stageOps(operand.InOut(q), operand.InOut(k), operand.In(v), operand.In(invFreq), operand.Out(kr), operand.Out(vr))
 	fq := f32s(st.views[3])
 	rope(f32s(st.views[0]), fq, n, heads, headDim, pos)
 	rope(f32s(st.views[1]), fq, n, kvHeads, headDim, pos)

@@ -13,11 +13,6 @@ import (
 // the model; the ops in llm_ops.go read them from there and the activations
 // and KV cache from the guest's linear memory, in the Memory's mode.
 
-var (
-	_ device.LLMDevice = (*Device)(nil)
-	_ device.LLMOps    = (*Memory)(nil)
-)
-
 // weightAlign is the alignment of each tensor in the weights allocation:
 // enough for the kernels' 16-byte vector loads and cuBLAS's preferred 256.
 const weightAlign = 256
@@ -33,8 +28,6 @@ type Weights struct {
 	size          uint64
 }
 
-var _ device.Weights = (*Weights)(nil)
-
 // LoadWeights checks each tensor, then copies them all into one device
 // allocation (each tensor 256-byte aligned, in its own dtype; tensors that
 // share their bytes, like tied embeddings, are stored once) and waits for
@@ -43,12 +36,7 @@ var _ device.Weights = (*Weights)(nil)
 // ts[i]; the caller's bytes must stay unchanged until Close (the op checks
 // read their length).
 func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
-	set, err := weightset.New("cuda", ts, func(t device.WeightTensor) error {
-		if len(t.Data) > 1<<40 {
-			return fmt.Errorf("shape %v is too large", t.Shape)
-		}
-		return nil
-	})
+	set, err := weightset.New("cuda", ts, fitsOneAllocation)
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +74,7 @@ func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
 		return nil, fmt.Errorf("cuda: load weights of %d bytes: %w", total, err)
 	}
 	w.size = total
+	w.SetDeviceBytes(total)
 	d.liveDevice.Add(int64(total))
 	for i, t := range w.Tensors() {
 		w.ptrs[i] = w.base + offs[i]
@@ -105,13 +94,20 @@ func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
 	return w, nil
 }
 
-// DeviceBytes is the size of the device allocation holding the tensors.
-func (w *Weights) DeviceBytes() uint64 {
-	if w.Closed() {
-		return 0
+// fitsOneAllocation refuses a tensor too large to be a sensible part of
+// the one device allocation.
+func fitsOneAllocation(t device.WeightTensor) error {
+	if len(t.Data) > 1<<40 {
+		return fmt.Errorf("shape %v is too large", t.Shape)
 	}
-	return w.size
+	return nil
 }
+
+var (
+	_ device.Weights   = (*Weights)(nil)
+	_ device.LLMDevice = (*Device)(nil)
+	_ device.LLMOps    = (*Memory)(nil)
+)
 
 // Close frees the device copy. Memories must have synced their last op
 // using the weights first. Closing twice is a no-op.

@@ -3,6 +3,7 @@ package cuda
 import (
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 	"github.com/wasmgpu/wasmgpu/runtime/device/internal/compose"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/operand"
 	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
@@ -42,13 +43,13 @@ func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb dev
 	var wp [device.NormLinearMax]uint64
 	var rows [device.NormLinearMax]int
 	c := llmCall{name: "norm_linear", n: 1 + len(outs)}
-	c.args[0] = argIn(x)
+	c.args[0] = operand.In(x)
 	for i, id := range weights {
 		if wp[i], err = m.weights("norm_linear", w, id); err != nil {
 			return err
 		}
 		rows[i] = ts[i].Shape[0]
-		c.args[1+i] = argOut(outs[i])
+		c.args[1+i] = operand.Out(outs[i])
 	}
 	return m.llmRun(&c, func() error {
 		var out [device.NormLinearMax]uint64
@@ -78,7 +79,7 @@ func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, out d
 	if err != nil {
 		return err
 	}
-	c := llmCall{name: "norm_glu", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argOut(out)}}
+	c := llmCall{name: "norm_glu", n: 2, args: [maxLLMArgs]operand.Operand{operand.In(x), operand.Out(out)}}
 	return m.llmRun(&c, func() error {
 		rows := [device.NormLinearMax]int{g.Shape[0], g.Shape[0]}
 		return m.gemvFused(dtIndex(g.DType), wp, [device.NormLinearMax]uint64{c.ptr[1]}, rows, g.Shape[1], c.ptr[0], gp, eps, fusedGLU)
@@ -100,7 +101,7 @@ func (m *Memory) LinearAdd(w device.Weights, weight int, x, tmp, resid device.Sp
 	if err != nil {
 		return err
 	}
-	c := llmCall{name: "linear_add", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argInOut(resid)}}
+	c := llmCall{name: "linear_add", n: 2, args: [maxLLMArgs]operand.Operand{operand.In(x), operand.InOut(resid)}}
 	return m.llmRun(&c, func() error {
 		O, I := t.Shape[0], t.Shape[1]
 		if n > 1 {
@@ -122,16 +123,10 @@ func (m *Memory) RoPEKV(q, k, v, invFreq, kCache, vCache device.Span, dt device.
 	row := uint64(width * dt.Size())
 	kRows := device.Span{Off: kCache.Off + uint64(pos)*row, Len: uint64(n) * row}
 	vRows := device.Span{Off: vCache.Off + uint64(pos)*row, Len: uint64(n) * row}
-	c := llmCall{name: "rope_kv", n: 6, args: [maxLLMArgs]llmArg{argInOut(q), argInOut(k), argIn(v), argIn(invFreq), argOut(kRows), argOut(vRows)}}
+	c := llmCall{name: "rope_kv", n: 6, args: [maxLLMArgs]operand.Operand{operand.InOut(q), operand.InOut(k), operand.In(v), operand.In(invFreq), operand.Out(kRows), operand.Out(vRows)}}
 	return m.llmRun(&c, func() error {
-		for i := range 6 {
-			m.aPtr(i, c.ptr[i])
-		}
-		m.aI32(6, n)
-		m.aI32(7, pos)
-		m.aI32(8, heads)
-		m.aI32(9, kvHeads)
-		m.aI32(10, headDim)
+		p := c.ptr
+		m.setArgs(p[0], p[1], p[2], p[3], p[4], p[5], i32(n), i32(pos), i32(heads), i32(kvHeads), i32(headDim))
 		work := n * (heads*headDim/2 + kvHeads*headDim/2 + width)
 		return m.launch(m.llm.k.ropeKV[dtIndex(string(dt))], m.elementwiseGrid(work), Dim3{X: 256}, 0)
 	})
@@ -146,16 +141,8 @@ func (m *Memory) gemvFused(dt int, w, out [device.NormLinearMax]uint64, rows [de
 	if mode == fusedGLU {
 		total = 2 * rows[0] // a warp per gate row and per up row
 	}
-	for i := range device.NormLinearMax {
-		m.aPtr(i, w[i])
-		m.aPtr(3+i, out[i])
-		m.aI32(6+i, rows[i])
-	}
-	m.aI32(9, I)
-	m.aPtr(10, x)
-	m.aPtr(11, g)
-	m.aF32(12, eps)
-	m.aI32(13, mode)
+	m.setArgs(w[0], w[1], w[2], out[0], out[1], out[2], i32(rows[0]), i32(rows[1]), i32(rows[2]),
+		i32(I), x, g, f32bits(eps), i32(mode))
 	k := m.llm.k
 	// As linear's gemv: a warp per row, up to 64 warps a multiprocessor, so
 	// that every row's loads are in flight at once (NOTES.md).

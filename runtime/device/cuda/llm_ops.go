@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/operand"
 	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
@@ -25,16 +26,22 @@ func (m *Memory) weights(op string, w device.Weights, id int) (uint64, error) {
 	return cw.ptrs[id], nil // the Check helper has looked id up already
 }
 
+// checkWeight validates c and returns its first weight tensor and that
+// tensor's device address.
+func (m *Memory) checkWeight(w device.Weights, c llmabi.Call) (device.WeightTensor, uint64, error) {
+	t, err := llmabi.Checked(m.size, w, c)
+	if err != nil {
+		return t, 0, err
+	}
+	p, err := m.weights(c.Op.String(), w, c.W[0])
+	return t, p, err
+}
+
 // Embed writes rows tokens[t] of the table to out as float32. Token ids are
 // data, so they are read here and each checked against the table (in
 // resident mode from the device mirror, which costs a synchronization).
 func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n int) error {
-	lc := llmabi.Embed(table, tokens, out, n)
-	if err := lc.Validate(m.size, w); err != nil {
-		return err
-	}
-	t := lc.Tensor(w, 0)
-	wp, err := m.weights("embed", w, table)
+	t, wp, err := m.checkWeight(w, llmabi.Embed(table, tokens, out, n))
 	if err != nil {
 		return err
 	}
@@ -58,7 +65,7 @@ func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n i
 		// from the managed page the engine writes them to (llm_managed.go).
 		mm := &m.llm.managed
 		mm.idsHost = append(mm.idsHost[:0], ids...)
-		c := llmCall{name: "embed", n: 1, args: [maxLLMArgs]llmArg{argOut(out)}}
+		c := llmCall{name: "embed", n: 1, args: [maxLLMArgs]operand.Operand{operand.Out(out)}}
 		return m.llmRun(&c, func() error {
 			if err := m.growLLMBuf(&mm.ids, uint64(4*n), false); err != nil {
 				return err
@@ -66,21 +73,13 @@ func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n i
 			if err := m.d.drv.check("cuMemcpyHtoDAsync", call(m.d.drv.cuMemcpyHtoDAsync, uintptr(mm.ids.ptr), uintptr(unsafe.Pointer(&mm.idsHost[0])), uintptr(4*n), m.stream)); err != nil {
 				return err
 			}
-			m.aPtr(0, wp)
-			m.aPtr(1, mm.ids.ptr)
-			m.aPtr(2, c.ptr[0])
-			m.aI32(3, t.Shape[0])
-			m.aI32(4, t.Shape[1])
+			m.setArgs(wp, mm.ids.ptr, c.ptr[0], i32(t.Shape[0]), i32(t.Shape[1]))
 			return m.launch(m.llm.k.embed[dtIndex(t.DType)], Dim3{X: uint32(n)}, Dim3{X: 256}, 0)
 		})
 	}
-	c := llmCall{name: "embed", n: 2, args: [maxLLMArgs]llmArg{argIn(tokens), argOut(out)}}
+	c := llmCall{name: "embed", n: 2, args: [maxLLMArgs]operand.Operand{operand.In(tokens), operand.Out(out)}}
 	return m.llmRun(&c, func() error {
-		m.aPtr(0, wp)
-		m.aPtr(1, c.ptr[0])
-		m.aPtr(2, c.ptr[1])
-		m.aI32(3, t.Shape[0])
-		m.aI32(4, t.Shape[1])
+		m.setArgs(wp, c.ptr[0], c.ptr[1], i32(t.Shape[0]), i32(t.Shape[1]))
 		return m.launch(m.llm.k.embed[dtIndex(t.DType)], Dim3{X: uint32(n)}, Dim3{X: 256}, 0)
 	})
 }
@@ -126,38 +125,24 @@ func (m *Memory) checkTokens(tokens device.Span, n, vocab int) ([]int32, error) 
 
 // RMSNorm normalizes each row of x into out (which may be x): one block per row.
 func (m *Memory) RMSNorm(w device.Weights, weight int, x, out device.Span, n int, eps float32) error {
-	lc := llmabi.RMSNorm(weight, x, out, n, eps)
-	if err := lc.Validate(m.size, w); err != nil {
-		return err
-	}
-	t := lc.Tensor(w, 0)
-	wp, err := m.weights("rmsnorm", w, weight)
+	t, wp, err := m.checkWeight(w, llmabi.RMSNorm(weight, x, out, n, eps))
 	if err != nil {
 		return err
 	}
-	c := llmCall{name: "rmsnorm", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argOut(out)}}
+	c := llmCall{name: "rmsnorm", n: 2, args: [maxLLMArgs]operand.Operand{operand.In(x), operand.Out(out)}}
 	return m.llmRun(&c, func() error {
-		m.aPtr(0, wp)
-		m.aPtr(1, c.ptr[0])
-		m.aPtr(2, c.ptr[1])
-		m.aI32(3, t.Shape[0])
-		m.aF32(4, eps)
+		m.setArgs(wp, c.ptr[0], c.ptr[1], i32(t.Shape[0]), f32bits(eps))
 		return m.launch(m.llm.k.rmsnorm[dtIndex(t.DType)], Dim3{X: uint32(n)}, Dim3{X: 256}, 0)
 	})
 }
 
 // Linear computes out = x·Wᵀ; see llm_linear.go.
 func (m *Memory) Linear(w device.Weights, weight int, x, out device.Span, n int) error {
-	lc := llmabi.Linear(weight, x, out, n)
-	if err := lc.Validate(m.size, w); err != nil {
-		return err
-	}
-	t := lc.Tensor(w, 0)
-	wp, err := m.weights("linear", w, weight)
+	t, wp, err := m.checkWeight(w, llmabi.Linear(weight, x, out, n))
 	if err != nil {
 		return err
 	}
-	c := llmCall{name: "linear", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argOut(out)}}
+	c := llmCall{name: "linear", n: 2, args: [maxLLMArgs]operand.Operand{operand.In(x), operand.Out(out)}}
 	return m.llmRun(&c, func() error {
 		return m.linear(wp, dtIndex(t.DType), c.ptr[0], c.ptr[1], n, t.Shape[0], t.Shape[1])
 	})
@@ -168,14 +153,9 @@ func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error 
 	if err := llmabi.Check(m.size, nil, llmabi.RoPE(x, invFreq, n, heads, headDim, pos)); err != nil {
 		return err
 	}
-	c := llmCall{name: "rope", n: 2, args: [maxLLMArgs]llmArg{argInOut(x), argIn(invFreq)}}
+	c := llmCall{name: "rope", n: 2, args: [maxLLMArgs]operand.Operand{operand.InOut(x), operand.In(invFreq)}}
 	return m.llmRun(&c, func() error {
-		m.aPtr(0, c.ptr[0])
-		m.aPtr(1, c.ptr[1])
-		m.aI32(2, n)
-		m.aI32(3, heads)
-		m.aI32(4, headDim)
-		m.aI32(5, pos)
+		m.setArgs(c.ptr[0], c.ptr[1], i32(n), i32(heads), i32(headDim), i32(pos))
 		return m.launch(m.llm.k.rope, m.elementwiseGrid(n*heads*headDim/2), Dim3{X: 256}, 0)
 	})
 }
@@ -188,14 +168,12 @@ func (m *Memory) KVStore(src, cache device.Span, dt device.KVDType, n, pos, widt
 	}
 	row := uint64(width * dt.Size())
 	rows := device.Span{Off: cache.Off + uint64(pos)*row, Len: uint64(n) * row}
-	c := llmCall{name: "kvstore", n: 2, args: [maxLLMArgs]llmArg{argIn(src), argOut(rows)}}
+	c := llmCall{name: "kvstore", n: 2, args: [maxLLMArgs]operand.Operand{operand.In(src), operand.Out(rows)}}
 	return m.llmRun(&c, func() error {
 		if err := m.toDevice(cache); err != nil { // the whole cache once, not row by row
 			return err
 		}
-		m.aPtr(0, c.ptr[0])
-		m.aPtr(1, c.ptr[1])
-		m.aU64(2, uint64(n)*uint64(width))
+		m.setArgs(c.ptr[0], c.ptr[1], uint64(n)*uint64(width))
 		return m.launch(m.llm.k.kvstore[dtIndex(string(dt))], m.elementwiseGrid(n*width), Dim3{X: 256}, 0)
 	})
 }
@@ -205,12 +183,9 @@ func (m *Memory) SwiGLU(gate, up, out device.Span, count int) error {
 	if err := llmabi.Check(m.size, nil, llmabi.SwiGLU(gate, up, out, count)); err != nil {
 		return err
 	}
-	c := llmCall{name: "swiglu", n: 3, args: [maxLLMArgs]llmArg{argIn(gate), argIn(up), argOut(out)}}
+	c := llmCall{name: "swiglu", n: 3, args: [maxLLMArgs]operand.Operand{operand.In(gate), operand.In(up), operand.Out(out)}}
 	return m.llmRun(&c, func() error {
-		m.aPtr(0, c.ptr[0])
-		m.aPtr(1, c.ptr[1])
-		m.aPtr(2, c.ptr[2])
-		m.aU64(3, uint64(count))
+		m.setArgs(c.ptr[0], c.ptr[1], c.ptr[2], uint64(count))
 		return m.launch(m.llm.k.swiglu, m.elementwiseGrid(count), Dim3{X: 256}, 0)
 	})
 }
@@ -220,11 +195,9 @@ func (m *Memory) Add(x, y device.Span, count int) error {
 	if err := llmabi.Check(m.size, nil, llmabi.Add(x, y, count)); err != nil {
 		return err
 	}
-	c := llmCall{name: "add", n: 2, args: [maxLLMArgs]llmArg{argInOut(x), argIn(y)}}
+	c := llmCall{name: "add", n: 2, args: [maxLLMArgs]operand.Operand{operand.InOut(x), operand.In(y)}}
 	return m.llmRun(&c, func() error {
-		m.aPtr(0, c.ptr[0])
-		m.aPtr(1, c.ptr[1])
-		m.aU64(2, uint64(count))
+		m.setArgs(c.ptr[0], c.ptr[1], uint64(count))
 		return m.launch(m.llm.k.add, m.elementwiseGrid(count), Dim3{X: 256}, 0)
 	})
 }
@@ -239,7 +212,7 @@ func (m *Memory) Argmax(x, out device.Span, n, width int) error {
 	if m.hostIO() {
 		// Indices go to page-locked host memory; Sync copies them into out
 		// (llm_managed.go), so the page the engine reads stays on the host.
-		c := llmCall{name: "argmax", n: 1, args: [maxLLMArgs]llmArg{argIn(x)}}
+		c := llmCall{name: "argmax", n: 1, args: [maxLLMArgs]operand.Operand{operand.In(x)}}
 		return m.llmRun(&c, func() error {
 			n4 := uint64(4 * n)
 			dp, err := m.argmaxOut(out.Off, n4)
@@ -253,7 +226,7 @@ func (m *Memory) Argmax(x, out device.Span, n, width int) error {
 			return nil
 		})
 	}
-	c := llmCall{name: "argmax", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argOut(out)}}
+	c := llmCall{name: "argmax", n: 2, args: [maxLLMArgs]operand.Operand{operand.In(x), operand.Out(out)}}
 	return m.llmRun(&c, func() error { return m.argmax(c.ptr[0], c.ptr[1], n, width) })
 }
 
@@ -268,9 +241,7 @@ const argmaxSplitWidth = 8192
 func (m *Memory) argmax(x, out uint64, n, width int) error {
 	k := m.llm.k
 	if width < argmaxSplitWidth {
-		m.aPtr(0, x)
-		m.aPtr(1, out)
-		m.aI32(2, width)
+		m.setArgs(x, out, i32(width))
 		return m.launch(k.argmax, Dim3{X: uint32(n)}, Dim3{X: 1024}, 0)
 	}
 	parts := min(ceilDiv(width, 2048), 1024)
@@ -278,17 +249,11 @@ func (m *Memory) argmax(x, out uint64, n, width int) error {
 		return err
 	}
 	pv, pi := m.llm.parts.ptr, m.llm.parts.ptr+uint64(4*n*parts)
-	m.aPtr(0, x)
-	m.aPtr(1, pv)
-	m.aPtr(2, pi)
-	m.aI32(3, width)
+	m.setArgs(x, pv, pi, i32(width))
 	if err := m.launch(k.argmaxPart, Dim3{X: uint32(parts), Y: uint32(n)}, Dim3{X: 256}, 0); err != nil {
 		return err
 	}
-	m.aPtr(0, pv)
-	m.aPtr(1, pi)
-	m.aPtr(2, out)
-	m.aI32(3, parts)
+	m.setArgs(pv, pi, out, i32(parts))
 	return m.launch(k.argmaxFinal, Dim3{X: uint32(n)}, Dim3{X: 1024}, 0)
 }
 
@@ -306,7 +271,7 @@ func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType
 	used := uint64(pos+n) * uint64(kvHeads*headDim*dt.Size())
 	k := device.Span{Off: kCache.Off, Len: used}
 	v := device.Span{Off: vCache.Off, Len: used}
-	c := llmCall{name: "attention", n: 4, args: [maxLLMArgs]llmArg{argIn(q), argIn(k), argIn(v), argOut(out)}}
+	c := llmCall{name: "attention", n: 4, args: [maxLLMArgs]operand.Operand{operand.In(q), operand.In(k), operand.In(v), operand.Out(out)}}
 	return m.llmRun(&c, func() error {
 		if err := m.toDevice(kCache); err != nil {
 			return err
@@ -327,19 +292,7 @@ func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType
 		if headDim%8 == 0 && (kvHeads*headDim)%8 == 0 && c.ptr[1]%16 == 0 && c.ptr[2]%16 == 0 {
 			vec = 1
 		}
-		m.aPtr(0, c.ptr[0])
-		m.aPtr(1, c.ptr[1])
-		m.aPtr(2, c.ptr[2])
-		m.aPtr(3, c.ptr[3])
-		m.aPtr(4, part)
-		m.aI32(5, pos)
-		m.aI32(6, heads)
-		m.aI32(7, kvHeads)
-		m.aI32(8, headDim)
-		m.aI32(9, chunk)
-		m.aI32(10, splits)
-		m.aF32(11, float32(1/math.Sqrt(float64(headDim))))
-		m.aI32(12, vec)
+		m.setArgs(c.ptr[0], c.ptr[1], c.ptr[2], c.ptr[3], part, i32(pos), i32(heads), i32(kvHeads), i32(headDim), i32(chunk), i32(splits), f32bits(float32(1/math.Sqrt(float64(headDim)))), i32(vec))
 		grid := Dim3{X: uint32(splits), Y: uint32(groups), Z: uint32(n)}
 		if err := m.launch(m.llm.k.attention[dtIndex(string(dt))], grid, Dim3{X: 128}, 0); err != nil {
 			return err
@@ -347,11 +300,7 @@ func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType
 		if splits == 1 {
 			return nil
 		}
-		m.aPtr(0, part)
-		m.aPtr(1, c.ptr[3])
-		m.aI32(2, heads)
-		m.aI32(3, headDim)
-		m.aI32(4, splits)
+		m.setArgs(part, c.ptr[3], i32(heads), i32(headDim), i32(splits))
 		return m.launch(m.llm.k.combine, Dim3{X: uint32(heads), Y: uint32(n)}, Dim3{X: uint32(min(headDim, 256))}, 0)
 	})
 }

@@ -117,3 +117,23 @@ func (c *Call) Tensor(w device.Weights, i int) device.WeightTensor {
 	t, _ := w.Tensor(c.W[i])
 	return t
 }
+
+// HostWeights serves tensors from host memory as given, unchecked until an
+// op validates them: weights no device loaded, for tests and callers
+// without a device. A backend that keeps its own copy of the weights
+// refuses them.
+type HostWeights []device.WeightTensor
+
+// Tensor returns tensor id, or false if there is none.
+func (h HostWeights) Tensor(id int) (device.WeightTensor, bool) {
+	if id < 0 || id >= len(h) {
+		return device.WeightTensor{}, false
+	}
+	return h[id], true
+}
+
+// DeviceBytes is 0: the tensors stay in host memory.
+func (h HostWeights) DeviceBytes() uint64 { return 0 }
+
+// Close does nothing: the caller owns the bytes.
+func (h HostWeights) Close() error { return nil }

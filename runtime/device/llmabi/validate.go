@@ -304,3 +304,12 @@ func CheckTensor(t device.WeightTensor) error {
 // Check validates c on memory of size bytes with the weights w (nil for an
 // op that reads none): the one-line form a backend's method starts with.
 func Check(size uint64, w device.Weights, c Call) error { return c.Validate(size, w) }
+
+// Checked validates c like Check and returns its first weight tensor, the
+// one a basic op (embed, rmsnorm, linear) reads.
+func Checked(size uint64, w device.Weights, c Call) (device.WeightTensor, error) {
+	if err := c.Validate(size, w); err != nil {
+		return device.WeightTensor{}, err
+	}
+	return c.Tensor(w, 0), nil
+}

@@ -9,18 +9,6 @@ import (
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
 
-// fakeWeights is a Weights over a fixed tensor list.
-type fakeWeights []device.WeightTensor
-
-func (f fakeWeights) Tensor(id int) (device.WeightTensor, bool) {
-	if id < 0 || id >= len(f) {
-		return device.WeightTensor{}, false
-	}
-	return f[id], true
-}
-func (f fakeWeights) DeviceBytes() uint64 { return 0 }
-func (f fakeWeights) Close() error        { return nil }
-
 func tensor(name, dt string, shape ...int) device.WeightTensor {
 	n := device.WeightDTypeSize(dt)
 	for _, d := range shape {
@@ -32,7 +20,7 @@ func tensor(name, dt string, shape ...int) device.WeightTensor {
 // testWeights: 0 embed [10, 8]; 1 norm [8]; 2 short (bytes missing); 3 int8;
 // 4 q [8, 8]; 5 k and 6 v [4, 8]; 7 gate, 8 up [12, 8]; 9 down [8, 12];
 // 10 up in f32.
-var testWeights = fakeWeights{
+var testWeights = HostWeights{
 	tensor("embed", "BF16", 10, 8),
 	tensor("norm", "F32", 8),
 	{Name: "short", DType: "BF16", Shape: []int{4, 8}, Data: make([]byte, 10)},

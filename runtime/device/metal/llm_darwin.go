@@ -29,13 +29,16 @@ import (
 // page-aligned mapping, tensors as offsets, would remove it; it needs
 // package models to hand out the mapping.
 
-var (
-	_ device.LLMDevice = (*Device)(nil)
-	_ device.LLMOps    = (*Memory)(nil)
-)
-
 // maxTensorElems bounds a tensor's elements: the kernels index with uint.
 const maxTensorElems = 1<<32 - 1
+
+// indexable refuses a tensor with more elements than the kernels index.
+func indexable(t device.WeightTensor) error {
+	if elems := len(t.Data) / device.WeightDTypeSize(t.DType); elems > maxTensorElems {
+		return fmt.Errorf("shape %v has more than 2^32-1 elements (the kernels index with 32 bits)", t.Shape)
+	}
+	return nil
+}
 
 // Weights are a model's tensors in shared MTLBuffers made by one Device.
 // Tensor ids index the slice LoadWeights was given. Ops of many Memories
@@ -49,7 +52,11 @@ type Weights struct {
 	size          uint64
 }
 
-var _ device.Weights = (*Weights)(nil)
+var (
+	_ device.Weights   = (*Weights)(nil)
+	_ device.LLMDevice = (*Device)(nil)
+	_ device.LLMOps    = (*Memory)(nil)
+)
 
 // LoadWeights checks each tensor, compiles the LLM kernels (first call
 // only), and copies every tensor into its own shared MTLBuffer. Tensors
@@ -57,12 +64,7 @@ var _ device.Weights = (*Weights)(nil)
 // id i is ts[i]; the caller's bytes must stay unchanged until Close (the
 // op checks read their length).
 func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
-	set, err := weightset.New("metal", ts, func(t device.WeightTensor) error {
-		if elems := len(t.Data) / device.WeightDTypeSize(t.DType); elems > maxTensorElems {
-			return fmt.Errorf("shape %v has more than 2^32-1 elements (the kernels index with 32 bits)", t.Shape)
-		}
-		return nil
-	})
+	set, err := weightset.New("metal", ts, indexable)
 	if err != nil {
 		return nil, err
 	}
@@ -93,20 +95,13 @@ func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
 			w.owned = append(w.owned, b)
 			w.size += n
 		}
+		w.SetDeviceBytes(w.size) // the MTLBuffers' bytes, shared tensors once
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("metal: load weights: %w", err)
 	}
 	return w, nil
-}
-
-// DeviceBytes is the bytes of the tensors' MTLBuffers (shared tensors once).
-func (w *Weights) DeviceBytes() uint64 {
-	if w.Closed() {
-		return 0
-	}
-	return w.size
 }
 
 // Close releases the buffers. Memories must have synced their last op using
@@ -149,22 +144,9 @@ func (d *Device) llmPipelines() error {
 	if err != nil {
 		return fmt.Errorf("metal: %w", err)
 	}
-	nsSrc, err := newNSString(src)
+	lib, err := d.newLibrary(kernels.MetalLLMFile, src, false)
 	if err != nil {
-		return fmt.Errorf("metal: llm kernel source: %w", err)
-	}
-	defer release(nsSrc)
-	opts := msg.id(alloc(rt.cls.mtlCompileOptions), sel.init)
-	if opts == 0 {
-		return fmt.Errorf("metal: MTLCompileOptions alloc/init returned nil")
-	}
-	defer release(opts)
-	msg.vU(opts, sel.setLanguageVersion, mtlLanguageVersion(d.msl[0], d.msl[1]))
-	llmMsg.vBool(opts, llmSel.setFastMathEnabled, false)
-	var nsErr objc.ID
-	lib := msg.idIDIDErr(d.dev, sel.newLibraryWithSource, nsSrc, opts, &nsErr)
-	if lib == 0 {
-		return fmt.Errorf("metal: compile %s (MSL %d.%d): %s", kernels.MetalLLMFile, d.msl[0], d.msl[1], nsErrorText(nsErr))
+		return err
 	}
 	defer release(lib)
 	made := make([]pipeline, 0, len(kernels.MetalLLMKernels))

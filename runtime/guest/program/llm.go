@@ -113,46 +113,48 @@ func tokensAt(p, n uint32) []int32 {
 // at is the address of guest offset p: linear memory starts at address 0.
 func at(p uint32) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(nil), p) }
 
+// status runs f on the engine and returns its result, or -1 with the
+// error recorded (fail) when it fails or there is no engine.
+func status(f func(e *llm.Engine) (int32, error)) int32 {
+	if engine == nil {
+		return fail(errNoEngine)
+	}
+	v, err := f(engine)
+	if err != nil {
+		return fail(err)
+	}
+	return v
+}
+
+// region returns f of the engine, an offset or a length for the host to
+// read, or 0 when there is no engine.
+func region(f func(e *llm.Engine) uint32) uint32 {
+	if engine == nil {
+		return 0
+	}
+	return f(engine)
+}
+
 // llm_forward processes the n tokens at tokPtr and leaves logits for the
 // last (all = 0) or every token (all = 1); it returns 0 or -1.
 //
 //go:wasmexport llm_forward
 func llmForward(tokPtr, n, all uint32) int32 {
-	if engine == nil {
-		return fail(errNoEngine)
-	}
-	if err := engine.Forward(tokensAt(tokPtr, n), all != 0); err != nil {
-		return fail(err)
-	}
-	return 0
+	return status(func(e *llm.Engine) (int32, error) { return 0, e.Forward(tokensAt(tokPtr, n), all != 0) })
 }
 
 // llm_prefill processes the n tokens at tokPtr and returns the next token.
 //
 //go:wasmexport llm_prefill
 func llmPrefill(tokPtr, n uint32) int32 {
-	if engine == nil {
-		return fail(errNoEngine)
-	}
-	t, err := engine.Prefill(tokensAt(tokPtr, n))
-	if err != nil {
-		return fail(err)
-	}
-	return t
+	return status(func(e *llm.Engine) (int32, error) { return e.Prefill(tokensAt(tokPtr, n)) })
 }
 
 // llm_decode processes one token and returns the next.
 //
 //go:wasmexport llm_decode
 func llmDecode(token uint32) int32 {
-	if engine == nil {
-		return fail(errNoEngine)
-	}
-	t, err := engine.Decode(int32(token))
-	if err != nil {
-		return fail(err)
-	}
-	return t
+	return status(func(e *llm.Engine) (int32, error) { return e.Decode(int32(token)) })
 }
 
 // llm_generate decodes n tokens from the last prediction and returns the
@@ -160,91 +162,55 @@ func llmDecode(token uint32) int32 {
 //
 //go:wasmexport llm_generate
 func llmGenerate(n uint32) int32 {
-	if engine == nil {
-		return fail(errNoEngine)
-	}
-	ts, err := engine.Generate(int(n))
-	if err != nil {
-		return fail(err)
-	}
-	if len(ts) == 0 {
-		return engine.Next()
-	}
-	return ts[len(ts)-1]
+	return status(func(e *llm.Engine) (int32, error) {
+		ts, err := e.Generate(int(n))
+		if len(ts) == 0 || err != nil {
+			return e.Next(), err
+		}
+		return ts[len(ts)-1], nil
+	})
 }
 
 // llm_sampling sets temperature (0: greedy), top-p and the seed; 0 or -1.
 //
 //go:wasmexport llm_sampling
 func llmSampling(temperature, topP float32, seed uint64) int32 {
-	if engine == nil {
-		return fail(errNoEngine)
-	}
-	if err := engine.SetSampling(temperature, topP, seed); err != nil {
-		return fail(err)
-	}
-	return 0
+	return status(func(e *llm.Engine) (int32, error) { return 0, e.SetSampling(temperature, topP, seed) })
 }
 
 // llm_logits_ptr is the offset of the last pass's logits (f32 rows of vocab).
 //
 //go:wasmexport llm_logits_ptr
-func llmLogitsPtr() uint32 {
-	if engine == nil {
-		return 0
-	}
-	return engine.LogitsBuf().Off
-}
+func llmLogitsPtr() uint32 { return region(func(e *llm.Engine) uint32 { return e.LogitsBuf().Off }) }
 
 // llm_logits_len is the byte length of the logits the last pass wrote.
 //
 //go:wasmexport llm_logits_len
 func llmLogitsLen() uint32 {
-	if engine == nil {
-		return 0
-	}
-	return uint32(4 * len(engine.Logits()))
+	return region(func(e *llm.Engine) uint32 { return uint32(4 * len(e.Logits())) })
 }
 
 // llm_state_ptr is the offset of the state region (header, tokens, KV cache).
 //
 //go:wasmexport llm_state_ptr
-func llmStatePtr() uint32 {
-	if engine == nil {
-		return 0
-	}
-	return engine.State().Off
-}
+func llmStatePtr() uint32 { return region(func(e *llm.Engine) uint32 { return e.State().Off }) }
 
 // llm_state_len is the state region's length in bytes.
 //
 //go:wasmexport llm_state_len
-func llmStateLen() uint32 {
-	if engine == nil {
-		return 0
-	}
-	return engine.State().Len
-}
+func llmStateLen() uint32 { return region(func(e *llm.Engine) uint32 { return e.State().Len }) }
 
 // llm_pos is the number of tokens processed.
 //
 //go:wasmexport llm_pos
 func llmPos() int32 {
-	if engine == nil {
-		return fail(errNoEngine)
-	}
-	return int32(engine.Pos())
+	return status(func(e *llm.Engine) (int32, error) { return int32(e.Pos()), nil })
 }
 
 // llm_next is the last predicted token, or -1.
 //
 //go:wasmexport llm_next
-func llmNext() int32 {
-	if engine == nil {
-		return fail(errNoEngine)
-	}
-	return engine.Next()
-}
+func llmNext() int32 { return status(func(e *llm.Engine) (int32, error) { return e.Next(), nil }) }
 
 // llm_reset forgets the conversation (position 0).
 //
@@ -260,13 +226,10 @@ func llmReset() {
 //
 //go:wasmexport llm_resume
 func llmResume() int32 {
-	if engine == nil {
-		return fail(errNoEngine)
-	}
-	if err := engine.Resume(); err != nil {
-		return fail(err)
-	}
-	return int32(engine.Pos())
+	return status(func(e *llm.Engine) (int32, error) {
+		err := e.Resume()
+		return int32(e.Pos()), err
+	})
 }
 
 // llm_raw_args is the address of the uint32 arguments llm_raw passes

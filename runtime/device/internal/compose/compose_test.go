@@ -11,20 +11,8 @@ import (
 	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
-// fakeWeights is a Weights over a fixed tensor list.
-type fakeWeights []device.WeightTensor
-
-func (f fakeWeights) Tensor(id int) (device.WeightTensor, bool) {
-	if id < 0 || id >= len(f) {
-		return device.WeightTensor{}, false
-	}
-	return f[id], true
-}
-func (f fakeWeights) DeviceBytes() uint64 { return 0 }
-func (f fakeWeights) Close() error        { return nil }
-
 // weights: a norm over 8, q [8, 8], k and v [4, 8], gate and up [12, 8], down [8, 12].
-var weights = fakeWeights{
+var weights = llmabi.HostWeights{
 	{Name: "norm", DType: "F32", Shape: []int{8}, Data: make([]byte, 32)},
 	{Name: "q", DType: "BF16", Shape: []int{8, 8}, Data: make([]byte, 128)},
 	{Name: "k", DType: "BF16", Shape: []int{4, 8}, Data: make([]byte, 64)},

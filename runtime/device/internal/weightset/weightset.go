@@ -15,8 +15,9 @@ import (
 // i-th tensor LoadWeights got, its shape copied and its bytes referenced.
 // Backends embed it in their Weights.
 type Set struct {
-	ts     []device.WeightTensor
-	closed bool
+	ts          []device.WeightTensor
+	closed      bool
+	deviceBytes uint64
 }
 
 // New checks each tensor as every op will (llmabi.CheckTensor), then with
@@ -58,6 +59,18 @@ func (s *Set) Close() bool {
 	s.closed, s.ts = true, nil
 	return was
 }
+
+// DeviceBytes is the device memory the backend made for the tensors
+// (SetDeviceBytes; 0 once closed): device.Weights.DeviceBytes.
+func (s *Set) DeviceBytes() uint64 {
+	if s.closed {
+		return 0
+	}
+	return s.deviceBytes
+}
+
+// SetDeviceBytes records the device memory the backend made for the tensors.
+func (s *Set) SetDeviceBytes(n uint64) { s.deviceBytes = n }
 
 // Closed reports whether Close was called.
 func (s *Set) Closed() bool { return s.closed }
