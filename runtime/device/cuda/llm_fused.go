@@ -9,8 +9,8 @@ import (
 
 // The fused ops. Decode (n = 1) runs each as one
 // kernel: gemv_fused for NormLinear, NormGLU and LinearAdd, rope_kv for
-// RoPEKV, which takes a layer from ~18 kernels to 6 or 7 (NOTES.md has the
-// measurements). Prefill runs LinearAdd as cuBLAS GEMMs that accumulate
+// RoPEKV, which takes a layer from ~18 kernels to 6 or 7 (RATIONALE.md has
+// the measurements). Prefill runs LinearAdd as cuBLAS GEMMs that accumulate
 // into the residual and RoPEKV as rope_kv, and the other two as their
 // defining sequences, whose GEMMs dominate anyway. Copy mode, which stages
 // each op's operands, runs every fused op as its defining sequence.
@@ -145,19 +145,18 @@ func (m *Memory) gemvFused(dt int, w, out [device.NormLinearMax]uint64, rows [de
 		i32(I), x, g, f32bits(eps), i32(mode))
 	k := m.llm.k
 	// As linear's gemv: a warp per row, up to 64 warps a multiprocessor, so
-	// that every row's loads are in flight at once (NOTES.md).
+	// that every row's loads are in flight at once.
 	wpb := 4
 	if total >= 8192 {
 		wpb = 8
 	}
 	// Tall matrices (lm_head) stage x in shared memory, and fewer blocks
-	// amortize that: 182 µs against 201 on an H100 (NOTES.md).
+	// amortize that (RATIONALE.md, cuda).
 	blocks := m.llm.sms * 8
 	switch {
 	case mode == fusedGLU:
 		// Four 8-warp blocks a multiprocessor, each looping over ~4 row
-		// pairs: 32.4 µs against 35.4 for one pass on an H100, with the
-		// weights streamed from memory as in a token (NOTES.md).
+		// pairs, beat one pass (RATIONALE.md, cuda).
 		blocks = m.llm.sms * 4
 	case total >= 16384:
 		blocks = m.llm.sms * 4

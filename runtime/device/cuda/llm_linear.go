@@ -29,9 +29,7 @@ const (
 // gemvFromGlobal makes decode GEMVs read x through L1 instead of staging
 // it in shared memory first, except in mapped mode, where every read of x
 // crosses the bus, and for very tall weights (lm_head), whose blocks have
-// rows enough to amortize the copy. Measured on an H200 (NOTES.md): from
-// L1, q 2048×2048 4.6 µs (smem 6.9), down 2048×8192 11.4 µs (18.9);
-// lm_head 138 µs (smem 127).
+// rows enough to amortize the copy (RATIONALE.md, cuda).
 var gemvFromGlobal = true
 
 // linear queues out[n, O] = x[n, I]·W[O, I]ᵀ on device addresses. The

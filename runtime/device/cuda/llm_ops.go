@@ -232,8 +232,7 @@ func (m *Memory) Argmax(x, out device.Span, n, width int) error {
 
 // argmaxSplitWidth is the row width from which Argmax splits each row over
 // many blocks and reduces their results in a second kernel: one block
-// scanning a 128256-wide vocabulary took 27 µs on an H100, split about 6
-// (NOTES.md).
+// scanning a vocabulary is slow (RATIONALE.md, cuda).
 const argmaxSplitWidth = 8192
 
 // argmax queues the argmax of n rows of width floats at x into the int32s
@@ -307,10 +306,8 @@ func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType
 
 // attentionMinChunk is the fewest cache rows an attention split takes (a
 // multiple of 32, the keys a warp scores at once): two batches per warp.
-// Below it one split and no attn_combine kernel beat more parallelism; at
-// decode on an H100, ctx 64: 5.2 µs against 8.9 with 32-row splits, ctx
-// 544: 9.8 against 10.6, ctx 1024: 11.8 against 15.4 (NOTES.md). A
-// package variable so that the benchmark can compare.
+// Below it one split and no attn_combine kernel beat more parallelism
+// (RATIONALE.md, cuda). A package variable so that the benchmark can compare.
 var attentionMinChunk = 64
 
 // attentionPlan splits a context of ctx rows into chunks (a multiple of 32,

@@ -160,7 +160,10 @@ func (c *Call) operand(l *optable.Layout, i int, size uint64, sym []uint64) erro
 		first = 1
 	}
 	for _, d := range o.Dims[first:] {
-		v := sym[d.Sym] / d.Div
+		v := sym[d.Sym]
+		if d.Div > 1 {
+			v /= d.Div
+		}
 		if v == 0 {
 			return c.errorf("%s: dimension %s/%d of %s is 0", o.Name, l.Syms[d.Sym].Name, d.Div, o.Name)
 		}
@@ -216,13 +219,16 @@ func (c *Call) rules(l *optable.Layout, sym []uint64, dtypes *[MaxWeights]string
 		}
 		switch r.Kind {
 		case optable.Divides:
-			a, b := sym[r.A], r.Const
-			bn := fmt.Sprint(r.Const)
+			b := r.Const
 			if r.B >= 0 {
-				b, bn = sym[r.B], l.Syms[r.B].Name
+				b = sym[r.B]
 			}
-			if a%b != 0 {
-				return c.errorf("%s %d is not a multiple of %s (%s)", l.Syms[r.A].Name, a, bn, r.Text)
+			if sym[r.A]%b != 0 {
+				bn := fmt.Sprint(r.Const)
+				if r.B >= 0 {
+					bn = l.Syms[r.B].Name
+				}
+				return c.errorf("%s %d is not a multiple of %s (%s)", l.Syms[r.A].Name, sym[r.A], bn, r.Text)
 			}
 		case optable.AtLeast:
 			if a, sum := sym[r.A], sym[r.B]+sym[r.C]; a < sum {

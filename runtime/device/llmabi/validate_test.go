@@ -151,6 +151,8 @@ func TestValidateDoesNotAllocate(t *testing.T) {
 		NormLinear(1, []int{4, 5, 6}, sp(0, 64), sp(64, 64), []device.Span{sp(128, 64), sp(192, 32), sp(224, 32)}, 2, 1e-5),
 		Attention(sp(0, 256), sp(256, 640), sp(1024, 640), sp(2048, 256), device.KVF32, 2, 8, 4, 2, 8),
 		Add(sp(0, 40), sp(40, 40), 10),
+		RoPEKV(sp(128, 64), sp(192, 32), sp(224, 32), sp(448, 8), sp(512, 128), sp(640, 128), device.KVF32, 2, 3, 2, 1, 4),
+		NormGLU(1, 7, 8, sp(0, 64), sp(64, 64), sp(256, 96), sp(352, 96), 2, 1e-5),
 	}
 	for i := range calls {
 		if n := testing.AllocsPerRun(100, func() {
@@ -276,6 +278,27 @@ func BenchmarkValidate(b *testing.B) {
 		b.Run(c.Op.String(), func(b *testing.B) {
 			for b.Loop() {
 				if err := c.Validate(1<<16, w); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDecode prices reading a host call's stack into a Call.
+func BenchmarkDecode(b *testing.B) {
+	for _, c := range []Call{
+		Add(sp(0, 40), sp(40, 40), 10),
+		NormLinear(1, []int{4, 5, 6}, sp(0, 64), sp(64, 64), []device.Span{sp(128, 64), sp(192, 32), sp(224, 32)}, 2, 1e-5),
+	} {
+		var stack []uint64
+		for _, w := range c.Encode(nil)[1:] {
+			stack = append(stack, uint64(w))
+		}
+		b.Run(c.Op.String(), func(b *testing.B) {
+			var d Call
+			for b.Loop() {
+				if err := Decode(c.Op, stack, &d); err != nil {
 					b.Fatal(err)
 				}
 			}
