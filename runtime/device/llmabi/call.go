@@ -52,7 +52,8 @@ func Decode[W uint32 | uint64](op Op, words []W, c *Call) error {
 	if len(words) != len(l.Wire) {
 		return fmt.Errorf("%s: %d argument words, want %d", op, len(words), len(l.Wire))
 	}
-	for i, p := range l.Wire {
+	for i := range l.Wire {
+		p := &l.Wire[i]
 		v := uint32(words[i]) // an i32 or f32 on the Wasm stack sits in the low 32 bits
 		switch p.Kind {
 		case optable.PWeight:

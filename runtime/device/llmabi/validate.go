@@ -41,7 +41,8 @@ func (c *Call) Validate(size uint64, w device.Weights) error {
 		}
 		active = c.Count
 	}
-	for k, s := range l.Ints {
+	for k := range l.Ints {
+		s := &l.Ints[k] // a pointer: ranging over values would copy each slot
 		lo := 1
 		if s.Kind == optable.Index {
 			lo = 0
@@ -213,7 +214,8 @@ func (c *Call) shape(l *optable.Layout, o *optable.OperandSlot, sym []uint64) st
 // rules checks the op's rules: those that read an operand's length (late)
 // or the others.
 func (c *Call) rules(l *optable.Layout, sym []uint64, dtypes *[MaxWeights]string, late bool) error {
-	for _, r := range l.Rules {
+	for i := range l.Rules {
+		r := &l.Rules[i]
 		if r.Late != late {
 			continue
 		}
