@@ -29,7 +29,7 @@ const (
 // KVDTypes are the KV cache element types in code order: KVDTypes()[c] has code c.
 func KVDTypes() []KVDType {
 	out := make([]KVDType, len(dtypes))
-	for i, d := range dtypes {
+	for i, d := range dtypes[:] {
 		out[i] = d.kv
 	}
 	return out
@@ -37,7 +37,7 @@ func KVDTypes() []KVDType {
 
 // Size is the element size in bytes (0 for an unknown type).
 func (k KVDType) Size() int {
-	for _, d := range dtypes {
+	for _, d := range dtypes[:] {
 		if d.kv == k {
 			return d.size
 		}
@@ -48,7 +48,7 @@ func (k KVDType) Size() int {
 // Code is k's number in the host ABI and the state header, and false for
 // an unknown type.
 func (k KVDType) Code() (uint32, bool) {
-	for i, d := range dtypes {
+	for i, d := range dtypes[:] {
 		if d.kv == k {
 			return uint32(i), true
 		}
@@ -67,7 +67,7 @@ func KVDTypeOf(c uint32) (KVDType, bool) {
 // WeightDType is the safetensors spelling of k's element type ("BF16"
 // for bf16), "" for an unknown type.
 func (k KVDType) WeightDType() string {
-	for _, d := range dtypes {
+	for _, d := range dtypes[:] {
 		if d.kv == k {
 			return d.weight
 		}
@@ -79,7 +79,7 @@ func (k KVDType) WeightDType() string {
 // ("bf16") names, spelled as a KVDType, and false for an unknown one:
 // kernels keyed by element type take either.
 func ElemType(dt string) (KVDType, bool) {
-	for _, d := range dtypes {
+	for _, d := range dtypes[:] {
 		if string(d.kv) == dt || d.weight == dt {
 			return d.kv, true
 		}
@@ -90,7 +90,7 @@ func ElemType(dt string) (KVDType, bool) {
 // WeightDTypeSize is the element size of a weight dtype (BF16, F16, F32),
 // 0 if unsupported: what every backend's LoadWeights accepts.
 func WeightDTypeSize(dt string) int {
-	for _, d := range dtypes {
+	for _, d := range dtypes[:] {
 		if d.weight == dt {
 			return d.size
 		}

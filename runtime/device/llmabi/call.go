@@ -52,20 +52,28 @@ func Decode[W uint32 | uint64](op Op, words []W, c *Call) error {
 	if len(words) != len(l.Wire) {
 		return fmt.Errorf("%s: %d argument words, want %d", op, len(words), len(l.Wire))
 	}
-	for i := range l.Wire {
-		p := &l.Wire[i]
-		v := uint32(words[i]) // an i32 or f32 on the Wasm stack sits in the low 32 bits
-		switch p.Kind {
-		case optable.PWeight:
-			c.W[p.Index] = int(int32(v))
-		case optable.PCount:
-			c.Count = int(v)
-		case optable.PPtr:
-			c.S[p.Index].Off = uint64(v)
-		case optable.PLen:
-			c.S[p.Index].Len = uint64(v)
+	// The wire order (optable's wire): weights, the group's count before
+	// its first repeated one; each operand's (ptr, len); the scalars. An
+	// i32 or f32 on the Wasm stack sits in the low 32 bits of its word.
+	i := 0
+	for k := range l.Weights {
+		if l.Wire[i].Kind == optable.PCount {
+			c.Count = int(uint32(words[i]))
+			i++
+		}
+		c.W[k] = int(int32(uint32(words[i])))
+		i++
+	}
+	for k := range l.Operands {
+		c.S[k] = device.Span{Off: uint64(uint32(words[i])), Len: uint64(uint32(words[i+1]))}
+		i += 2
+	}
+	for k := 0; i < len(words); i++ {
+		v := uint32(words[i])
+		switch l.Wire[i].Kind {
 		case optable.PInt:
-			c.I[p.Index] = int(v)
+			c.I[k] = int(v)
+			k++
 		case optable.PF32:
 			c.F = math.Float32frombits(v)
 		case optable.PDType:

@@ -33,7 +33,6 @@ func (c *Call) Validate(size uint64, w device.Weights) error {
 		return fmt.Errorf("%s is not in the op table", c.Op)
 	}
 	var sym [maxSyms]uint64
-	var dtypes [MaxWeights]string // for the SameDType rules
 	active := maxSlots
 	if l.Group > 0 {
 		if err := c.group(l.Group); err != nil {
@@ -55,21 +54,22 @@ func (c *Call) Validate(size uint64, w device.Weights) error {
 	if l.F32 != "" && !(c.F >= 0) {
 		return c.errorf("%s %v is not a non-negative number", l.F32, c.F)
 	}
-	if l.DType != "" && c.KV.Size() == 0 {
-		return c.errorf("KV dtype %q is not f32, bf16 or f16", c.KV)
+	var kvSize uint64
+	if l.DType != "" {
+		if kvSize = uint64(c.KV.Size()); kvSize == 0 {
+			return c.errorf("KV dtype %q is not f32, bf16 or f16", c.KV)
+		}
 	}
 	for i := range l.Weights {
 		ws := &l.Weights[i]
 		if ws.Slot >= active {
 			continue
 		}
-		dt, err := c.weight(l, i, w, sym[:])
-		if err != nil {
+		if err := c.weight(l, i, w, sym[:]); err != nil {
 			return err
 		}
-		dtypes[i] = dt
 	}
-	if err := c.rules(l, sym[:], &dtypes, false); err != nil {
+	if err := c.rules(l, w, sym[:], false); err != nil {
 		return err
 	}
 	for i := range l.Operands {
@@ -77,11 +77,11 @@ func (c *Call) Validate(size uint64, w device.Weights) error {
 		if o.Slot >= active {
 			continue
 		}
-		if err := c.operand(l, i, size, sym[:]); err != nil {
+		if err := c.operand(l, i, size, kvSize, sym[:]); err != nil {
 			return err
 		}
 	}
-	if err := c.rules(l, sym[:], &dtypes, true); err != nil {
+	if err := c.rules(l, w, sym[:], true); err != nil {
 		return err
 	}
 	return c.overlaps(l, active)
@@ -94,20 +94,19 @@ func (c *Call) errorf(format string, args ...any) error {
 	return fmt.Errorf("%s: %s", c.Op, fmt.Sprintf(format, args...))
 }
 
-// weight looks up weight i, checks it, binds or checks its dimensions, and
-// returns its dtype.
-func (c *Call) weight(l *optable.Layout, i int, w device.Weights, sym []uint64) (string, error) {
+// weight looks up weight i, checks it, and binds or checks its dimensions.
+func (c *Call) weight(l *optable.Layout, i int, w device.Weights, sym []uint64) error {
 	ws := &l.Weights[i]
 	id := c.W[i]
 	if w == nil {
-		return "", c.errorf("%s: no weights bound", ws.Name)
+		return c.errorf("%s: no weights bound", ws.Name)
 	}
 	t, ok := w.Tensor(id)
 	if !ok {
-		return "", c.errorf("%s: no weight tensor %d", ws.Name, id)
+		return c.errorf("%s: no weight tensor %d", ws.Name, id)
 	}
 	if err := CheckTensor(t); err != nil {
-		return "", c.errorf("%s: tensor %d: %v", ws.Name, id, err)
+		return c.errorf("%s: tensor %d: %v", ws.Name, id, err)
 	}
 	match := len(t.Shape) == len(ws.Dims)
 	for d := 0; match && d < len(ws.Dims); d++ {
@@ -116,12 +115,12 @@ func (c *Call) weight(l *optable.Layout, i int, w device.Weights, sym []uint64) 
 		}
 	}
 	if !match {
-		return "", c.errorf("%s: tensor %d (%s) has shape %v, want [%s]", ws.Name, id, t.Name, t.Shape, shapeText(l, ws.Dims, ws.Bind, sym))
+		return c.errorf("%s: tensor %d (%s) has shape %v, want [%s]", ws.Name, id, t.Name, t.Shape, shapeText(l, ws.Dims, ws.Bind, sym))
 	}
 	for d, s := range ws.Dims {
 		sym[s] = uint64(t.Shape[d])
 	}
-	return t.DType, nil
+	return nil
 }
 
 // shapeText spells a weight's expected shape: "rows, dim=2048".
@@ -140,8 +139,9 @@ func shapeText(l *optable.Layout, dims []int, bind []bool, sym []uint64) string 
 }
 
 // operand checks operand i's bounds, alignment and length, and reads an
-// inferred first dimension from its length.
-func (c *Call) operand(l *optable.Layout, i int, size uint64, sym []uint64) error {
+// inferred first dimension from its length; kvSize is the call's KV
+// element size.
+func (c *Call) operand(l *optable.Layout, i int, size, kvSize uint64, sym []uint64) error {
 	o := &l.Operands[i]
 	s := c.S[i]
 	if end := s.Off + s.Len; end < s.Off || end > size {
@@ -150,12 +150,11 @@ func (c *Call) operand(l *optable.Layout, i int, size uint64, sym []uint64) erro
 	if s.Off%4 != 0 {
 		return c.errorf("%s offset %d is not 4-byte aligned", o.Name, s.Off)
 	}
-	esize := uint64(4)
-	if o.Elem == optable.KV {
-		esize = uint64(c.KV.Size())
-	}
 	// The bytes of one row: every dimension but an inferred first one.
-	row, ok := esize, true
+	row, hi := uint64(4), uint64(0)
+	if o.Elem == optable.KV {
+		row = kvSize
+	}
 	first := 0
 	if o.Infer {
 		first = 1
@@ -168,12 +167,12 @@ func (c *Call) operand(l *optable.Layout, i int, size uint64, sym []uint64) erro
 		if v == 0 {
 			return c.errorf("%s: dimension %s/%d of %s is 0", o.Name, l.Syms[d.Sym].Name, d.Div, o.Name)
 		}
-		var hi uint64
-		hi, row = bits.Mul64(row, v)
-		ok = ok && hi == 0
+		var h uint64
+		h, row = bits.Mul64(row, v)
+		hi |= h
 	}
 	switch {
-	case !ok:
+	case hi != 0:
 		return c.errorf("%s: shape %s overflows", o.Name, c.shape(l, o, sym))
 	case o.Infer:
 		if s.Len == 0 || s.Len%row != 0 {
@@ -213,7 +212,7 @@ func (c *Call) shape(l *optable.Layout, o *optable.OperandSlot, sym []uint64) st
 
 // rules checks the op's rules: those that read an operand's length (late)
 // or the others.
-func (c *Call) rules(l *optable.Layout, sym []uint64, dtypes *[MaxWeights]string, late bool) error {
+func (c *Call) rules(l *optable.Layout, w device.Weights, sym []uint64, late bool) error {
 	for i := range l.Rules {
 		r := &l.Rules[i]
 		if r.Late != late {
@@ -237,7 +236,7 @@ func (c *Call) rules(l *optable.Layout, sym []uint64, dtypes *[MaxWeights]string
 				return c.errorf("%s + %s = %d is beyond %s = %d (%s)", l.Syms[r.B].Name, l.Syms[r.C].Name, sum, c.origin(l, r.A), a, r.Text)
 			}
 		case optable.SameDType:
-			if a, b := dtypes[r.A], dtypes[r.B]; a != b {
+			if a, b := c.Tensor(w, r.A).DType, c.Tensor(w, r.B).DType; a != b {
 				return c.errorf("%s is %s and %s is %s: want one dtype (%s)", l.Weights[r.A].Name, a, l.Weights[r.B].Name, b, r.Text)
 			}
 		}
