@@ -224,7 +224,7 @@ func (c *Call) rules(l *optable.Layout, w device.Weights, sym []uint64, late boo
 			if r.B >= 0 {
 				b = sym[r.B]
 			}
-			if sym[r.A]%b != 0 {
+			if b == 0 || sym[r.A]%b != 0 { // b is 0 only for a position (an Index scalar)
 				bn := fmt.Sprint(r.Const)
 				if r.B >= 0 {
 					bn = l.Syms[r.B].Name

@@ -85,3 +85,21 @@ func TestCompileRejectsBadTables(t *testing.T) {
 		t.Error("two ops with one code accepted")
 	}
 }
+
+// FuzzCompile hands the table's parser arbitrary shapes and rules: it must
+// compile them or say why, never panic.
+func FuzzCompile(f *testing.F) {
+	f.Add("n, in", "n, outDim", "headDim % 2 == 0")
+	f.Add("seq, width", "n, width/2", "seq >= pos + n")
+	f.Add("n,, in/0", "", "dtype(w) == dtype(w)")
+	f.Fuzz(func(t *testing.T, xShape, outShape, rule string) {
+		op := Op{Code: 0, Name: "fz", Method: "Fz", Doc: "d",
+			Weights:  []Weight{{Name: "w", Shape: "outDim, in"}},
+			Operands: []Operand{{Name: "x", Role: In, Elem: F32, Shape: xShape}, {Name: "out", Role: Out, Elem: F32, Shape: outShape}},
+			Scalars:  []Scalar{{Name: "n", Kind: Count}, {Name: "pos", Kind: Index}, {Name: "headDim", Kind: Count}, {Name: "width", Kind: Count}},
+			Rules:    []string{rule}}
+		if ls, err := Compile([]Op{op}); err == nil && len(ls[0].Operands) != 2 {
+			t.Fatalf("compiled %d operands", len(ls[0].Operands))
+		}
+	})
+}
