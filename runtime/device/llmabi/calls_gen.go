@@ -23,6 +23,24 @@ const (
 	OpRoPEKV     Op = 13 // rope_kv
 )
 
+// opNames are the ops' names by code, for Op.String without the table.
+var opNames = [...]string{
+	OpEmbed:      "embed",
+	OpRMSNorm:    "rmsnorm",
+	OpLinear:     "linear",
+	OpRoPE:       "rope",
+	OpKVStore:    "kvstore",
+	OpAttention:  "attention",
+	OpSwiGLU:     "swiglu",
+	OpAdd:        "add",
+	OpArgmax:     "argmax",
+	OpSync:       "sync",
+	OpNormLinear: "norm_linear",
+	OpNormGLU:    "norm_glu",
+	OpLinearAdd:  "linear_add",
+	OpRoPEKV:     "rope_kv",
+}
+
 // The sizes of Call's arrays: the most arguments of each kind an op takes.
 const (
 	MaxWeights  = 4

@@ -81,8 +81,8 @@ func Ops() []Op {
 
 // String is the op's name ("norm_linear"), or "op N" if o is not an op.
 func (o Op) String() string {
-	if l := o.Layout(); l != nil {
-		return l.Name
+	if int(o) < len(opNames) && opNames[o] != "" {
+		return opNames[o]
 	}
 	return fmt.Sprintf("op %d", uint8(o))
 }

@@ -268,7 +268,11 @@ func callsGo(ls []*optable.Layout, ops []*op) string {
 	for _, o := range ops {
 		fmt.Fprintf(&b, "\tOp%s Op = %d // %s\n", o.Method, o.Code, o.Name)
 	}
-	b.WriteString(")\n\n")
+	b.WriteString(")\n\n// opNames are the ops' names by code, for Op.String without the table.\nvar opNames = [...]string{\n")
+	for _, o := range ops {
+		fmt.Fprintf(&b, "\tOp%s: %q,\n", o.Method, o.Name)
+	}
+	b.WriteString("}\n\n")
 	var mw, mo, mi, ms int
 	for _, l := range ls {
 		mw, mo, mi, ms = max(mw, len(l.Weights)), max(mo, len(l.Operands)), max(mi, len(l.Ints)), max(ms, len(l.Syms))
