@@ -112,7 +112,7 @@ __device__ __forceinline__ void cvt(const chunk8& k, float w[8]) {
 // pdl_launch() lets the next kernel start launching. Both are no-ops before
 // sm_90. (Prefetching the weights into L2 before pdl_wait, which only the
 // weights would allow, measured slower: it competes with the previous
-// kernel's own weight stream; NOTES.md.)
+// kernel's own weight stream; RATIONALE.md.)
 __device__ __forceinline__ void pdl_wait() {
 #if __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");

@@ -4,11 +4,15 @@
 // natively on the host, where each kernel is a direct call into a device
 // (the "native" control that prices the Wasm boundary).
 //
-// The shape is llama2.c's run.c: the weights' tensor ids (TensorIDs) and the
-// run-state buffers (runState) are stated once in structs, and forward reads
-// top to bottom, one comment per step. The engine does no arithmetic on
-// activations itself: every step is a call on Kernels with offsets into the
-// engine's memory, so the same sequence of kernels runs on every device.
+// Read reference.go first: the model's forward pass written plainly in
+// float64, one token at a time, in the shape of llama2.c's run.c (config,
+// weights and run state stated once, one comment per step); Reference runs
+// it, and the tests hold the engine to it and it to Hugging Face
+// transformers. forward.go is the same pass as the engine runs it: the
+// weights' tensor ids (TensorIDs) and the run-state buffers (runState) stated
+// once, one kernel call per step. The engine does no arithmetic on
+// activations itself: every step is an llmabi.Call on Kernels with spans of
+// the engine's memory, so the same sequence of kernels runs on every device.
 // What the engine computes is bookkeeping: positions, the RoPE inverse
 // frequencies (llama3 scaling, exactly as Hugging Face computes them), and
 // sampling with temperature and top-p on the logits.
@@ -23,5 +27,6 @@
 // a float32 reference, f16 for devices that prefer it.
 //
 // The package builds for GOOS=wasip1 (the guest) and the host alike; it
-// imports models only for Config, and device only for its small value types.
+// imports models for Config (and Reference for the weights), and device and
+// llmabi for their value types.
 package llm

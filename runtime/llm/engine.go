@@ -7,6 +7,7 @@ import (
 
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
 // Options choose an engine's memory and numerics.
@@ -45,6 +46,7 @@ type Engine struct {
 	qkv    [][]int // per layer, the q, k and v projections' ids for NormLinear
 	lmHead []int   // the lm_head id for NormLinear
 	k      Kernels
+	latch  latch // runs forward's calls on k
 	s      runState
 	layout StateLayout
 	state  Buf // the state region
@@ -89,7 +91,7 @@ func New(cfg models.Config, k Kernels, alloc Alloc, opt Options) (*Engine, error
 	if opt.MaxBatch < 1 || opt.MaxBatch > 1<<16 {
 		return nil, fmt.Errorf("llm engine: maxBatch %d is not in [1, 65536]", opt.MaxBatch)
 	}
-	e := &Engine{cfg: cfg, kv: opt.KV, batch: opt.MaxBatch, ids: IDs(cfg), k: k, next: -1, tag: configTag(cfg)}
+	e := &Engine{cfg: cfg, kv: opt.KV, batch: opt.MaxBatch, ids: IDs(cfg), k: k, latch: latch{k: k}, next: -1, tag: configTag(cfg)}
 	for _, L := range e.ids.Layers {
 		e.qkv = append(e.qkv, []int{L.Q, L.K, L.V})
 	}
@@ -281,7 +283,7 @@ func (e *Engine) Forward(tokens []int32, all bool) error {
 		return err
 	}
 	// Devices may queue work: the logits are only there after a Sync.
-	if err := e.k.Sync(); err != nil {
+	if err := e.run(llmabi.Sync()); err != nil {
 		return fmt.Errorf("llm forward: sync: %w", err)
 	}
 	return nil
@@ -327,15 +329,15 @@ func (e *Engine) pass(tokens []int32, all bool) error {
 func (e *Engine) pick() (int32, error) {
 	var t int32
 	if e.temperature == 0 {
-		if err := e.k.Argmax(e.row(e.s.logits, 0, 1, e.cfg.VocabSize), e.row(e.s.next, 0, 1, 1), 1, e.cfg.VocabSize); err != nil {
+		if err := e.run(llmabi.Argmax(e.row(e.s.logits, 0, 1, e.cfg.VocabSize), e.row(e.s.next, 0, 1, 1), 1, e.cfg.VocabSize)); err != nil {
 			return 0, fmt.Errorf("llm argmax: %w", err)
 		}
-		if err := e.k.Sync(); err != nil {
+		if err := e.run(llmabi.Sync()); err != nil {
 			return 0, fmt.Errorf("llm sync: %w", err)
 		}
 		t = e.argmax[0]
 	} else {
-		if err := e.k.Sync(); err != nil {
+		if err := e.run(llmabi.Sync()); err != nil {
 			return 0, fmt.Errorf("llm sync: %w", err)
 		}
 		t = e.sample(e.logits[:e.cfg.VocabSize])
@@ -349,6 +351,12 @@ func (e *Engine) pick() (int32, error) {
 }
 
 // row returns rows [r, r+n) of a buffer of width-element 4-byte rows.
-func (e *Engine) row(b Buf, r, n, width int) Buf {
-	return Buf{Off: b.Off + uint32(r*width*4), Len: uint32(n * width * 4)}
+func (e *Engine) row(b Buf, r, n, width int) device.Span {
+	return Buf{Off: b.Off + uint32(r*width*4), Len: uint32(n * width * 4)}.Span()
+}
+
+// run runs one kernel call outside forward's steps.
+func (e *Engine) run(c llmabi.Call) error {
+	e.latch.c = c
+	return e.k.Run(&e.latch.c)
 }

@@ -60,7 +60,10 @@ func TestNativeMatchesFloat64Reference(t *testing.T) {
 		for _, mode := range []device.Mode{device.ZeroCopy, device.Copy} {
 			e, w := newTiny(t, mode, Options{KV: kv, MaxSeq: 64, MaxBatch: 8})
 			toks := prompt(20, w.Config.VocabSize)
-			ref := refForward(t, w, toks)
+			ref, err := Reference(w, toks)
+			if err != nil {
+				t.Fatal(err)
+			}
 			// Prefill the first 8 in one pass with every row's logits.
 			if err := e.Forward(toks[:8], true); err != nil {
 				t.Fatal(err)

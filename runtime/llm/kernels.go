@@ -1,6 +1,9 @@
 package llm
 
-import "github.com/wasmgpu/wasmgpu/runtime/device"
+import (
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
+)
 
 // Buf is a byte range of the engine's memory: the guest's linear memory, or
 // the device Memory a native engine runs in.
@@ -8,28 +11,20 @@ type Buf struct {
 	Off, Len uint32
 }
 
-// Kernels are the Llama kernels as the engine calls them: device.LLMOps with
-// uint32 offsets and no weights handle, because whoever implements Kernels
-// binds the weights (the Wasm host binds them per guest). Shapes and
-// conventions are those of device.LLMOps. A guest's implementation never
-// returns an error — the host traps the guest instead.
-type Kernels interface {
-	Embed(table int, tokens, out Buf, n int) error
-	RMSNorm(weight int, x, out Buf, n int, eps float32) error
-	Linear(weight int, x, out Buf, n int) error
-	RoPE(x, invFreq Buf, n, heads, headDim, pos int) error
-	KVStore(src, cache Buf, dt device.KVDType, n, pos, width int) error
-	Attention(q, kCache, vCache, out Buf, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error
-	SwiGLU(gate, up, out Buf, count int) error
-	Add(x, y Buf, count int) error
-	Argmax(x, out Buf, n, width int) error
-	Sync() error
+// Span is b as a device.Span, the form kernel calls take.
+func (b Buf) Span() device.Span { return device.Span{Off: uint64(b.Off), Len: uint64(b.Len)} }
 
-	// The fused ops of device.FusedLLMOps.
-	NormLinear(norm int, weights []int, x, xb Buf, outs []Buf, n int, eps float32) error
-	NormGLU(norm, gate, up int, x, xb, tmp, out Buf, n int, eps float32) error
-	LinearAdd(weight int, x, tmp, resid Buf, n int) error
-	RoPEKV(q, k, v, invFreq, kCache, vCache Buf, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error
+// Kernels run the Llama kernels for the engine. Each call is one op of the
+// op table (runtime/device/llmabi/optable) with spans of the engine's
+// memory, built by llmabi's constructors; shapes and conventions are those
+// of device.LLMOps. Weights are the implementation's business: the Wasm
+// host binds them per guest, DeviceKernels holds them. The guest's
+// implementation passes each call to the host's import for its op
+// (runtime/guest/program/llm_gen.go) and never returns an error — the host
+// traps the guest instead; a native engine's dispatches it to a device
+// Memory (DeviceKernels). Run may keep no reference to c.
+type Kernels interface {
+	Run(c *llmabi.Call) error
 }
 
 // Alloc returns a new zeroed buffer of size bytes, at least 8-byte aligned,

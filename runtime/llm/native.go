@@ -5,6 +5,7 @@ import (
 
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
 // NewNative makes an engine that runs on the host, with no Wasm: its
@@ -52,79 +53,5 @@ type DeviceKernels struct {
 	Weights device.Weights
 }
 
-func span(b Buf) device.Span { return device.Span{Off: uint64(b.Off), Len: uint64(b.Len)} }
-
-// Embed calls the device's Embed.
-func (d DeviceKernels) Embed(table int, tokens, out Buf, n int) error {
-	return d.Ops.Embed(d.Weights, table, span(tokens), span(out), n)
-}
-
-// RMSNorm calls the device's RMSNorm.
-func (d DeviceKernels) RMSNorm(weight int, x, out Buf, n int, eps float32) error {
-	return d.Ops.RMSNorm(d.Weights, weight, span(x), span(out), n, eps)
-}
-
-// Linear calls the device's Linear.
-func (d DeviceKernels) Linear(weight int, x, out Buf, n int) error {
-	return d.Ops.Linear(d.Weights, weight, span(x), span(out), n)
-}
-
-// RoPE calls the device's RoPE.
-func (d DeviceKernels) RoPE(x, invFreq Buf, n, heads, headDim, pos int) error {
-	return d.Ops.RoPE(span(x), span(invFreq), n, heads, headDim, pos)
-}
-
-// KVStore calls the device's KVStore.
-func (d DeviceKernels) KVStore(src, cache Buf, dt device.KVDType, n, pos, width int) error {
-	return d.Ops.KVStore(span(src), span(cache), dt, n, pos, width)
-}
-
-// Attention calls the device's Attention.
-func (d DeviceKernels) Attention(q, kCache, vCache, out Buf, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
-	return d.Ops.Attention(span(q), span(kCache), span(vCache), span(out), dt, n, pos, heads, kvHeads, headDim)
-}
-
-// SwiGLU calls the device's SwiGLU.
-func (d DeviceKernels) SwiGLU(gate, up, out Buf, count int) error {
-	return d.Ops.SwiGLU(span(gate), span(up), span(out), count)
-}
-
-// Add calls the device's Add.
-func (d DeviceKernels) Add(x, y Buf, count int) error {
-	return d.Ops.Add(span(x), span(y), count)
-}
-
-// Argmax calls the device's Argmax.
-func (d DeviceKernels) Argmax(x, out Buf, n, width int) error {
-	return d.Ops.Argmax(span(x), span(out), n, width)
-}
-
-// Sync calls the device's Sync.
-func (d DeviceKernels) Sync() error { return d.Ops.Sync() }
-
-// NormLinear calls the device's NormLinear.
-func (d DeviceKernels) NormLinear(norm int, weights []int, x, xb Buf, outs []Buf, n int, eps float32) error {
-	var spans [device.NormLinearMax]device.Span
-	if len(outs) > len(spans) {
-		return fmt.Errorf("norm_linear: %d outputs, at most %d", len(outs), len(spans))
-	}
-	for i, o := range outs {
-		spans[i] = span(o)
-	}
-	return d.Ops.NormLinear(d.Weights, norm, weights, span(x), span(xb), spans[:len(outs)], n, eps)
-}
-
-// NormGLU calls the device's NormGLU.
-func (d DeviceKernels) NormGLU(norm, gate, up int, x, xb, tmp, out Buf, n int, eps float32) error {
-	return d.Ops.NormGLU(d.Weights, norm, gate, up, span(x), span(xb), span(tmp), span(out), n, eps)
-}
-
-// LinearAdd calls the device's LinearAdd.
-func (d DeviceKernels) LinearAdd(weight int, x, tmp, resid Buf, n int) error {
-	return d.Ops.LinearAdd(d.Weights, weight, span(x), span(tmp), span(resid), n)
-}
-
-// RoPEKV calls the device's RoPEKV.
-func (d DeviceKernels) RoPEKV(q, k, v, invFreq, kCache, vCache Buf, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
-	return d.Ops.RoPEKV(span(q), span(k), span(v), span(invFreq), span(kCache), span(vCache), dt, n, pos, heads, kvHeads, headDim)
-}
+// Run calls the device's method for c's op (llmabi.Dispatch).
+func (d DeviceKernels) Run(c *llmabi.Call) error { return llmabi.Dispatch(d.Ops, d.Weights, c) }

@@ -3,11 +3,7 @@ package llm
 import (
 	"math"
 	"slices"
-
-	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
-
-type kvType = device.KVDType
 
 // sample draws a token from softmax(logits/temperature), restricted to the
 // top-p nucleus when 0 < topP < 1, as llama2.c's sample_topp: candidates

@@ -13,7 +13,7 @@ import (
 //
 //	header  64 bytes (StateHeaderSize), little-endian uint32 fields:
 //	          0 magic "WGKV"   4 version (1)   8 header size (64)
-//	         12 KV dtype (0 f32, 1 bf16, 2 f16)   16 layers   20 KV width (kvHeads·headDim)
+//	         12 KV dtype (its code: 0 f32, 1 bf16, 2 f16)   16 layers   20 KV width (kvHeads·headDim)
 //	         24 maxSeq   28 pos (tokens processed)   32 next token (predicted, not yet
 //	            processed; 0xffffffff if none)   36 tokens offset   40 KV offset
 //	         44 bytes of one layer's K (or V) cache
@@ -75,15 +75,11 @@ func layoutState(cfg models.Config, dt device.KVDType, maxSeq int) (StateLayout,
 
 func align64(n uint64) uint64 { return (n + 63) &^ 63 }
 
-// kvCode is the header's code of a KV dtype.
+// kvCode is the header's code of a KV dtype (device.KVDType.Code; the
+// engine's dtype is known).
 func kvCode(dt device.KVDType) uint32 {
-	switch dt {
-	case device.KVBF16:
-		return 1
-	case device.KVF16:
-		return 2
-	}
-	return 0
+	c, _ := dt.Code()
+	return c
 }
 
 // configTag is the first 16 bytes of the sha256 of cfg.Hash().

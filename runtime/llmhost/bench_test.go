@@ -39,13 +39,13 @@ func BenchmarkDispatch(b *testing.B) {
 	f := newFixture(&testing.T{})
 	ss := f.sessions(&testing.T{})
 	b.Run("wasm", func(b *testing.B) {
-		g := ss["wasm"].(*guestSession)
-		p, err := g.call1(f.ctx, "alloc", 64)
+		g := ss["wasm"].(*guestSession).g
+		p, err := g.Call(f.ctx, "alloc", 64)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
-		if _, err := g.g.Call(f.ctx, "bench_llm_add", uint64(b.N), p, p+32, 4); err != nil {
+		if _, err := g.Call(f.ctx, "bench_llm_add", uint64(b.N), p[0], p[0]+32, 4); err != nil {
 			b.Fatal(err)
 		}
 	})

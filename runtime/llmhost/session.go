@@ -7,12 +7,7 @@ package llmhost
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"unsafe"
-
-	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
@@ -105,11 +100,7 @@ func (s *native) Memory() device.Memory                     { return s.mem }
 func (s *native) Close(context.Context) error               { return s.mem.Close() }
 
 // guestSession is a Session whose engine runs inside a Wasm guest.
-type guestSession struct {
-	g      *wasm.Guest
-	tokPtr uint32
-	tokCap int
-}
+type guestSession struct{ g *wasm.Guest }
 
 // NewGuest instantiates a guest from rt (whose memory limit must hold
 // MemoryBytes), binds the weights and makes its engine.
@@ -118,166 +109,27 @@ func NewGuest(ctx context.Context, rt *wasm.Runtime, d device.Device, mode devic
 	if err != nil {
 		return nil, fmt.Errorf("guest session: %w", err)
 	}
-	s := &guestSession{g: g}
 	g.Weights = w
-	if err := s.init(ctx, cfg, o); err != nil {
+	if err := g.LLMInit(ctx, cfg, o.KV, o.MaxSeq, o.MaxBatch); err != nil {
 		g.Close(ctx)
 		return nil, fmt.Errorf("guest session: %w", err)
 	}
-	return s, nil
+	return &guestSession{g: g}, nil
 }
 
-func kvCode(dt device.KVDType) (uint64, error) {
-	switch dt {
-	case device.KVF32:
-		return 0, nil
-	case device.KVBF16, "":
-		return 1, nil
-	case device.KVF16:
-		return 2, nil
-	}
-	return 0, fmt.Errorf("unknown KV dtype %q", dt)
-}
-
-func (s *guestSession) init(ctx context.Context, cfg models.Config, o Options) error {
-	js, err := json.Marshal(cfg)
-	if err != nil {
-		return err
-	}
-	code, err := kvCode(o.KV)
-	if err != nil {
-		return err
-	}
-	p, err := s.call1(ctx, "alloc", uint64(len(js)))
-	if err != nil {
-		return err
-	}
-	if err := s.write(uint32(p), js); err != nil {
-		return err
-	}
-	_, err = s.status(ctx, "llm_init", p, uint64(len(js)), code, uint64(o.MaxSeq), uint64(o.MaxBatch))
-	return err
-}
-
-func (s *guestSession) call1(ctx context.Context, name string, args ...uint64) (uint64, error) {
-	res, err := s.g.Call(ctx, name, args...)
-	if err != nil {
-		return 0, err
-	}
-	if len(res) == 0 {
-		return 0, nil
-	}
-	return res[0], nil
-}
-
-// status calls an export that returns an int32 that is -1 on error, and
-// turns -1 into the guest's error message.
-func (s *guestSession) status(ctx context.Context, name string, args ...uint64) (int32, error) {
-	r, err := s.call1(ctx, name, args...)
-	if err != nil {
-		return 0, err
-	}
-	v := api.DecodeI32(r)
-	if v >= 0 {
-		return v, nil
-	}
-	p, err1 := s.call1(ctx, "llm_err_ptr")
-	n, err2 := s.call1(ctx, "llm_err_len")
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("%s failed (no message)", name)
-	}
-	msg, ok := s.g.Read(uint32(p), uint32(n))
-	if !ok {
-		return 0, fmt.Errorf("%s failed (message out of range)", name)
-	}
-	return 0, fmt.Errorf("guest %s: %s", name, msg)
-}
-
-func (s *guestSession) write(off uint32, b []byte) error {
-	dst, ok := s.g.Read(off, uint32(len(b)))
-	if !ok {
-		return fmt.Errorf("guest buffer [%d, +%d) out of range", off, len(b))
-	}
-	copy(dst, b)
-	return nil
-}
-
-func (s *guestSession) Reset(ctx context.Context) error {
-	_, err := s.g.Call(ctx, "llm_reset")
-	return err
-}
-
+func (s *guestSession) Reset(ctx context.Context) error { return s.g.LLMReset(ctx) }
 func (s *guestSession) Prefill(ctx context.Context, tokens []int32) (int32, error) {
-	if len(tokens) > s.tokCap {
-		p, err := s.call1(ctx, "llm_tokens_buf", uint64(len(tokens)))
-		if err != nil {
-			return 0, err
-		}
-		s.tokPtr, s.tokCap = uint32(p), len(tokens)
-	}
-	buf := make([]byte, 4*len(tokens))
-	for i, t := range tokens {
-		binary.LittleEndian.PutUint32(buf[4*i:], uint32(t))
-	}
-	if err := s.write(s.tokPtr, buf); err != nil {
-		return 0, err
-	}
-	return s.status(ctx, "llm_prefill", uint64(s.tokPtr), uint64(len(tokens)))
+	return s.g.LLMPrefill(ctx, tokens)
 }
-
 func (s *guestSession) Decode(ctx context.Context, token int32) (int32, error) {
-	return s.status(ctx, "llm_decode", uint64(uint32(token)))
+	return s.g.LLMDecode(ctx, token)
 }
-
-func (s *guestSession) Pos(ctx context.Context) (int, error) {
-	p, err := s.call1(ctx, "llm_pos")
-	return int(api.DecodeI32(p)), err
-}
-
-func (s *guestSession) State(ctx context.Context) ([]byte, error) {
-	p, err := s.call1(ctx, "llm_state_ptr")
-	if err != nil {
-		return nil, err
-	}
-	n, err := s.call1(ctx, "llm_state_len")
-	if err != nil {
-		return nil, err
-	}
-	b, ok := s.g.Read(uint32(p), uint32(n))
-	if !ok {
-		return nil, fmt.Errorf("guest state region [%d, +%d) out of range", p, n)
-	}
-	return b, nil
-}
-
-func (s *guestSession) Resume(ctx context.Context) error {
-	_, err := s.status(ctx, "llm_resume")
-	return err
-}
-
+func (s *guestSession) Pos(ctx context.Context) (int, error)      { return s.g.LLMPos(ctx) }
+func (s *guestSession) State(ctx context.Context) ([]byte, error) { return s.g.LLMStateBytes(ctx) }
+func (s *guestSession) Resume(ctx context.Context) error          { return s.g.LLMResume(ctx) }
 func (s *guestSession) SetSampling(ctx context.Context, t, p float32, seed uint64) error {
-	_, err := s.status(ctx, "llm_sampling", api.EncodeF32(t), api.EncodeF32(p), seed)
-	return err
+	return s.g.LLMSampling(ctx, t, p, seed)
 }
-
-func (s *guestSession) Logits(ctx context.Context) ([]float32, error) {
-	p, err := s.call1(ctx, "llm_logits_ptr")
-	if err != nil {
-		return nil, err
-	}
-	n, err := s.call1(ctx, "llm_logits_len")
-	if err != nil {
-		return nil, err
-	}
-	b, ok := s.g.Read(uint32(p), uint32(n))
-	if !ok || p%4 != 0 {
-		return nil, fmt.Errorf("guest logits [%d, +%d) out of range", p, n)
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n/4), nil
-}
-
-func (s *guestSession) Memory() device.Memory           { return s.g.Memory() }
-func (s *guestSession) Close(ctx context.Context) error { return s.g.Close(ctx) }
+func (s *guestSession) Logits(ctx context.Context) ([]float32, error) { return s.g.LLMLogits(ctx) }
+func (s *guestSession) Memory() device.Memory                         { return s.g.Memory() }
+func (s *guestSession) Close(ctx context.Context) error               { return s.g.Close(ctx) }

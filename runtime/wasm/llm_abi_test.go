@@ -13,6 +13,7 @@ import (
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 	"github.com/wasmgpu/wasmgpu/runtime/device/cpu"
+	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 	"github.com/wasmgpu/wasmgpu/runtime/llm"
 	"github.com/wasmgpu/wasmgpu/runtime/wasm"
 )
@@ -131,10 +132,10 @@ func TestLLMGuestErrors(t *testing.T) {
 	}
 }
 
-// rawLLM is one llm_raw call: op and up to 18 arguments.
+// rawLLM is one llm_raw call: an op and its wire words.
 type rawLLM struct {
 	name string
-	op   uint32
+	op   llmabi.Op
 	args []uint32
 	want string // in the trap message; "" means the call must succeed
 }
@@ -147,44 +148,45 @@ func hostileLLMCases(v, size uint32) []rawLLM {
 	x, out, f, cache := v, v+1024, v+2048, v+4096 // 4 rows of 64 f32 = 1024 bytes
 	eps := math.Float32bits(1e-5)
 	return []rawLLM{
-		{"linear ok", 2, []uint32{2, x, 256, out, 256, 1}, ""},
-		{"rmsnorm in place ok", 1, []uint32{eps, 1, x, 256, x, 256, 1}, ""},
-		{"embed past end", 0, []uint32{0, size - 4, 8, out, 256, 1}, "tokens range"},
-		{"embed wraps", 0, []uint32{0, x, 4, 0xffffff00, 0x200, 1}, "out range"},
-		{"embed bad token", 0, []uint32{0, x, 4, out, 256, 1}, ""}, // x holds a valid id (0)
-		{"linear bad tensor", 2, []uint32{999, x, 256, out, 256, 1}, "no weight tensor 999"},
-		{"linear negative tensor", 2, []uint32{0xffffffff, x, 256, out, 256, 1}, "no weight tensor -1"},
-		{"linear wrong rank", 2, []uint32{1, x, 256, out, 256, 1}, "want rank 2"},
-		{"linear overlap", 2, []uint32{2, x, 256, x + 128, 256, 1}, "overlaps"},
-		{"linear lies about n", 2, []uint32{2, x, 256, out, 256, 0x7fffffff}, "x is 256 bytes"},
-		{"rmsnorm NaN eps", 1, []uint32{0x7fc00000, 1, x, 256, out, 256, 1}, "eps NaN"},
-		{"rope huge dims", 3, []uint32{x, 256, f, 32, 0xffffffff, 0xffffffff, 0xffffffff, 0}, "not in [1, 2^31)"},
-		{"rope overlap", 3, []uint32{x, 256, x, 32, 1, 4, 16, 0}, "overlaps"},
-		{"kvstore pos beyond cache", 4, []uint32{x, 128, cache, 16 * 128, 0, 1, 16, 32}, "beyond cache's 16 rows"},
-		{"kvstore pos wraps", 4, []uint32{x, 128, cache, 16 * 128, 0, 2, 0xffffffff, 32}, "pos 4294967295"},
-		{"kvstore bad dtype", 4, []uint32{x, 128, cache, 16 * 128, 7, 1, 0, 32}, "KV dtype code 7"},
-		{"attention pos beyond cache", 5, []uint32{x, 256, cache, 2048, cache + 2048, 2048, out, 256, 0, 1, 16, 4, 2, 16}, "beyond kCache's 16 rows"},
-		{"attention gqa", 5, []uint32{x, 256, cache, 2048, cache + 2048, 2048, out, 256, 0, 1, 0, 4, 3, 16}, "does not divide"},
-		{"attention out on cache", 5, []uint32{x, 256, cache, 2048, cache + 2048, 2048, cache + 1024, 256, 0, 1, 0, 4, 2, 16}, "overlaps"},
-		{"attention ok", 5, []uint32{x, 256, cache, 2048, cache + 2048, 2048, out, 256, 0, 1, 0, 4, 2, 16}, ""},
-		{"swiglu up is out", 6, []uint32{x, 64, out, 64, out, 64, 16}, "overlaps"},
-		{"add overlap", 7, []uint32{x, 64, x + 4, 64, 16}, "overlaps"},
-		{"add count lies", 7, []uint32{x, 64, out, 64, 1 << 30}, "x is 64 bytes"},
-		{"argmax unaligned", 8, []uint32{x + 2, 64, out, 4, 1, 16}, "not 4-byte aligned"},
-		{"argmax beyond", 8, []uint32{x, 64, size, 4, 1, 16}, "out range"},
-		{"norm_linear ok", 9, []uint32{eps, 1, 3, 2, 3, 4, x, 256, x + 256, 256, out, 256, out + 256, 128, out + 384, 128, 1}, ""},
-		{"norm_linear count 4", 9, []uint32{eps, 1, 4, 2, 3, 4, x, 256, x + 256, 256, out, 256, out + 256, 128, out + 384, 128, 1}, "count 4"},
-		{"norm_linear xb is x", 9, []uint32{eps, 1, 1, 2, 0, 0, x, 256, x, 256, out, 256, 0, 0, 0, 0, 1}, "overlaps"},
-		{"norm_linear outs overlap", 9, []uint32{eps, 1, 2, 2, 3, 0, x, 256, x + 256, 256, out, 256, out + 128, 128, 0, 0, 1}, "overlaps"},
-		{"norm_linear wrong width", 9, []uint32{eps, 1, 1, 9, 0, 0, x, 256, x + 256, 256, out, 256, 0, 0, 0, 0, 1}, "projection 0"},
-		{"norm_glu ok", 10, []uint32{eps, 6, 7, 8, x, 256, x + 256, 256, out, 768, out + 768, 768, 1}, ""},
-		{"norm_glu up is down", 10, []uint32{eps, 6, 7, 9, x, 256, x + 256, 256, out, 768, out + 768, 768, 1}, "up:"},
-		{"norm_glu tmp is out", 10, []uint32{eps, 6, 7, 8, x, 256, x + 256, 256, out, 768, out, 768, 1}, "overlaps"},
-		{"linear_add ok", 11, []uint32{5, x, 256, x + 256, 256, out, 256, 1}, ""},
-		{"linear_add resid on x", 11, []uint32{5, x, 256, x + 256, 256, x + 64, 256, 1}, "overlaps"},
-		{"rope_kv ok", 12, []uint32{x, 256, x + 256, 128, x + 384, 128, f, 32, cache, 2048, cache + 2048, 2048, 1, 1, 0, 4, 2, 16}, ""},
-		{"rope_kv pos beyond cache", 12, []uint32{x, 256, x + 256, 128, x + 384, 128, f, 32, cache, 2048, cache + 2048, 2048, 1, 1, 40, 4, 2, 16}, "beyond cache's 32 rows"},
-		{"rope_kv v on cache", 12, []uint32{x, 256, x + 256, 128, cache, 128, f, 32, cache, 2048, cache + 2048, 2048, 1, 1, 0, 4, 2, 16}, "overlaps"},
+		{"linear ok", llmabi.OpLinear, []uint32{2, x, 256, out, 256, 1}, ""},
+		{"rmsnorm in place ok", llmabi.OpRMSNorm, []uint32{1, x, 256, x, 256, 1, eps}, ""},
+		{"embed past end", llmabi.OpEmbed, []uint32{0, size - 4, 8, out, 256, 1}, "embed: tokens [" + fmt.Sprint(size-4) + ", +8) is outside memory"},
+		{"embed wraps", llmabi.OpEmbed, []uint32{0, x, 4, 0xffffff00, 0x200, 1}, "out [4294967040, +512) is outside memory"},
+		{"embed bad token", llmabi.OpEmbed, []uint32{0, x, 4, out, 256, 1}, ""}, // x holds a valid id (0)
+		{"linear bad tensor", llmabi.OpLinear, []uint32{999, x, 256, out, 256, 1}, "no weight tensor 999"},
+		{"linear negative tensor", llmabi.OpLinear, []uint32{0xffffffff, x, 256, out, 256, 1}, "no weight tensor -1"},
+		{"linear wrong rank", llmabi.OpLinear, []uint32{1, x, 256, out, 256, 1}, "want [outDim, in]"},
+		{"linear overlap", llmabi.OpLinear, []uint32{2, x, 256, x + 128, 256, 1}, "overlaps"},
+		{"linear lies about n", llmabi.OpLinear, []uint32{2, x, 256, out, 256, 0x7fffffff}, "x is 256 bytes"},
+		{"rmsnorm NaN eps", llmabi.OpRMSNorm, []uint32{1, x, 256, out, 256, 1, 0x7fc00000}, "eps NaN"},
+		{"rope huge dims", llmabi.OpRoPE, []uint32{x, 256, f, 32, 0xffffffff, 0xffffffff, 0xffffffff, 0}, "not in [1, 2^31)"},
+		{"rope overlap", llmabi.OpRoPE, []uint32{x, 256, x, 32, 1, 4, 16, 0}, "overlaps"},
+		{"kvstore pos beyond cache", llmabi.OpKVStore, []uint32{x, 128, cache, 16 * 128, 0, 1, 16, 32}, "beyond cache's rows = 16"},
+		{"kvstore pos wraps", llmabi.OpKVStore, []uint32{x, 128, cache, 16 * 128, 0, 2, 0xffffffff, 32}, "pos 4294967295"},
+		{"kvstore bad dtype", llmabi.OpKVStore, []uint32{x, 128, cache, 16 * 128, 7, 1, 0, 32}, "KV dtype code 7"},
+		{"attention pos beyond cache", llmabi.OpAttention, []uint32{x, 256, cache, 2048, cache + 2048, 2048, out, 256, 0, 1, 16, 4, 2, 16}, "beyond kCache's rows = 16"},
+		{"attention gqa", llmabi.OpAttention, []uint32{x, 256, cache, 2048, cache + 2048, 2048, out, 256, 0, 1, 0, 4, 3, 16}, "not a multiple of kvHeads"},
+		{"attention out on cache", llmabi.OpAttention, []uint32{x, 256, cache, 2048, cache + 2048, 2048, cache + 1024, 256, 0, 1, 0, 4, 2, 16}, "overlaps"},
+		{"attention ok", llmabi.OpAttention, []uint32{x, 256, cache, 2048, cache + 2048, 2048, out, 256, 0, 1, 0, 4, 2, 16}, ""},
+		{"swiglu up is out", llmabi.OpSwiGLU, []uint32{x, 64, out, 64, out, 64, 16}, "overlaps"},
+		{"add overlap", llmabi.OpAdd, []uint32{x, 64, x + 4, 64, 16}, "overlaps"},
+		{"add count lies", llmabi.OpAdd, []uint32{x, 64, out, 64, 1 << 30}, "x is 64 bytes"},
+		{"argmax unaligned", llmabi.OpArgmax, []uint32{x + 2, 64, out, 4, 1, 16}, "not 4-byte aligned"},
+		{"argmax beyond", llmabi.OpArgmax, []uint32{x, 64, size, 4, 1, 16}, "out [" + fmt.Sprint(size) + ", +4) is outside memory"},
+		{"sync ok", llmabi.OpSync, nil, ""},
+		{"norm_linear ok", llmabi.OpNormLinear, []uint32{1, 3, 2, 3, 4, x, 256, x + 256, 256, out, 256, out + 256, 128, out + 384, 128, 1, eps}, ""},
+		{"norm_linear count 4", llmabi.OpNormLinear, []uint32{1, 4, 2, 3, 4, x, 256, x + 256, 256, out, 256, out + 256, 128, out + 384, 128, 1, eps}, "count 4"},
+		{"norm_linear xb is x", llmabi.OpNormLinear, []uint32{1, 1, 2, 0, 0, x, 256, x, 256, out, 256, 0, 0, 0, 0, 1, eps}, "overlaps"},
+		{"norm_linear outs overlap", llmabi.OpNormLinear, []uint32{1, 2, 2, 3, 0, x, 256, x + 256, 256, out, 256, out + 128, 128, 0, 0, 1, eps}, "overlaps"},
+		{"norm_linear wrong width", llmabi.OpNormLinear, []uint32{1, 1, 9, 0, 0, x, 256, x + 256, 256, out, 256, 0, 0, 0, 0, 1, eps}, "weights[0]: tensor 9"},
+		{"norm_glu ok", llmabi.OpNormGLU, []uint32{6, 7, 8, x, 256, x + 256, 256, out, 768, out + 768, 768, 1, eps}, ""},
+		{"norm_glu up is down", llmabi.OpNormGLU, []uint32{6, 7, 9, x, 256, x + 256, 256, out, 768, out + 768, 768, 1, eps}, "up:"},
+		{"norm_glu tmp is out", llmabi.OpNormGLU, []uint32{6, 7, 8, x, 256, x + 256, 256, out, 768, out, 768, 1, eps}, "overlaps"},
+		{"linear_add ok", llmabi.OpLinearAdd, []uint32{5, x, 256, x + 256, 256, out, 256, 1}, ""},
+		{"linear_add resid on x", llmabi.OpLinearAdd, []uint32{5, x, 256, x + 256, 256, x + 64, 256, 1}, "overlaps"},
+		{"rope_kv ok", llmabi.OpRoPEKV, []uint32{x, 256, x + 256, 128, x + 384, 128, f, 32, cache, 2048, cache + 2048, 2048, 1, 1, 0, 4, 2, 16}, ""},
+		{"rope_kv pos beyond cache", llmabi.OpRoPEKV, []uint32{x, 256, x + 256, 128, x + 384, 128, f, 32, cache, 2048, cache + 2048, 2048, 1, 1, 40, 4, 2, 16}, "beyond kCache's rows = 32"},
+		{"rope_kv v on cache", llmabi.OpRoPEKV, []uint32{x, 256, x + 256, 128, cache, 128, f, 32, cache, 2048, cache + 2048, 2048, 1, 1, 0, 4, 2, 16}, "overlaps"},
 	}
 }
 
@@ -196,7 +198,7 @@ func callRaw(g *wasm.Guest, c rawLLM) error {
 	if err != nil {
 		return err
 	}
-	var b [18 * 4]byte
+	b := make([]byte, 4*maxWire)
 	for i, a := range c.args {
 		binary.LittleEndian.PutUint32(b[4*i:], a)
 	}
@@ -204,10 +206,19 @@ func callRaw(g *wasm.Guest, c rawLLM) error {
 	if p[0] > uint64(len(mem)-len(b)) {
 		return fmt.Errorf("llm_raw_args %#x is outside the guest's memory", p[0])
 	}
-	copy(mem[p[0]:], b[:])
+	copy(mem[p[0]:], b)
 	_, err = g.Call(ctx, "llm_raw", uint64(c.op))
 	return err
 }
+
+// maxWire is the most wire words an op takes: llm_raw's argument block.
+var maxWire = func() int {
+	n := 0
+	for _, op := range llmabi.Ops() {
+		n = max(n, op.Words())
+	}
+	return n
+}()
 
 func TestLLMHostileGuestTraps(t *testing.T) {
 	ctx := context.Background()
@@ -232,7 +243,7 @@ func TestLLMHostileGuestTraps(t *testing.T) {
 	mem := g.Memory().Bytes()
 	mem[v], mem[v+1], mem[v+2], mem[v+3] = 0, 4, 0, 0 // token 1024
 	var trap *wasm.TrapError
-	if err := callRaw(g, rawLLM{op: 0, args: []uint32{0, v, 4, v + 1024, 256, 1}}); !errors.As(err, &trap) || !strings.Contains(trap.Msg, "token 1024") {
+	if err := callRaw(g, rawLLM{op: llmabi.OpEmbed, args: []uint32{0, v, 4, v + 1024, 256, 1}}); !errors.As(err, &trap) || !strings.Contains(trap.Msg, "token 1024") {
 		t.Errorf("embed of token 1024: %v", err)
 	}
 	// The guest still works after the traps.
@@ -268,10 +279,13 @@ func FuzzHostileLLM(f *testing.F) {
 	f.Cleanup(func() { g.Close(ctx) })
 	v := uint32(call(f, g, "alloc", 64<<10)[0])
 	size := uint32(g.Size())
+	if maxWire > 18 {
+		f.Fatalf("an op takes %d words: give the fuzz function as many", maxWire)
+	}
 	for _, c := range hostileLLMCases(v, size) {
 		a := make([]uint32, 18)
 		copy(a, c.args)
-		f.Add(c.op, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17])
+		f.Add(uint32(c.op), a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17])
 	}
 	f.Fuzz(func(t *testing.T, op, a, b, c, d, e, ff, gg, h, i, j, k, l, m, n, o, p, q, rr uint32) {
 		args := []uint32{a, b, c, d, e, ff, gg, h, i, j, k, l, m, n, o, p, q, rr}
@@ -281,7 +295,7 @@ func FuzzHostileLLM(f *testing.F) {
 				args[x] %= 1 << 12
 			}
 		}
-		err := callRaw(g, rawLLM{op: op % 13, args: args})
+		err := callRaw(g, rawLLM{op: llmabi.Op(op % uint32(len(llmabi.Ops()))), args: args})
 		var trap *wasm.TrapError
 		if err == nil || errors.As(err, &trap) {
 			return

@@ -5,6 +5,9 @@ import (
 	"unsafe"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/operand"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/weightset"
+	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
 // The cpu device as an LLMDevice: weights stay where the caller has them (a
@@ -12,81 +15,41 @@ import (
 // the kernels widen bf16/f16 to float32 element by element as they read, so
 // loading costs no copy and no memory beyond the mapping itself.
 
-var (
-	_ device.LLMDevice = (*Device)(nil)
-	_ device.LLMOps    = (*Memory)(nil)
-)
+// Weights are tensors the cpu kernels read in place (DeviceBytes is 0).
+type Weights struct{ weightset.Set }
 
-// Weights are tensors the cpu kernels read in place.
-type Weights struct {
-	ts     []device.WeightTensor
-	closed bool
-}
+var _ device.LLMDevice = (*Device)(nil)
 
 // LoadWeights checks each tensor's dtype, shape and alignment and keeps a
 // reference to its bytes (no copy): they must stay valid and unchanged until
 // the Weights are closed. Tensor id i is ts[i].
 func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
-	keep := make([]device.WeightTensor, len(ts))
-	for i, t := range ts {
-		es := device.WeightDTypeSize(t.DType)
-		if es == 0 {
-			return nil, fmt.Errorf("cpu load weights: tensor %d (%s): dtype %q is not BF16, F16 or F32", i, t.Name, t.DType)
-		}
-		n := uint64(es)
-		for _, dim := range t.Shape {
-			if dim <= 0 || dim > 1<<31-1 {
-				return nil, fmt.Errorf("cpu load weights: tensor %d (%s): bad shape %v", i, t.Name, t.Shape)
-			}
-			n *= uint64(dim) // at most rank 2 in use; checked below by length
-		}
-		if uint64(len(t.Data)) != n {
-			return nil, fmt.Errorf("cpu load weights: tensor %d (%s): %s %v needs %d bytes, has %d", i, t.Name, t.DType, t.Shape, n, len(t.Data))
-		}
-		if len(t.Data) > 0 && uintptr(unsafe.Pointer(&t.Data[0]))%uintptr(es) != 0 {
-			return nil, fmt.Errorf("cpu load weights: tensor %d (%s): data is not %d-byte aligned", i, t.Name, es)
-		}
-		t.Shape = append([]int(nil), t.Shape...)
-		keep[i] = t
+	s, err := weightset.New("cpu", ts, aligned)
+	if err != nil {
+		return nil, err
 	}
-	return &Weights{ts: keep}, nil
+	return &Weights{s}, nil
 }
 
-// Tensor returns tensor id, or false if there is none or the weights are closed.
-func (w *Weights) Tensor(id int) (device.WeightTensor, bool) {
-	if w.closed || id < 0 || id >= len(w.ts) {
-		return device.WeightTensor{}, false
+// aligned refuses bytes the kernels cannot read in place as their dtype.
+func aligned(t device.WeightTensor) error {
+	es := device.WeightDTypeSize(t.DType)
+	if len(t.Data) > 0 && uintptr(unsafe.Pointer(&t.Data[0]))%uintptr(es) != 0 {
+		return fmt.Errorf("data is not %d-byte aligned", es)
 	}
-	return w.ts[id], true
-}
-
-// DeviceBytes is 0: the weights stay in host memory.
-func (w *Weights) DeviceBytes() uint64 { return 0 }
-
-// Close drops the references; ops using the weights fail afterwards.
-func (w *Weights) Close() error {
-	w.closed, w.ts = true, nil
 	return nil
 }
 
-// operand is one span an op touches: read, written, or both.
-type operand struct {
-	s       device.Span
-	in, out bool
+// Close drops the references; ops using the weights fail afterwards.
+func (w *Weights) Close() error {
+	w.Set.Close()
+	return nil
 }
-
-func in(s device.Span) operand    { return operand{s: s, in: true} }
-func out(s device.Span) operand   { return operand{s: s, out: true} }
-func inout(s device.Span) operand { return operand{s: s, in: true, out: true} }
-
-// scratch is a span an op may use as working space: in copy mode it gets a
-// staging region but is neither copied in nor back.
-func scratch(s device.Span) operand { return operand{s: s} }
 
 // staged is the bytes an op's kernel works on, one view per operand.
 type staged struct {
 	m     *Memory
-	ops   []operand
+	ops   []operand.Operand
 	views [][]byte
 }
 
@@ -94,27 +57,27 @@ type staged struct {
 // the linear memory itself. In copy mode each operand gets its own region of
 // the Memory's kept staging buffer, inputs copied in; finish copies outputs
 // back. Spans must have been checked.
-func (m *Memory) stageOps(ops ...operand) staged {
+func (m *Memory) stageOps(ops ...operand.Operand) staged {
 	st := staged{m: m, ops: ops, views: make([][]byte, len(ops))}
 	if m.mode != device.Copy {
 		for i, o := range ops {
-			st.views[i] = m.buf[o.s.Off:o.s.End():o.s.End()]
+			st.views[i] = m.buf[o.S.Off:o.S.End():o.S.End()]
 		}
 		return st
 	}
 	total := 0
 	for _, o := range ops {
-		total += int((o.s.Len + 63) / 64 * 16) // float32s, 64-byte aligned regions
+		total += int((o.S.Len + 63) / 64 * 16) // float32s, 64-byte aligned regions
 	}
 	buf := m.stage(total)
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(buf))), 4*len(buf))
 	at := 0
 	for i, o := range ops {
-		v := raw[at : at+int(o.s.Len) : at+int(o.s.Len)]
-		at += int((o.s.Len + 63) / 64 * 64)
-		if o.in {
-			copy(v, m.buf[o.s.Off:o.s.End()])
-			m.stats.CopiedBytes += o.s.Len
+		v := raw[at : at+int(o.S.Len) : at+int(o.S.Len)]
+		at += int((o.S.Len + 63) / 64 * 64)
+		if o.In {
+			copy(v, m.buf[o.S.Off:o.S.End()])
+			m.stats.CopiedBytes += o.S.Len
 		}
 		st.views[i] = v
 	}
@@ -126,22 +89,24 @@ func (st staged) finish() {
 	m := st.m
 	if m.mode == device.Copy {
 		for i, o := range st.ops {
-			if o.out {
-				copy(m.buf[o.s.Off:o.s.End()], st.views[i])
-				m.stats.CopiedBytes += o.s.Len
+			if o.Out {
+				copy(m.buf[o.S.Off:o.S.End()], st.views[i])
+				m.stats.CopiedBytes += o.S.Len
 			}
 		}
 	}
 	m.stats.KernelsLaunch++
 }
 
+var _ device.LLMOps = (*Memory)(nil)
+
 // Embed copies rows of the embedding table to out, widened to float32.
 func (m *Memory) Embed(w device.Weights, table int, tokens, outS device.Span, n int) error {
-	t, err := device.CheckEmbed(m.size, w, table, tokens, outS, n)
+	t, err := llmabi.Checked(m.size, w, llmabi.Embed(table, tokens, outS, n))
 	if err != nil {
 		return err
 	}
-	st := m.stageOps(in(tokens), out(outS))
+	st := m.stageOps(operand.In(tokens), operand.Out(outS))
 	err = embed(t, i32s(st.views[0]), f32s(st.views[1]), n)
 	st.finish()
 	return err
@@ -149,11 +114,11 @@ func (m *Memory) Embed(w device.Weights, table int, tokens, outS device.Span, n 
 
 // RMSNorm normalizes each row of x into out (which may be x).
 func (m *Memory) RMSNorm(w device.Weights, weight int, x, outS device.Span, n int, eps float32) error {
-	t, err := device.CheckRMSNorm(m.size, w, weight, x, outS, n, eps)
+	t, err := llmabi.Checked(m.size, w, llmabi.RMSNorm(weight, x, outS, n, eps))
 	if err != nil {
 		return err
 	}
-	st := m.stageOps(in(x), out(outS))
+	st := m.stageOps(operand.In(x), operand.Out(outS))
 	rmsnorm(t, f32s(st.views[0]), f32s(st.views[1]), n, eps)
 	st.finish()
 	return nil
@@ -161,11 +126,11 @@ func (m *Memory) RMSNorm(w device.Weights, weight int, x, outS device.Span, n in
 
 // Linear computes out = x·Wᵀ over all cores.
 func (m *Memory) Linear(w device.Weights, weight int, x, outS device.Span, n int) error {
-	t, err := device.CheckLinear(m.size, w, weight, x, outS, n)
+	t, err := llmabi.Checked(m.size, w, llmabi.Linear(weight, x, outS, n))
 	if err != nil {
 		return err
 	}
-	st := m.stageOps(in(x), out(outS))
+	st := m.stageOps(operand.In(x), operand.Out(outS))
 	linear(t, f32s(st.views[0]), f32s(st.views[1]), n)
 	st.finish()
 	return nil
@@ -173,10 +138,10 @@ func (m *Memory) Linear(w device.Weights, weight int, x, outS device.Span, n int
 
 // RoPE rotates x in place.
 func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error {
-	if err := device.CheckRoPE(m.size, x, invFreq, n, heads, headDim, pos); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.RoPE(x, invFreq, n, heads, headDim, pos)); err != nil {
 		return err
 	}
-	st := m.stageOps(inout(x), in(invFreq))
+	st := m.stageOps(operand.InOut(x), operand.In(invFreq))
 	rope(f32s(st.views[0]), f32s(st.views[1]), n, heads, headDim, pos)
 	st.finish()
 	return nil
@@ -184,13 +149,13 @@ func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error 
 
 // KVStore writes n rows of src, converted to dt, into the cache at pos.
 func (m *Memory) KVStore(src, cache device.Span, dt device.KVDType, n, pos, width int) error {
-	if _, err := device.CheckKVStore(m.size, src, cache, dt, n, pos, width); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.KVStore(src, cache, dt, n, pos, width)); err != nil {
 		return err
 	}
 	// Only the rows written travel in copy mode, as a real device copy would.
 	row := uint64(width * dt.Size())
 	rows := device.Span{Off: cache.Off + uint64(pos)*row, Len: uint64(n) * row}
-	st := m.stageOps(in(src), out(rows))
+	st := m.stageOps(operand.In(src), operand.Out(rows))
 	kvstore(f32s(st.views[0]), st.views[1], dt, n*width)
 	st.finish()
 	return nil
@@ -198,7 +163,7 @@ func (m *Memory) KVStore(src, cache device.Span, dt device.KVDType, n, pos, widt
 
 // Attention runs causal grouped-query attention over the cache.
 func (m *Memory) Attention(q, kCache, vCache, outS device.Span, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
-	if _, err := device.CheckAttention(m.size, q, kCache, vCache, outS, dt, n, pos, heads, kvHeads, headDim); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Attention(q, kCache, vCache, outS, dt, n, pos, heads, kvHeads, headDim)); err != nil {
 		return err
 	}
 	// Only the rows read travel in copy mode.
@@ -206,7 +171,7 @@ func (m *Memory) Attention(q, kCache, vCache, outS device.Span, dt device.KVDTyp
 	used := uint64(pos+n) * row
 	k := device.Span{Off: kCache.Off, Len: used}
 	v := device.Span{Off: vCache.Off, Len: used}
-	st := m.stageOps(in(q), in(k), in(v), out(outS))
+	st := m.stageOps(operand.In(q), operand.In(k), operand.In(v), operand.Out(outS))
 	attention(f32s(st.views[0]), st.views[1], st.views[2], f32s(st.views[3]), dt, n, pos, heads, kvHeads, headDim)
 	st.finish()
 	return nil
@@ -214,10 +179,10 @@ func (m *Memory) Attention(q, kCache, vCache, outS device.Span, dt device.KVDTyp
 
 // SwiGLU writes silu(gate)·up to out (which may be gate).
 func (m *Memory) SwiGLU(gate, up, outS device.Span, count int) error {
-	if err := device.CheckSwiGLU(m.size, gate, up, outS, count); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.SwiGLU(gate, up, outS, count)); err != nil {
 		return err
 	}
-	st := m.stageOps(in(gate), in(up), out(outS))
+	st := m.stageOps(operand.In(gate), operand.In(up), operand.Out(outS))
 	swiglu(f32s(st.views[0]), f32s(st.views[1]), f32s(st.views[2]))
 	st.finish()
 	return nil
@@ -225,10 +190,10 @@ func (m *Memory) SwiGLU(gate, up, outS device.Span, count int) error {
 
 // Add does x += y.
 func (m *Memory) Add(x, y device.Span, count int) error {
-	if err := device.CheckAdd(m.size, x, y, count); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Add(x, y, count)); err != nil {
 		return err
 	}
-	st := m.stageOps(inout(x), in(y))
+	st := m.stageOps(operand.InOut(x), operand.In(y))
 	add(f32s(st.views[0]), f32s(st.views[1]))
 	st.finish()
 	return nil
@@ -236,10 +201,10 @@ func (m *Memory) Add(x, y device.Span, count int) error {
 
 // Argmax writes each row's index of its largest value.
 func (m *Memory) Argmax(x, outS device.Span, n, width int) error {
-	if err := device.CheckArgmax(m.size, x, outS, n, width); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Argmax(x, outS, n, width)); err != nil {
 		return err
 	}
-	st := m.stageOps(in(x), out(outS))
+	st := m.stageOps(operand.In(x), operand.Out(outS))
 	argmax(f32s(st.views[0]), i32s(st.views[1]), n, width)
 	st.finish()
 	return nil

@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/compose"
 )
 
 // BenchmarkLlama1BDecode runs the ops of one Llama 3.2 1B decode token (16
@@ -84,18 +85,18 @@ func BenchmarkLlama1BDecode(b *testing.B) {
 					ops.NormGLU(w, l.mn, l.g, l.u, x, xb, tmp, glu, 1, eps),
 					ops.LinearAdd(w, l.dn, glu, xb, x, 1))
 			} else {
-				e = append(e, device.ComposeNormLinear(ops, size, w, l.an, []int{l.q, l.k, l.v}, x, xb, []device.Span{q, k, v}, 1, eps),
-					device.ComposeRoPEKV(ops, size, q, k, v, invFreq, kc, vc, device.KVBF16, 1, pos, heads, kvHeads, headDim),
+				e = append(e, compose.NormLinear(ops, size, w, l.an, []int{l.q, l.k, l.v}, x, xb, []device.Span{q, k, v}, 1, eps),
+					compose.RoPEKV(ops, size, q, k, v, invFreq, kc, vc, device.KVBF16, 1, pos, heads, kvHeads, headDim),
 					ops.Attention(q, kc, vc, att, device.KVBF16, 1, pos, heads, kvHeads, headDim),
-					device.ComposeLinearAdd(ops, size, w, l.o, att, xb, x, 1),
-					device.ComposeNormGLU(ops, size, w, l.mn, l.g, l.u, x, xb, tmp, glu, 1, eps),
-					device.ComposeLinearAdd(ops, size, w, l.dn, glu, xb, x, 1))
+					compose.LinearAdd(ops, size, w, l.o, att, xb, x, 1),
+					compose.NormGLU(ops, size, w, l.mn, l.g, l.u, x, xb, tmp, glu, 1, eps),
+					compose.LinearAdd(ops, size, w, l.dn, glu, xb, x, 1))
 			}
 		}
 		if fused {
 			e = append(e, ops.NormLinear(w, fn, []int{head}, x, xb, []device.Span{logits}, 1, eps))
 		} else {
-			e = append(e, device.ComposeNormLinear(ops, size, w, fn, []int{head}, x, xb, []device.Span{logits}, 1, eps))
+			e = append(e, compose.NormLinear(ops, size, w, fn, []int{head}, x, xb, []device.Span{logits}, 1, eps))
 		}
 		e = append(e, ops.Argmax(logits, tok, 1, vocab))
 		for _, err := range e {
@@ -117,6 +118,17 @@ func BenchmarkLlama1BDecode(b *testing.B) {
 			})
 		}
 	}
+}
+
+// fusedCase lays spans out one after another in a Memory.
+type fusedCase struct {
+	at uint64
+}
+
+func (c *fusedCase) span(floats int) device.Span {
+	s := device.Span{Off: c.at, Len: uint64(4 * floats)}
+	c.at += (s.Len + 63) &^ 63
+	return s
 }
 
 // BenchmarkAttention runs one decode token's attention for the 16 layers of

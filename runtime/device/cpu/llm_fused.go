@@ -1,35 +1,32 @@
 package cpu
 
 import (
-	"fmt"
-
 	"github.com/wasmgpu/wasmgpu/internal/simd"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/operand"
+	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
 // The fused ops, natively: each stages its operands once and runs its
-// projections as one parallel region over the pool, where the defining
-// sequences (device.ComposeXxx) would run a region and a staging round per
+// projections as one parallel region over the pool, where the definitions
+// (runtime/device/internal/compose) would run a region and a staging round per
 // basic op. The chunks of each weight matrix are the ones Linear uses
 // (gemvGrain's, 8-row aligned, so each row meets the same simd kernel) and
 // the elementwise steps are the basic kernels' own expressions, so the
-// results are bit-identical to the defining sequences'. The scratch spans
+// results are bit-identical to the definitions' (compose). The scratch spans
 // (xb, tmp) are worked in place in zerocopy mode but never copied back in
 // copy mode: the contract leaves their contents undefined.
 
 // NormLinear normalizes x once and runs every projection in one region.
 func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb device.Span, outs []device.Span, n int, eps float32) error {
-	ts, err := device.CheckNormLinear(m.size, w, norm, weights, x, xb, outs, n, eps)
-	if err != nil {
+	c := llmabi.NormLinear(norm, weights, x, xb, outs, n, eps)
+	if err := c.Validate(m.size, w); err != nil {
 		return err
 	}
-	nt, ok := w.Tensor(norm)
-	if !ok {
-		return fmt.Errorf("norm_linear: no norm tensor %d", norm)
-	}
-	ops := []operand{in(x), scratch(xb)}
+	nt, ts := c.Tensor(w, 0), tensors(w, weights)
+	ops := []operand.Operand{operand.In(x), operand.Scratch(xb)}
 	for _, o := range outs {
-		ops = append(ops, out(o))
+		ops = append(ops, operand.Out(o))
 	}
 	st := m.stageOps(ops...)
 	xv := f32s(st.views[1])
@@ -60,16 +57,13 @@ func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb dev
 // NormGLU normalizes x once and computes silu(gate)·up per chunk of rows,
 // the up rows in the worker's scratch, in one region.
 func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, outS device.Span, n int, eps float32) error {
-	g, u, err := device.CheckNormGLU(m.size, w, norm, gate, up, x, xb, tmp, outS, n, eps)
-	if err != nil {
+	c := llmabi.NormGLU(norm, gate, up, x, xb, tmp, outS, n, eps)
+	if err := c.Validate(m.size, w); err != nil {
 		return err
 	}
-	nt, ok := w.Tensor(norm)
-	if !ok {
-		return fmt.Errorf("norm_glu: no norm tensor %d", norm)
-	}
+	nt, g, u := c.Tensor(w, 0), c.Tensor(w, 1), c.Tensor(w, 2)
 	if n != 1 {
-		st := m.stageOps(in(x), scratch(xb), scratch(tmp), out(outS))
+		st := m.stageOps(operand.In(x), operand.Scratch(xb), operand.Scratch(tmp), operand.Out(outS))
 		xv, tv, ov := f32s(st.views[1]), f32s(st.views[2]), f32s(st.views[3])
 		rmsnorm(nt, f32s(st.views[0]), xv, n, eps)
 		linear(g, xv, ov, n)
@@ -78,7 +72,7 @@ func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, outS 
 		st.finish()
 		return nil
 	}
-	st := m.stageOps(in(x), scratch(xb), out(outS))
+	st := m.stageOps(operand.In(x), operand.Scratch(xb), operand.Out(outS))
 	xv, ov := f32s(st.views[1]), f32s(st.views[2])
 	rmsnorm(nt, f32s(st.views[0]), xv, 1, eps)
 	tasks := appendGemvTasks(nil, 0, g)
@@ -102,19 +96,20 @@ func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, outS 
 // LinearAdd adds each chunk of the projection to resid as it is computed,
 // from the worker's scratch, in one region.
 func (m *Memory) LinearAdd(w device.Weights, weight int, x, tmp, resid device.Span, n int) error {
-	t, err := device.CheckLinearAdd(m.size, w, weight, x, tmp, resid, n)
-	if err != nil {
+	c := llmabi.LinearAdd(weight, x, tmp, resid, n)
+	if err := c.Validate(m.size, w); err != nil {
 		return err
 	}
+	t := c.Tensor(w, 0)
 	if n != 1 {
-		st := m.stageOps(in(x), scratch(tmp), inout(resid))
+		st := m.stageOps(operand.In(x), operand.Scratch(tmp), operand.InOut(resid))
 		tv := f32s(st.views[1])
 		linear(t, f32s(st.views[0]), tv, n)
 		add(f32s(st.views[2]), tv)
 		st.finish()
 		return nil
 	}
-	st := m.stageOps(in(x), inout(resid))
+	st := m.stageOps(operand.In(x), operand.InOut(resid))
 	xv, rv := f32s(st.views[0]), f32s(st.views[1])
 	tasks := appendGemvTasks(nil, 0, t)
 	xp := packFor([]device.WeightTensor{t}, xv)
@@ -134,7 +129,7 @@ func (m *Memory) LinearAdd(w device.Weights, weight int, x, tmp, resid device.Sp
 
 // RoPEKV rotates q and k and stores k and v in one staging round.
 func (m *Memory) RoPEKV(q, k, v, invFreq, kCache, vCache device.Span, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
-	if err := device.CheckRoPEKV(m.size, q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.RoPEKV(q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim)); err != nil {
 		return err
 	}
 	width := kvHeads * headDim
@@ -142,7 +137,7 @@ func (m *Memory) RoPEKV(q, k, v, invFreq, kCache, vCache device.Span, dt device.
 	row := uint64(width * dt.Size())
 	kr := device.Span{Off: kCache.Off + uint64(pos)*row, Len: uint64(n) * row}
 	vr := device.Span{Off: vCache.Off + uint64(pos)*row, Len: uint64(n) * row}
-	st := m.stageOps(inout(q), inout(k), in(v), in(invFreq), out(kr), out(vr))
+	st := m.stageOps(operand.InOut(q), operand.InOut(k), operand.In(v), operand.In(invFreq), operand.Out(kr), operand.Out(vr))
 	fq := f32s(st.views[3])
 	rope(f32s(st.views[0]), fq, n, heads, headDim, pos)
 	rope(f32s(st.views[1]), fq, n, kvHeads, headDim, pos)
@@ -176,4 +171,13 @@ func packFor(ts []device.WeightTensor, x []float32) *simd.PackedX {
 		}
 	}
 	return nil
+}
+
+// tensors looks up the projections of a validated NormLinear.
+func tensors(w device.Weights, ids []int) []device.WeightTensor {
+	var ts [device.NormLinearMax]device.WeightTensor
+	for i, id := range ids {
+		ts[i], _ = w.Tensor(id)
+	}
+	return ts[:len(ids)]
 }

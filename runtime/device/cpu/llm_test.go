@@ -111,7 +111,7 @@ func TestLLMRejects(t *testing.T) {
 		want string
 	}{
 		{"dtype", device.WeightTensor{Name: "i", DType: "I8", Shape: []int{4}, Data: make([]byte, 4)}, `dtype "I8"`},
-		{"size", device.WeightTensor{Name: "s", DType: "F32", Shape: []int{4}, Data: make([]byte, 12)}, "needs 16 bytes, has 12"},
+		{"size", device.WeightTensor{Name: "s", DType: "F32", Shape: []int{4}, Data: make([]byte, 12)}, "holds 12 bytes, want 16"},
 		{"shape", device.WeightTensor{Name: "z", DType: "F32", Shape: []int{0}, Data: nil}, "bad shape"},
 		{"aligned", device.WeightTensor{Name: "a", DType: "F32", Shape: []int{1}, Data: make([]byte, 8)[1:5]}, "not 4-byte aligned"},
 	} {

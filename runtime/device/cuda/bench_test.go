@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/conformance"
 )
 
 // BenchmarkMatMul times one synchronous MatMul per op (copies included in
@@ -95,14 +96,7 @@ func BenchmarkDispatch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	dm, err := d.NewMemory(device.Resident, 1<<20)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer dm.Close()
-	if err := dm.Grow(1 << 20); err != nil {
-		b.Fatal(err)
-	}
+	dm := conformance.Memory(b, d, device.Resident, 1<<20)
 	m := dm.(*ResidentMemory).Memory
 	one := Dim3{X: 1}
 	b.Run("launch+sync", func(b *testing.B) {

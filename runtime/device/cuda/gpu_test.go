@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/conformance"
 )
 
 // Tests in this file need a GPU and skip without one.
@@ -393,16 +394,7 @@ func TestMappedGrowAcrossRegistrations(t *testing.T) {
 }
 
 func TestManagedFreshPagesAreZero(t *testing.T) {
-	d := gpu(t)
-	dm, err := d.NewMemory(device.Managed, 64<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dm.Close()
-	if err := dm.Grow(64 << 20); err != nil {
-		t.Fatal(err)
-	}
-	b := dm.Bytes()
+	b := conformance.Memory(t, gpu(t), device.Managed, 64<<20).Bytes()
 	for i := 0; i < len(b); i += 4093 {
 		if b[i] != 0 {
 			t.Fatalf("byte %d of fresh managed memory is %d", i, b[i])

@@ -22,7 +22,7 @@ type library struct {
 	sonames []string // bare names left to the dynamic loader's own search last
 }
 
-// The libraries. Paths come from the machines we run on (shared/FACTS.md):
+// The libraries. Paths come from the machines we run on:
 // distribution packages, the NVIDIA container runtime's /usr/local/nvidia,
 // the CUDA toolkit, and the pip wheels PyTorch installs.
 var (

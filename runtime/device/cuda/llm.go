@@ -5,17 +5,13 @@ import (
 	"unsafe"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/weightset"
 )
 
 // The cuda device as an LLMDevice: LoadWeights copies every tensor once into
 // one device allocation, shared read-only by every Memory (guest) that runs
 // the model; the ops in llm_ops.go read them from there and the activations
 // and KV cache from the guest's linear memory, in the Memory's mode.
-
-var (
-	_ device.LLMDevice = (*Device)(nil)
-	_ device.LLMOps    = (*Memory)(nil)
-)
 
 // weightAlign is the alignment of each tensor in the weights allocation:
 // enough for the kernels' 16-byte vector loads and cuBLAS's preferred 256.
@@ -25,15 +21,12 @@ const weightAlign = 256
 // Tensor ids index the slice LoadWeights was given. Safe for concurrent use
 // by many Memories; Close must come after their last op.
 type Weights struct {
-	d      *Device
-	ts     []device.WeightTensor // shapes, dtypes and the caller's bytes (kept for the checks)
-	ptrs   []uint64              // device address of each tensor
-	base   uint64                // the one allocation
-	size   uint64
-	closed bool
+	weightset.Set // shapes, dtypes and the caller's bytes (kept for the checks)
+	d             *Device
+	ptrs          []uint64 // device address of each tensor
+	base          uint64   // the one allocation
+	size          uint64
 }
-
-var _ device.Weights = (*Weights)(nil)
 
 // LoadWeights checks each tensor, then copies them all into one device
 // allocation (each tensor 256-byte aligned, in its own dtype; tensors that
@@ -43,41 +36,21 @@ var _ device.Weights = (*Weights)(nil)
 // ts[i]; the caller's bytes must stay unchanged until Close (the op checks
 // read their length).
 func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
-	w := &Weights{d: d, ts: make([]device.WeightTensor, len(ts)), ptrs: make([]uint64, len(ts))}
-	offs := make([]uint64, len(ts))
-	type key struct {
-		p uintptr
-		n int
+	set, err := weightset.New("cuda", ts, fitsOneAllocation)
+	if err != nil {
+		return nil, err
 	}
-	seen := map[key]int{}
+	w := &Weights{Set: set, d: d, ptrs: make([]uint64, len(ts))}
+	offs := make([]uint64, len(ts))
+	owners := w.Owners()
 	var total uint64
-	for i, t := range ts {
-		es := device.WeightDTypeSize(t.DType)
-		if es == 0 {
-			return nil, fmt.Errorf("cuda: load weights: tensor %d (%s): dtype %q is not BF16, F16 or F32", i, t.Name, t.DType)
-		}
-		n := uint64(es)
-		for _, dim := range t.Shape {
-			if dim <= 0 || dim > 1<<31-1 {
-				return nil, fmt.Errorf("cuda: load weights: tensor %d (%s): bad shape %v", i, t.Name, t.Shape)
-			}
-			if n *= uint64(dim); n > 1<<40 {
-				return nil, fmt.Errorf("cuda: load weights: tensor %d (%s): shape %v is too large", i, t.Name, t.Shape)
-			}
-		}
-		if len(t.Shape) == 0 || uint64(len(t.Data)) != n {
-			return nil, fmt.Errorf("cuda: load weights: tensor %d (%s): %s %v needs %d bytes, has %d", i, t.Name, t.DType, t.Shape, n, len(t.Data))
-		}
-		t.Shape = append([]int(nil), t.Shape...)
-		w.ts[i] = t
-		k := key{uintptr(unsafe.Pointer(unsafe.SliceData(t.Data))), len(t.Data)}
-		if j, ok := seen[k]; ok {
+	for i, t := range w.Tensors() {
+		if j := owners[i]; j != i {
 			offs[i] = offs[j]
 			continue
 		}
-		seen[k] = i
 		offs[i] = total
-		total = (total + n + weightAlign - 1) &^ (weightAlign - 1)
+		total = (total + uint64(len(t.Data)) + weightAlign - 1) &^ (weightAlign - 1)
 	}
 	if total == 0 {
 		return w, nil
@@ -91,7 +64,7 @@ func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
 		return nil, fmt.Errorf("cuda: load weights: %w", err)
 	}
 	if total > free || free-total < managedReserve {
-		for i, t := range w.ts {
+		for i, t := range w.Tensors() {
 			if end := offs[i] + uint64(len(t.Data)); end > free || free-end < managedReserve {
 				return nil, fmt.Errorf("cuda: load weights: tensor %d (%s) does not fit: the weights need %d bytes, the device has %d free (keeping %d free)", i, t.Name, total, free, managedReserve)
 			}
@@ -101,10 +74,11 @@ func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
 		return nil, fmt.Errorf("cuda: load weights of %d bytes: %w", total, err)
 	}
 	w.size = total
+	w.SetDeviceBytes(total)
 	d.liveDevice.Add(int64(total))
-	for i, t := range w.ts {
+	for i, t := range w.Tensors() {
 		w.ptrs[i] = w.base + offs[i]
-		if j := seen[key{uintptr(unsafe.Pointer(unsafe.SliceData(t.Data))), len(t.Data)}]; j != i {
+		if owners[i] != i {
 			continue
 		}
 		// Stream 0 is the context's legacy stream; the sync below waits for it.
@@ -120,31 +94,25 @@ func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
 	return w, nil
 }
 
-// Tensor returns tensor id's name, dtype, shape and host bytes, or false if
-// there is none or the weights are closed.
-func (w *Weights) Tensor(id int) (device.WeightTensor, bool) {
-	if w.closed || id < 0 || id >= len(w.ts) {
-		return device.WeightTensor{}, false
+// fitsOneAllocation refuses a tensor too large to be a sensible part of
+// the one device allocation.
+func fitsOneAllocation(t device.WeightTensor) error {
+	if len(t.Data) > 1<<40 {
+		return fmt.Errorf("shape %v is too large", t.Shape)
 	}
-	return w.ts[id], true
+	return nil
 }
 
-// DeviceBytes is the size of the device allocation holding the tensors.
-func (w *Weights) DeviceBytes() uint64 {
-	if w.closed {
-		return 0
-	}
-	return w.size
-}
+var (
+	_ device.Weights   = (*Weights)(nil)
+	_ device.LLMDevice = (*Device)(nil)
+	_ device.LLMOps    = (*Memory)(nil)
+)
 
 // Close frees the device copy. Memories must have synced their last op
 // using the weights first. Closing twice is a no-op.
 func (w *Weights) Close() error {
-	if w.closed {
-		return nil
-	}
-	w.closed = true
-	if w.base == 0 {
+	if !w.Set.Close() || w.base == 0 {
 		return nil
 	}
 	if err := w.d.enter(); err != nil {
@@ -161,6 +129,7 @@ func (w *Weights) Close() error {
 func (w *Weights) release() error {
 	err := w.d.drv.check("cuMemFree", call(w.d.drv.cuMemFree, uintptr(w.base)))
 	w.d.liveDevice.Add(-int64(w.size))
-	w.base, w.size, w.closed = 0, 0, true
+	w.base, w.size = 0, 0
+	w.Set.Close()
 	return err
 }

@@ -137,25 +137,8 @@ func benchDecode(t *testing.T, d *Device, w device.Weights, cfg models.Config, m
 		// events around it give the device span of those ops.
 		var q, dev []time.Duration
 		for range 7 {
-			if err := m.record(m.evStart); err != nil {
-				t.Fatal(err)
-			}
-			s := time.Now()
-			if err := e.Forward([]int32{e.Next()}, false); err != nil {
-				t.Fatal(err)
-			}
-			q = append(q, time.Since(s))
-			if err := m.record(m.evStop); err != nil {
-				t.Fatal(err)
-			}
-			if err := mem.Sync(); err != nil {
-				t.Fatal(err)
-			}
-			el, err := m.elapsed()
-			if err != nil {
-				t.Fatal(err)
-			}
-			dev = append(dev, el)
+			host, el := m.eventTime(t, func() error { return e.Forward([]int32{e.Next()}, false) })
+			q, dev = append(q, host), append(dev, el)
 			if _, err := e.Decode(7); err != nil {
 				t.Fatal(err)
 			}
@@ -285,27 +268,15 @@ func llmOpTimes(t *testing.T, d *Device, w device.Weights, cfg models.Config) {
 		if err := m.Sync(); err != nil {
 			t.Fatal(err)
 		}
-		if err := m.record(m.evStart); err != nil {
-			t.Fatal(err)
-		}
-		hs := time.Now()
-		for i := range reps {
-			L = ids.Layers[i%len(ids.Layers)] // each layer's weights in turn: no L2 reuse, as in a token
-			if err := op.f(); err != nil {
-				t.Fatal(err)
+		host, dev := m.eventTime(t, func() error {
+			for i := range reps {
+				L = ids.Layers[i%len(ids.Layers)] // each layer's weights in turn: no L2 reuse, as in a token
+				if err := op.f(); err != nil {
+					return err
+				}
 			}
-		}
-		host := time.Since(hs)
-		if err := m.record(m.evStop); err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Sync(); err != nil {
-			t.Fatal(err)
-		}
-		dev, err := m.elapsed()
-		if err != nil {
-			t.Fatal(err)
-		}
+			return nil
+		})
 		per := dev / reps
 		row := fmt.Sprintf("%-28s %8.2f µs/op device, %6.2f µs/op host queue", op.name, float64(per.Nanoseconds())/1e3, float64(host.Nanoseconds())/1e3/reps)
 		if op.bytes > 0 {
@@ -333,6 +304,32 @@ func smem(f func() error) error {
 	gemvFromGlobal = false
 	defer func() { gemvFromGlobal = true }()
 	return f()
+}
+
+// eventTime runs f, which queues work, between the Memory's start and stop
+// events and returns the host's time in f and the device's between the
+// events (after a sync).
+func (m *Memory) eventTime(t *testing.T, f func() error) (host, dev time.Duration) {
+	t.Helper()
+	err := m.record(m.evStart)
+	s := time.Now()
+	if err == nil {
+		err = f()
+	}
+	host = time.Since(s)
+	if err == nil {
+		err = m.record(m.evStop)
+	}
+	if err == nil {
+		err = m.Sync()
+	}
+	if err == nil {
+		dev, err = m.elapsed()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return host, dev
 }
 
 // record queues event ev on the Memory's stream.

@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/operand"
 )
 
 // How an LLM op reaches its operands and queues its kernels: resolve each
@@ -78,26 +79,17 @@ func (m *Memory) loadLLMKernels() error {
 
 // dtIndex maps a weight or KV dtype to the kernels' index; -1 if unknown.
 func dtIndex(dt string) int {
-	switch dt {
-	case "BF16", string(device.KVBF16):
+	e, _ := device.ElemType(dt)
+	switch e {
+	case device.KVBF16:
 		return 0
-	case "F16", string(device.KVF16):
+	case device.KVF16:
 		return 1
-	case "F32", string(device.KVF32):
+	case device.KVF32:
 		return 2
 	}
 	return -1
 }
-
-// llmArg is one span an op touches: read, written, or both.
-type llmArg struct {
-	s       device.Span
-	in, out bool
-}
-
-func argIn(s device.Span) llmArg    { return llmArg{s: s, in: true} }
-func argOut(s device.Span) llmArg   { return llmArg{s: s, out: true} }
-func argInOut(s device.Span) llmArg { return llmArg{s: s, in: true, out: true} }
 
 // maxLLMArgs bounds an op's spans.
 const maxLLMArgs = 6
@@ -106,9 +98,9 @@ const maxLLMArgs = 6
 type llmCall struct {
 	name string
 	n    int
-	args [maxLLMArgs]llmArg
+	args [maxLLMArgs]operand.Operand
 	ptr  [maxLLMArgs]uint64
-	same [maxLLMArgs]int8 // copy mode: index of an earlier identical span, or -1
+	same [maxLLMArgs]int // copy mode: index of an earlier identical span, or -1
 }
 
 // llmRun enters the context, resolves c's spans (staging inputs in copy
@@ -131,10 +123,10 @@ func (m *Memory) llmRun(c *llmCall, body func() error) error {
 	}
 	if m.mode == device.Managed {
 		for i := range c.n {
-			if err := m.settle(c.args[i].s); err != nil {
+			if err := m.settle(c.args[i].S); err != nil {
 				return fmt.Errorf("cuda: %s: %w", c.name, err)
 			}
-			if err := m.toDevice(c.args[i].s); err != nil {
+			if err := m.toDevice(c.args[i].S); err != nil {
 				return fmt.Errorf("cuda: %s: %w", c.name, err)
 			}
 		}
@@ -145,11 +137,11 @@ func (m *Memory) llmRun(c *llmCall, body func() error) error {
 	if m.mode == device.Copy {
 		for i := range c.n {
 			a := c.args[i]
-			if a.out && c.same[i] < 0 {
-				if err := d.drv.check("cuMemcpyDtoHAsync", call(d.drv.cuMemcpyDtoHAsync, m.base+uintptr(a.s.Off), uintptr(c.ptr[i]), uintptr(a.s.Len), m.stream)); err != nil {
+			if a.Out && c.same[i] < 0 {
+				if err := d.drv.check("cuMemcpyDtoHAsync", call(d.drv.cuMemcpyDtoHAsync, m.base+uintptr(a.S.Off), uintptr(c.ptr[i]), uintptr(a.S.Len), m.stream)); err != nil {
 					return fmt.Errorf("cuda: %s: %w", c.name, err)
 				}
-				m.stats.CopiedBytes += a.s.Len
+				m.stats.CopiedBytes += a.S.Len
 			}
 		}
 	}
@@ -164,15 +156,15 @@ func (m *Memory) resolve(c *llmCall) error {
 	switch m.mode {
 	case device.Managed:
 		for i := range c.n {
-			c.ptr[i] = uint64(m.base) + c.args[i].s.Off
+			c.ptr[i] = uint64(m.base) + c.args[i].S.Off
 		}
 	case device.Resident:
 		for i := range c.n {
-			c.ptr[i] = m.mirror + c.args[i].s.Off
+			c.ptr[i] = m.mirror + c.args[i].S.Off
 		}
 	case device.Mapped:
 		for i := range c.n {
-			p, err := m.mappedAddr(c.args[i].s)
+			p, err := m.mappedAddr(c.args[i].S)
 			if err != nil {
 				return err
 			}
@@ -180,17 +172,10 @@ func (m *Memory) resolve(c *llmCall) error {
 		}
 	case device.Copy:
 		var total uint64
+		operand.Same(c.args[:c.n], c.same[:0])
 		for i := range c.n {
-			c.same[i] = -1
-			for j := range i {
-				if c.args[j].s == c.args[i].s {
-					c.same[i] = int8(j)
-					c.args[j].in = c.args[j].in || c.args[i].in
-					c.args[j].out = c.args[j].out || c.args[i].out
-				}
-			}
 			if c.same[i] < 0 {
-				total += alignUp(c.args[i].s.Len, weightAlign)
+				total += alignUp(c.args[i].S.Len, weightAlign)
 			}
 		}
 		if err := m.growLLMBuf(&m.llm.stage, total, true); err != nil {
@@ -203,15 +188,15 @@ func (m *Memory) resolve(c *llmCall) error {
 				continue
 			}
 			c.ptr[i] = at
-			at += alignUp(c.args[i].s.Len, weightAlign)
+			at += alignUp(c.args[i].S.Len, weightAlign)
 		}
 		for i := range c.n {
 			a := c.args[i]
-			if a.in && c.same[i] < 0 {
-				if err := m.d.drv.check("cuMemcpyHtoDAsync", call(m.d.drv.cuMemcpyHtoDAsync, uintptr(c.ptr[i]), m.base+uintptr(a.s.Off), uintptr(a.s.Len), m.stream)); err != nil {
+			if a.In && c.same[i] < 0 {
+				if err := m.d.drv.check("cuMemcpyHtoDAsync", call(m.d.drv.cuMemcpyHtoDAsync, uintptr(c.ptr[i]), m.base+uintptr(a.S.Off), uintptr(a.S.Len), m.stream)); err != nil {
 					return err
 				}
-				m.stats.CopiedBytes += a.s.Len
+				m.stats.CopiedBytes += a.S.Len
 			}
 		}
 	}
@@ -268,14 +253,19 @@ func (m *Memory) freeLLM() []error {
 	return append(errs, m.freeManagedLLM()...)
 }
 
-// Argument packing for launches: each sets slot i of the Memory's block.
+// setArgs packs a launch's arguments into the Memory's argument block, in
+// order: device addresses and u64 counts as they are, int and float32
+// arguments through i32 and f32bits.
+func (m *Memory) setArgs(vals ...uint64) { copy(m.args.slots[:], vals) }
 
-func (m *Memory) aPtr(i int, p uint64)  { m.args.slots[i] = p }
-func (m *Memory) aI32(i int, v int)     { m.args.slots[i] = uint64(uint32(int32(v))) }
-func (m *Memory) aU64(i int, v uint64)  { m.args.slots[i] = v }
-func (m *Memory) aF32(i int, v float32) { m.args.slots[i] = uint64(math.Float32bits(v)) }
-func alignUp(n, a uint64) uint64        { return (n + a - 1) &^ (a - 1) }
-func ceilDiv(a, b int) int              { return (a + b - 1) / b }
+// i32 is an int kernel argument's slot value.
+func i32(v int) uint64 { return uint64(uint32(int32(v))) }
+
+// f32bits is a float kernel argument's slot value.
+func f32bits(v float32) uint64 { return uint64(math.Float32bits(v)) }
+
+func alignUp(n, a uint64) uint64 { return (n + a - 1) &^ (a - 1) }
+func ceilDiv(a, b int) int       { return (a + b - 1) / b }
 func gridFor(count, block, cap int) Dim3 {
 	return Dim3{X: uint32(max(1, min(ceilDiv(count, block), cap)))}
 }

@@ -2,12 +2,15 @@ package cuda
 
 import (
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/compose"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/operand"
+	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
-// The fused ops (device.FusedLLMOps). Decode (n = 1) runs each as one
+// The fused ops. Decode (n = 1) runs each as one
 // kernel: gemv_fused for NormLinear, NormGLU and LinearAdd, rope_kv for
-// RoPEKV, which takes a layer from ~18 kernels to 6 or 7 (NOTES.md has the
-// measurements). Prefill runs LinearAdd as cuBLAS GEMMs that accumulate
+// RoPEKV, which takes a layer from ~18 kernels to 6 or 7 (RATIONALE.md has
+// the measurements). Prefill runs LinearAdd as cuBLAS GEMMs that accumulate
 // into the residual and RoPEKV as rope_kv, and the other two as their
 // defining sequences, whose GEMMs dominate anyway. Copy mode, which stages
 // each op's operands, runs every fused op as its defining sequence.
@@ -19,19 +22,19 @@ const (
 	fusedGLU   = 2
 )
 
-// NormLinear is device.FusedLLMOps.NormLinear.
+// NormLinear is device.LLMOps.NormLinear.
 func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb device.Span, outs []device.Span, n int, eps float32) error {
-	ts, err := device.CheckNormLinear(m.size, w, norm, weights, x, xb, outs, n, eps)
-	if err != nil {
+	lc := llmabi.NormLinear(norm, weights, x, xb, outs, n, eps)
+	if err := lc.Validate(m.size, w); err != nil {
 		return err
 	}
-	nt, _ := w.Tensor(norm)
+	nt, ts := lc.Tensor(w, 0), tensors(w, weights)
 	same := true
 	for _, t := range ts {
 		same = same && t.DType == nt.DType
 	}
 	if n != 1 || m.mode == device.Copy || !same {
-		return device.ComposeNormLinear(m, m.size, w, norm, weights, x, xb, outs, n, eps)
+		return compose.NormLinear(m, m.size, w, norm, weights, x, xb, outs, n, eps)
 	}
 	gp, err := m.weights("norm_linear", w, norm)
 	if err != nil {
@@ -40,13 +43,13 @@ func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb dev
 	var wp [device.NormLinearMax]uint64
 	var rows [device.NormLinearMax]int
 	c := llmCall{name: "norm_linear", n: 1 + len(outs)}
-	c.args[0] = argIn(x)
+	c.args[0] = operand.In(x)
 	for i, id := range weights {
 		if wp[i], err = m.weights("norm_linear", w, id); err != nil {
 			return err
 		}
 		rows[i] = ts[i].Shape[0]
-		c.args[1+i] = argOut(outs[i])
+		c.args[1+i] = operand.Out(outs[i])
 	}
 	return m.llmRun(&c, func() error {
 		var out [device.NormLinearMax]uint64
@@ -55,15 +58,15 @@ func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb dev
 	})
 }
 
-// NormGLU is device.FusedLLMOps.NormGLU.
+// NormGLU is device.LLMOps.NormGLU.
 func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, out device.Span, n int, eps float32) error {
-	g, _, err := device.CheckNormGLU(m.size, w, norm, gate, up, x, xb, tmp, out, n, eps)
-	if err != nil {
+	lc := llmabi.NormGLU(norm, gate, up, x, xb, tmp, out, n, eps)
+	if err := lc.Validate(m.size, w); err != nil {
 		return err
 	}
-	nt, _ := w.Tensor(norm)
+	nt, g := lc.Tensor(w, 0), lc.Tensor(w, 1)
 	if n != 1 || m.mode == device.Copy || nt.DType != g.DType {
-		return device.ComposeNormGLU(m, m.size, w, norm, gate, up, x, xb, tmp, out, n, eps)
+		return compose.NormGLU(m, m.size, w, norm, gate, up, x, xb, tmp, out, n, eps)
 	}
 	var wp [device.NormLinearMax]uint64
 	gp, err := m.weights("norm_glu", w, norm)
@@ -76,28 +79,29 @@ func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, out d
 	if err != nil {
 		return err
 	}
-	c := llmCall{name: "norm_glu", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argOut(out)}}
+	c := llmCall{name: "norm_glu", n: 2, args: [maxLLMArgs]operand.Operand{operand.In(x), operand.Out(out)}}
 	return m.llmRun(&c, func() error {
 		rows := [device.NormLinearMax]int{g.Shape[0], g.Shape[0]}
 		return m.gemvFused(dtIndex(g.DType), wp, [device.NormLinearMax]uint64{c.ptr[1]}, rows, g.Shape[1], c.ptr[0], gp, eps, fusedGLU)
 	})
 }
 
-// LinearAdd is device.FusedLLMOps.LinearAdd.
+// LinearAdd is device.LLMOps.LinearAdd.
 func (m *Memory) LinearAdd(w device.Weights, weight int, x, tmp, resid device.Span, n int) error {
-	t, err := device.CheckLinearAdd(m.size, w, weight, x, tmp, resid, n)
-	if err != nil {
+	lc := llmabi.LinearAdd(weight, x, tmp, resid, n)
+	if err := lc.Validate(m.size, w); err != nil {
 		return err
 	}
+	t := lc.Tensor(w, 0)
 	dt := dtIndex(t.DType)
 	if m.mode == device.Copy || (n > 1 && (dt != 0 || m.d.blas.cublasGemmEx == 0)) {
-		return device.ComposeLinearAdd(m, m.size, w, weight, x, tmp, resid, n)
+		return compose.LinearAdd(m, m.size, w, weight, x, tmp, resid, n)
 	}
 	wp, err := m.weights("linear_add", w, weight)
 	if err != nil {
 		return err
 	}
-	c := llmCall{name: "linear_add", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argInOut(resid)}}
+	c := llmCall{name: "linear_add", n: 2, args: [maxLLMArgs]operand.Operand{operand.In(x), operand.InOut(resid)}}
 	return m.llmRun(&c, func() error {
 		O, I := t.Shape[0], t.Shape[1]
 		if n > 1 {
@@ -107,28 +111,22 @@ func (m *Memory) LinearAdd(w device.Weights, weight int, x, tmp, resid device.Sp
 	})
 }
 
-// RoPEKV is device.FusedLLMOps.RoPEKV: one rope_kv launch for any n.
+// RoPEKV is device.LLMOps.RoPEKV: one rope_kv launch for any n.
 func (m *Memory) RoPEKV(q, k, v, invFreq, kCache, vCache device.Span, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
-	if err := device.CheckRoPEKV(m.size, q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.RoPEKV(q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim)); err != nil {
 		return err
 	}
 	if m.mode == device.Copy {
-		return device.ComposeRoPEKV(m, m.size, q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim)
+		return compose.RoPEKV(m, m.size, q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim)
 	}
 	width := kvHeads * headDim
 	row := uint64(width * dt.Size())
 	kRows := device.Span{Off: kCache.Off + uint64(pos)*row, Len: uint64(n) * row}
 	vRows := device.Span{Off: vCache.Off + uint64(pos)*row, Len: uint64(n) * row}
-	c := llmCall{name: "rope_kv", n: 6, args: [maxLLMArgs]llmArg{argInOut(q), argInOut(k), argIn(v), argIn(invFreq), argOut(kRows), argOut(vRows)}}
+	c := llmCall{name: "rope_kv", n: 6, args: [maxLLMArgs]operand.Operand{operand.InOut(q), operand.InOut(k), operand.In(v), operand.In(invFreq), operand.Out(kRows), operand.Out(vRows)}}
 	return m.llmRun(&c, func() error {
-		for i := range 6 {
-			m.aPtr(i, c.ptr[i])
-		}
-		m.aI32(6, n)
-		m.aI32(7, pos)
-		m.aI32(8, heads)
-		m.aI32(9, kvHeads)
-		m.aI32(10, headDim)
+		p := c.ptr
+		m.setArgs(p[0], p[1], p[2], p[3], p[4], p[5], i32(n), i32(pos), i32(heads), i32(kvHeads), i32(headDim))
 		work := n * (heads*headDim/2 + kvHeads*headDim/2 + width)
 		return m.launch(m.llm.k.ropeKV[dtIndex(string(dt))], m.elementwiseGrid(work), Dim3{X: 256}, 0)
 	})
@@ -143,31 +141,22 @@ func (m *Memory) gemvFused(dt int, w, out [device.NormLinearMax]uint64, rows [de
 	if mode == fusedGLU {
 		total = 2 * rows[0] // a warp per gate row and per up row
 	}
-	for i := range device.NormLinearMax {
-		m.aPtr(i, w[i])
-		m.aPtr(3+i, out[i])
-		m.aI32(6+i, rows[i])
-	}
-	m.aI32(9, I)
-	m.aPtr(10, x)
-	m.aPtr(11, g)
-	m.aF32(12, eps)
-	m.aI32(13, mode)
+	m.setArgs(w[0], w[1], w[2], out[0], out[1], out[2], i32(rows[0]), i32(rows[1]), i32(rows[2]),
+		i32(I), x, g, f32bits(eps), i32(mode))
 	k := m.llm.k
 	// As linear's gemv: a warp per row, up to 64 warps a multiprocessor, so
-	// that every row's loads are in flight at once (NOTES.md).
+	// that every row's loads are in flight at once.
 	wpb := 4
 	if total >= 8192 {
 		wpb = 8
 	}
 	// Tall matrices (lm_head) stage x in shared memory, and fewer blocks
-	// amortize that: 182 µs against 201 on an H100 (NOTES.md).
+	// amortize that (RATIONALE.md, cuda).
 	blocks := m.llm.sms * 8
 	switch {
 	case mode == fusedGLU:
 		// Four 8-warp blocks a multiprocessor, each looping over ~4 row
-		// pairs: 32.4 µs against 35.4 for one pass on an H100, with the
-		// weights streamed from memory as in a token (NOTES.md).
+		// pairs, beat one pass (RATIONALE.md, cuda).
 		blocks = m.llm.sms * 4
 	case total >= 16384:
 		blocks = m.llm.sms * 4
@@ -178,4 +167,13 @@ func (m *Memory) gemvFused(dt int, w, out [device.NormLinearMax]uint64, rows [de
 		return m.launch(k.gemvFusedSmem[dt], grid, block, uint32(I*4))
 	}
 	return m.launch(k.gemvFused[dt], grid, block, 0)
+}
+
+// tensors looks up the projections of a validated NormLinear.
+func tensors(w device.Weights, ids []int) []device.WeightTensor {
+	var ts [device.NormLinearMax]device.WeightTensor
+	for i, id := range ids {
+		ts[i], _ = w.Tensor(id)
+	}
+	return ts[:len(ids)]
 }

@@ -29,9 +29,7 @@ const (
 // gemvFromGlobal makes decode GEMVs read x through L1 instead of staging
 // it in shared memory first, except in mapped mode, where every read of x
 // crosses the bus, and for very tall weights (lm_head), whose blocks have
-// rows enough to amortize the copy. Measured on an H200 (NOTES.md): from
-// L1, q 2048×2048 4.6 µs (smem 6.9), down 2048×8192 11.4 µs (18.9);
-// lm_head 138 µs (smem 127).
+// rows enough to amortize the copy (RATIONALE.md, cuda).
 var gemvFromGlobal = true
 
 // linear queues out[n, O] = x[n, I]·W[O, I]ᵀ on device addresses. The
@@ -43,12 +41,7 @@ func (m *Memory) linear(wp uint64, dt int, x, out uint64, n, O, I int) error {
 	if dt == 0 && m.d.blas.cublasGemmEx != 0 {
 		return m.gemmBF16(wp, x, out, n, O, I, false)
 	}
-	m.aPtr(0, wp)
-	m.aPtr(1, x)
-	m.aPtr(2, out)
-	m.aI32(3, n)
-	m.aI32(4, O)
-	m.aI32(5, I)
+	m.setArgs(wp, x, out, i32(n), i32(O), i32(I))
 	return m.launch(m.llm.k.gemm[dt], Dim3{X: uint32(ceilDiv(O, 16)), Y: uint32(ceilDiv(n, 16))}, Dim3{X: 16, Y: 16}, 0)
 }
 
@@ -63,10 +56,7 @@ func (m *Memory) gemmBF16(wp, x, out uint64, n, O, I int, accumulate bool) error
 		return err
 	}
 	hi, lo := m.llm.scratch.ptr, m.llm.scratch.ptr+half
-	m.aPtr(0, x)
-	m.aPtr(1, hi)
-	m.aPtr(2, lo)
-	m.aU64(3, count)
+	m.setArgs(x, hi, lo, count)
 	if err := m.launch(m.llm.k.split, m.elementwiseGrid(int(count)), Dim3{X: 256}, 0); err != nil {
 		return err
 	}

@@ -27,10 +27,10 @@ import (
 //     faulting them in (the KV cache's rows as they fill). Chunks are
 //     whole: spans should not share a chunk with bytes the host touches
 //     (the engine aligns its buffers to 64 KiB; see runtime/llm). Off by
-//     default: it measured no faster decode on an H200 (NOTES.md).
+//     default: it measured no faster decode (RATIONALE.md, cuda).
 //
 // WASMGPU_CUDA_LLM_HOSTIO=0 turns the first two off (the state before, for
-// measurements: NOTES.md).
+// measurements: RATIONALE.md).
 var (
 	managedHostIO   = os.Getenv("WASMGPU_CUDA_LLM_HOSTIO") != "0"
 	managedPrefetch = os.Getenv("WASMGPU_CUDA_LLM_PREFETCH") == "1"

@@ -6,10 +6,12 @@ import (
 	"unsafe"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/operand"
+	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
-// The device.LLMOps methods. Each validates with the shared device.Check*
-// helpers (the same errors as every backend), then queues one to three
+// The device.LLMOps methods. Each validates its call as every backend does
+// (llmabi.Call.Validate: the same errors everywhere), then queues one to three
 // kernels on the Memory's stream and returns without waiting; Sync waits.
 // In copy mode each op copies its input spans to device staging and its
 // outputs back, so a copy-mode op is complete, though not waited for, when
@@ -24,15 +26,22 @@ func (m *Memory) weights(op string, w device.Weights, id int) (uint64, error) {
 	return cw.ptrs[id], nil // the Check helper has looked id up already
 }
 
+// checkWeight validates c and returns its first weight tensor and that
+// tensor's device address.
+func (m *Memory) checkWeight(w device.Weights, c llmabi.Call) (device.WeightTensor, uint64, error) {
+	t, err := llmabi.Checked(m.size, w, c)
+	if err != nil {
+		return t, 0, err
+	}
+	p, err := m.weights(c.Op.String(), w, c.W[0])
+	return t, p, err
+}
+
 // Embed writes rows tokens[t] of the table to out as float32. Token ids are
 // data, so they are read here and each checked against the table (in
 // resident mode from the device mirror, which costs a synchronization).
 func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n int) error {
-	t, err := device.CheckEmbed(m.size, w, table, tokens, out, n)
-	if err != nil {
-		return err
-	}
-	wp, err := m.weights("embed", w, table)
+	t, wp, err := m.checkWeight(w, llmabi.Embed(table, tokens, out, n))
 	if err != nil {
 		return err
 	}
@@ -56,7 +65,7 @@ func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n i
 		// from the managed page the engine writes them to (llm_managed.go).
 		mm := &m.llm.managed
 		mm.idsHost = append(mm.idsHost[:0], ids...)
-		c := llmCall{name: "embed", n: 1, args: [maxLLMArgs]llmArg{argOut(out)}}
+		c := llmCall{name: "embed", n: 1, args: [maxLLMArgs]operand.Operand{operand.Out(out)}}
 		return m.llmRun(&c, func() error {
 			if err := m.growLLMBuf(&mm.ids, uint64(4*n), false); err != nil {
 				return err
@@ -64,21 +73,13 @@ func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n i
 			if err := m.d.drv.check("cuMemcpyHtoDAsync", call(m.d.drv.cuMemcpyHtoDAsync, uintptr(mm.ids.ptr), uintptr(unsafe.Pointer(&mm.idsHost[0])), uintptr(4*n), m.stream)); err != nil {
 				return err
 			}
-			m.aPtr(0, wp)
-			m.aPtr(1, mm.ids.ptr)
-			m.aPtr(2, c.ptr[0])
-			m.aI32(3, t.Shape[0])
-			m.aI32(4, t.Shape[1])
+			m.setArgs(wp, mm.ids.ptr, c.ptr[0], i32(t.Shape[0]), i32(t.Shape[1]))
 			return m.launch(m.llm.k.embed[dtIndex(t.DType)], Dim3{X: uint32(n)}, Dim3{X: 256}, 0)
 		})
 	}
-	c := llmCall{name: "embed", n: 2, args: [maxLLMArgs]llmArg{argIn(tokens), argOut(out)}}
+	c := llmCall{name: "embed", n: 2, args: [maxLLMArgs]operand.Operand{operand.In(tokens), operand.Out(out)}}
 	return m.llmRun(&c, func() error {
-		m.aPtr(0, wp)
-		m.aPtr(1, c.ptr[0])
-		m.aPtr(2, c.ptr[1])
-		m.aI32(3, t.Shape[0])
-		m.aI32(4, t.Shape[1])
+		m.setArgs(wp, c.ptr[0], c.ptr[1], i32(t.Shape[0]), i32(t.Shape[1]))
 		return m.launch(m.llm.k.embed[dtIndex(t.DType)], Dim3{X: uint32(n)}, Dim3{X: 256}, 0)
 	})
 }
@@ -124,36 +125,24 @@ func (m *Memory) checkTokens(tokens device.Span, n, vocab int) ([]int32, error) 
 
 // RMSNorm normalizes each row of x into out (which may be x): one block per row.
 func (m *Memory) RMSNorm(w device.Weights, weight int, x, out device.Span, n int, eps float32) error {
-	t, err := device.CheckRMSNorm(m.size, w, weight, x, out, n, eps)
+	t, wp, err := m.checkWeight(w, llmabi.RMSNorm(weight, x, out, n, eps))
 	if err != nil {
 		return err
 	}
-	wp, err := m.weights("rmsnorm", w, weight)
-	if err != nil {
-		return err
-	}
-	c := llmCall{name: "rmsnorm", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argOut(out)}}
+	c := llmCall{name: "rmsnorm", n: 2, args: [maxLLMArgs]operand.Operand{operand.In(x), operand.Out(out)}}
 	return m.llmRun(&c, func() error {
-		m.aPtr(0, wp)
-		m.aPtr(1, c.ptr[0])
-		m.aPtr(2, c.ptr[1])
-		m.aI32(3, t.Shape[0])
-		m.aF32(4, eps)
+		m.setArgs(wp, c.ptr[0], c.ptr[1], i32(t.Shape[0]), f32bits(eps))
 		return m.launch(m.llm.k.rmsnorm[dtIndex(t.DType)], Dim3{X: uint32(n)}, Dim3{X: 256}, 0)
 	})
 }
 
 // Linear computes out = x·Wᵀ; see llm_linear.go.
 func (m *Memory) Linear(w device.Weights, weight int, x, out device.Span, n int) error {
-	t, err := device.CheckLinear(m.size, w, weight, x, out, n)
+	t, wp, err := m.checkWeight(w, llmabi.Linear(weight, x, out, n))
 	if err != nil {
 		return err
 	}
-	wp, err := m.weights("linear", w, weight)
-	if err != nil {
-		return err
-	}
-	c := llmCall{name: "linear", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argOut(out)}}
+	c := llmCall{name: "linear", n: 2, args: [maxLLMArgs]operand.Operand{operand.In(x), operand.Out(out)}}
 	return m.llmRun(&c, func() error {
 		return m.linear(wp, dtIndex(t.DType), c.ptr[0], c.ptr[1], n, t.Shape[0], t.Shape[1])
 	})
@@ -161,17 +150,12 @@ func (m *Memory) Linear(w device.Weights, weight int, x, out device.Span, n int)
 
 // RoPE rotates x in place: one thread per rotated pair.
 func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error {
-	if err := device.CheckRoPE(m.size, x, invFreq, n, heads, headDim, pos); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.RoPE(x, invFreq, n, heads, headDim, pos)); err != nil {
 		return err
 	}
-	c := llmCall{name: "rope", n: 2, args: [maxLLMArgs]llmArg{argInOut(x), argIn(invFreq)}}
+	c := llmCall{name: "rope", n: 2, args: [maxLLMArgs]operand.Operand{operand.InOut(x), operand.In(invFreq)}}
 	return m.llmRun(&c, func() error {
-		m.aPtr(0, c.ptr[0])
-		m.aPtr(1, c.ptr[1])
-		m.aI32(2, n)
-		m.aI32(3, heads)
-		m.aI32(4, headDim)
-		m.aI32(5, pos)
+		m.setArgs(c.ptr[0], c.ptr[1], i32(n), i32(heads), i32(headDim), i32(pos))
 		return m.launch(m.llm.k.rope, m.elementwiseGrid(n*heads*headDim/2), Dim3{X: 256}, 0)
 	})
 }
@@ -179,48 +163,41 @@ func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error 
 // KVStore converts n rows of src to dt into cache rows pos..pos+n-1. Only
 // those rows are touched (and, in copy mode, copied back).
 func (m *Memory) KVStore(src, cache device.Span, dt device.KVDType, n, pos, width int) error {
-	if _, err := device.CheckKVStore(m.size, src, cache, dt, n, pos, width); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.KVStore(src, cache, dt, n, pos, width)); err != nil {
 		return err
 	}
 	row := uint64(width * dt.Size())
 	rows := device.Span{Off: cache.Off + uint64(pos)*row, Len: uint64(n) * row}
-	c := llmCall{name: "kvstore", n: 2, args: [maxLLMArgs]llmArg{argIn(src), argOut(rows)}}
+	c := llmCall{name: "kvstore", n: 2, args: [maxLLMArgs]operand.Operand{operand.In(src), operand.Out(rows)}}
 	return m.llmRun(&c, func() error {
 		if err := m.toDevice(cache); err != nil { // the whole cache once, not row by row
 			return err
 		}
-		m.aPtr(0, c.ptr[0])
-		m.aPtr(1, c.ptr[1])
-		m.aU64(2, uint64(n)*uint64(width))
+		m.setArgs(c.ptr[0], c.ptr[1], uint64(n)*uint64(width))
 		return m.launch(m.llm.k.kvstore[dtIndex(string(dt))], m.elementwiseGrid(n*width), Dim3{X: 256}, 0)
 	})
 }
 
 // SwiGLU writes silu(gate)·up to out (which may be gate).
 func (m *Memory) SwiGLU(gate, up, out device.Span, count int) error {
-	if err := device.CheckSwiGLU(m.size, gate, up, out, count); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.SwiGLU(gate, up, out, count)); err != nil {
 		return err
 	}
-	c := llmCall{name: "swiglu", n: 3, args: [maxLLMArgs]llmArg{argIn(gate), argIn(up), argOut(out)}}
+	c := llmCall{name: "swiglu", n: 3, args: [maxLLMArgs]operand.Operand{operand.In(gate), operand.In(up), operand.Out(out)}}
 	return m.llmRun(&c, func() error {
-		m.aPtr(0, c.ptr[0])
-		m.aPtr(1, c.ptr[1])
-		m.aPtr(2, c.ptr[2])
-		m.aU64(3, uint64(count))
+		m.setArgs(c.ptr[0], c.ptr[1], c.ptr[2], uint64(count))
 		return m.launch(m.llm.k.swiglu, m.elementwiseGrid(count), Dim3{X: 256}, 0)
 	})
 }
 
 // Add does x += y.
 func (m *Memory) Add(x, y device.Span, count int) error {
-	if err := device.CheckAdd(m.size, x, y, count); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Add(x, y, count)); err != nil {
 		return err
 	}
-	c := llmCall{name: "add", n: 2, args: [maxLLMArgs]llmArg{argInOut(x), argIn(y)}}
+	c := llmCall{name: "add", n: 2, args: [maxLLMArgs]operand.Operand{operand.InOut(x), operand.In(y)}}
 	return m.llmRun(&c, func() error {
-		m.aPtr(0, c.ptr[0])
-		m.aPtr(1, c.ptr[1])
-		m.aU64(2, uint64(count))
+		m.setArgs(c.ptr[0], c.ptr[1], uint64(count))
 		return m.launch(m.llm.k.add, m.elementwiseGrid(count), Dim3{X: 256}, 0)
 	})
 }
@@ -229,13 +206,13 @@ func (m *Memory) Add(x, y device.Span, count int) error {
 // one block of 1024 threads per row, or for wide rows many blocks a row
 // and a second kernel that reduces theirs (argmax).
 func (m *Memory) Argmax(x, out device.Span, n, width int) error {
-	if err := device.CheckArgmax(m.size, x, out, n, width); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Argmax(x, out, n, width)); err != nil {
 		return err
 	}
 	if m.hostIO() {
 		// Indices go to page-locked host memory; Sync copies them into out
 		// (llm_managed.go), so the page the engine reads stays on the host.
-		c := llmCall{name: "argmax", n: 1, args: [maxLLMArgs]llmArg{argIn(x)}}
+		c := llmCall{name: "argmax", n: 1, args: [maxLLMArgs]operand.Operand{operand.In(x)}}
 		return m.llmRun(&c, func() error {
 			n4 := uint64(4 * n)
 			dp, err := m.argmaxOut(out.Off, n4)
@@ -249,14 +226,13 @@ func (m *Memory) Argmax(x, out device.Span, n, width int) error {
 			return nil
 		})
 	}
-	c := llmCall{name: "argmax", n: 2, args: [maxLLMArgs]llmArg{argIn(x), argOut(out)}}
+	c := llmCall{name: "argmax", n: 2, args: [maxLLMArgs]operand.Operand{operand.In(x), operand.Out(out)}}
 	return m.llmRun(&c, func() error { return m.argmax(c.ptr[0], c.ptr[1], n, width) })
 }
 
 // argmaxSplitWidth is the row width from which Argmax splits each row over
 // many blocks and reduces their results in a second kernel: one block
-// scanning a 128256-wide vocabulary took 27 µs on an H100, split about 6
-// (NOTES.md).
+// scanning a vocabulary is slow (RATIONALE.md, cuda).
 const argmaxSplitWidth = 8192
 
 // argmax queues the argmax of n rows of width floats at x into the int32s
@@ -264,9 +240,7 @@ const argmaxSplitWidth = 8192
 func (m *Memory) argmax(x, out uint64, n, width int) error {
 	k := m.llm.k
 	if width < argmaxSplitWidth {
-		m.aPtr(0, x)
-		m.aPtr(1, out)
-		m.aI32(2, width)
+		m.setArgs(x, out, i32(width))
 		return m.launch(k.argmax, Dim3{X: uint32(n)}, Dim3{X: 1024}, 0)
 	}
 	parts := min(ceilDiv(width, 2048), 1024)
@@ -274,17 +248,11 @@ func (m *Memory) argmax(x, out uint64, n, width int) error {
 		return err
 	}
 	pv, pi := m.llm.parts.ptr, m.llm.parts.ptr+uint64(4*n*parts)
-	m.aPtr(0, x)
-	m.aPtr(1, pv)
-	m.aPtr(2, pi)
-	m.aI32(3, width)
+	m.setArgs(x, pv, pi, i32(width))
 	if err := m.launch(k.argmaxPart, Dim3{X: uint32(parts), Y: uint32(n)}, Dim3{X: 256}, 0); err != nil {
 		return err
 	}
-	m.aPtr(0, pv)
-	m.aPtr(1, pi)
-	m.aPtr(2, out)
-	m.aI32(3, parts)
+	m.setArgs(pv, pi, out, i32(parts))
 	return m.launch(k.argmaxFinal, Dim3{X: uint32(n)}, Dim3{X: 1024}, 0)
 }
 
@@ -292,7 +260,7 @@ func (m *Memory) argmax(x, out uint64, n, width int) error {
 // 0..pos+n-1, split over the context when the (token, head) blocks alone
 // would not fill the card (flash-decoding); see attentionPlan.
 func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
-	if _, err := device.CheckAttention(m.size, q, kCache, vCache, out, dt, n, pos, heads, kvHeads, headDim); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Attention(q, kCache, vCache, out, dt, n, pos, heads, kvHeads, headDim)); err != nil {
 		return err
 	}
 	if headDim > 256 {
@@ -302,7 +270,7 @@ func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType
 	used := uint64(pos+n) * uint64(kvHeads*headDim*dt.Size())
 	k := device.Span{Off: kCache.Off, Len: used}
 	v := device.Span{Off: vCache.Off, Len: used}
-	c := llmCall{name: "attention", n: 4, args: [maxLLMArgs]llmArg{argIn(q), argIn(k), argIn(v), argOut(out)}}
+	c := llmCall{name: "attention", n: 4, args: [maxLLMArgs]operand.Operand{operand.In(q), operand.In(k), operand.In(v), operand.Out(out)}}
 	return m.llmRun(&c, func() error {
 		if err := m.toDevice(kCache); err != nil {
 			return err
@@ -323,19 +291,7 @@ func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType
 		if headDim%8 == 0 && (kvHeads*headDim)%8 == 0 && c.ptr[1]%16 == 0 && c.ptr[2]%16 == 0 {
 			vec = 1
 		}
-		m.aPtr(0, c.ptr[0])
-		m.aPtr(1, c.ptr[1])
-		m.aPtr(2, c.ptr[2])
-		m.aPtr(3, c.ptr[3])
-		m.aPtr(4, part)
-		m.aI32(5, pos)
-		m.aI32(6, heads)
-		m.aI32(7, kvHeads)
-		m.aI32(8, headDim)
-		m.aI32(9, chunk)
-		m.aI32(10, splits)
-		m.aF32(11, float32(1/math.Sqrt(float64(headDim))))
-		m.aI32(12, vec)
+		m.setArgs(c.ptr[0], c.ptr[1], c.ptr[2], c.ptr[3], part, i32(pos), i32(heads), i32(kvHeads), i32(headDim), i32(chunk), i32(splits), f32bits(float32(1/math.Sqrt(float64(headDim)))), i32(vec))
 		grid := Dim3{X: uint32(splits), Y: uint32(groups), Z: uint32(n)}
 		if err := m.launch(m.llm.k.attention[dtIndex(string(dt))], grid, Dim3{X: 128}, 0); err != nil {
 			return err
@@ -343,21 +299,15 @@ func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType
 		if splits == 1 {
 			return nil
 		}
-		m.aPtr(0, part)
-		m.aPtr(1, c.ptr[3])
-		m.aI32(2, heads)
-		m.aI32(3, headDim)
-		m.aI32(4, splits)
+		m.setArgs(part, c.ptr[3], i32(heads), i32(headDim), i32(splits))
 		return m.launch(m.llm.k.combine, Dim3{X: uint32(heads), Y: uint32(n)}, Dim3{X: uint32(min(headDim, 256))}, 0)
 	})
 }
 
 // attentionMinChunk is the fewest cache rows an attention split takes (a
 // multiple of 32, the keys a warp scores at once): two batches per warp.
-// Below it one split and no attn_combine kernel beat more parallelism; at
-// decode on an H100, ctx 64: 5.2 µs against 8.9 with 32-row splits, ctx
-// 544: 9.8 against 10.6, ctx 1024: 11.8 against 15.4 (NOTES.md). A
-// package variable so that the benchmark can compare.
+// Below it one split and no attn_combine kernel beat more parallelism
+// (RATIONALE.md, cuda). A package variable so that the benchmark can compare.
 var attentionMinChunk = 64
 
 // attentionPlan splits a context of ctx rows into chunks (a multiple of 32,

@@ -8,7 +8,7 @@ import (
 // Programmatic dependent launch (PDL). A decode step is ~100 kernels in a
 // row, most of them a GEMV whose run is a few microseconds, so the time a
 // kernel takes to drain and the next to launch and ramp up is a large part
-// of a token (NOTES.md). On compute capability 9.0 and later the LLM
+// of a token (RATIONALE.md). On compute capability 9.0 and later the LLM
 // kernels are launched with CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_
 // SERIALIZATION: the next kernel may start while the previous one finishes.
 // Each kernel in kernels/llm.cu then waits (griddepcontrol.wait) for its

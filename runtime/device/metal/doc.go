@@ -114,13 +114,15 @@
 //     released a buffer asynchronously after that, a munmap could precede its
 //     deallocation. Run the cycle test with MTL_DEBUG_LAYER=1 to see.
 //   - kernels/llm.metal compiles (Open succeeds without it; LoadWeights
-//     fails with the compiler's message). Then TestLLMOps, TestLLMAttention,
-//     TestLLMKVStoreOddRows and TestLLMArgmax against the cpu backend,
-//     TestLLMEngineTiny (greedy tokens equal to the cpu's) and
-//     TestLLMTinyMatchesHuggingFace (the committed HF fixture). A wrong
-//     setBytes struct layout or buffer index shows as garbage, not a crash.
+//     fails with the compiler's message). Then TestConformance, the suite
+//     every backend runs (runtime/device/internal/conformance): every op
+//     against float64, its "kvstore rows" check the odd-width rows
+//     bindOffset handles, hostile calls, and the Tiny engine against the
+//     committed Hugging Face fixture. A wrong setBytes struct layout or
+//     buffer index shows as garbage, not a crash.
 //   - That one serial encoder really orders dependent dispatches: the
-//     "queued chain" case of TestLLMOps and the engine tests depend on it.
+//     "queued chain" check of TestConformance/ops and its tiny check depend
+//     on it.
 //     If they fail only in zerocopy mode, add memoryBarrierWithScope: between
 //     ops or an encoder per op (llm_exec_darwin.go).
 //   - GPU core count is not reported: it lives in the IORegistry

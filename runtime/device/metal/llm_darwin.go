@@ -10,6 +10,7 @@ import (
 
 	"github.com/wasmgpu/wasmgpu/kernels"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/weightset"
 )
 
 // The metal device as an LLMDevice. LoadWeights copies each tensor once
@@ -28,28 +29,34 @@ import (
 // page-aligned mapping, tensors as offsets, would remove it; it needs
 // package models to hand out the mapping.
 
-var (
-	_ device.LLMDevice = (*Device)(nil)
-	_ device.LLMOps    = (*Memory)(nil)
-)
-
 // maxTensorElems bounds a tensor's elements: the kernels index with uint.
 const maxTensorElems = 1<<32 - 1
+
+// indexable refuses a tensor with more elements than the kernels index.
+func indexable(t device.WeightTensor) error {
+	if elems := len(t.Data) / device.WeightDTypeSize(t.DType); elems > maxTensorElems {
+		return fmt.Errorf("shape %v has more than 2^32-1 elements (the kernels index with 32 bits)", t.Shape)
+	}
+	return nil
+}
 
 // Weights are a model's tensors in shared MTLBuffers made by one Device.
 // Tensor ids index the slice LoadWeights was given. Ops of many Memories
 // may read them; Close must come after their last Sync, and before the
 // Device's Close.
 type Weights struct {
-	d      *Device
-	ts     []device.WeightTensor // shapes, dtypes and the caller's bytes (for the checks)
-	bufs   []objc.ID             // buffer of each tensor; tensors sharing bytes share one
-	owned  []objc.ID             // each buffer once, released by Close
-	size   uint64
-	closed bool
+	weightset.Set // shapes, dtypes and the caller's bytes (for the checks)
+	d             *Device
+	bufs          []objc.ID // buffer of each tensor; tensors sharing bytes share one
+	owned         []objc.ID // each buffer once, released by Close
+	size          uint64
 }
 
-var _ device.Weights = (*Weights)(nil)
+var (
+	_ device.Weights   = (*Weights)(nil)
+	_ device.LLMDevice = (*Device)(nil)
+	_ device.LLMOps    = (*Memory)(nil)
+)
 
 // LoadWeights checks each tensor, compiles the LLM kernels (first call
 // only), and copies every tensor into its own shared MTLBuffer. Tensors
@@ -57,30 +64,21 @@ var _ device.Weights = (*Weights)(nil)
 // id i is ts[i]; the caller's bytes must stay unchanged until Close (the
 // op checks read their length).
 func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
-	w := &Weights{d: d, ts: make([]device.WeightTensor, len(ts)), bufs: make([]objc.ID, len(ts))}
-	for i, t := range ts {
-		if err := checkTensor(t); err != nil {
-			return nil, fmt.Errorf("metal: load weights: tensor %d (%s): %w", i, t.Name, err)
-		}
-		t.Shape = append([]int(nil), t.Shape...)
-		w.ts[i] = t
+	set, err := weightset.New("metal", ts, indexable)
+	if err != nil {
+		return nil, err
 	}
-	err := d.w.do(func() error {
+	w := &Weights{Set: set, d: d, bufs: make([]objc.ID, len(ts))}
+	err = d.w.do(func() error {
 		if err := d.llmPipelines(); err != nil {
 			return err
 		}
-		type key struct {
-			p uintptr
-			n int
-		}
-		seen := map[key]int{}
-		for i, t := range w.ts {
-			k := key{uintptr(unsafe.Pointer(unsafe.SliceData(t.Data))), len(t.Data)}
-			if j, ok := seen[k]; ok {
+		owners := w.Owners()
+		for i, t := range w.Tensors() {
+			if j := owners[i]; j != i {
 				w.bufs[i] = w.bufs[j]
 				continue
 			}
-			seen[k] = i
 			n := uint64(len(t.Data))
 			if n > d.maxBuffer {
 				w.releaseBuffers()
@@ -97,6 +95,7 @@ func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
 			w.owned = append(w.owned, b)
 			w.size += n
 		}
+		w.SetDeviceBytes(w.size) // the MTLBuffers' bytes, shared tensors once
 		return nil
 	})
 	if err != nil {
@@ -105,56 +104,14 @@ func (d *Device) LoadWeights(ts []device.WeightTensor) (device.Weights, error) {
 	return w, nil
 }
 
-// checkTensor validates one tensor's dtype, shape and byte length.
-func checkTensor(t device.WeightTensor) error {
-	es := uint64(device.WeightDTypeSize(t.DType))
-	if es == 0 {
-		return fmt.Errorf("dtype %q is not BF16, F16 or F32", t.DType)
-	}
-	if len(t.Shape) == 0 {
-		return fmt.Errorf("shape %v has no dimensions", t.Shape)
-	}
-	elems := uint64(1)
-	for _, dim := range t.Shape {
-		if dim <= 0 || dim > 1<<31-1 {
-			return fmt.Errorf("bad shape %v", t.Shape)
-		}
-		if elems *= uint64(dim); elems > maxTensorElems {
-			return fmt.Errorf("shape %v has more than 2^32-1 elements (the kernels index with 32 bits)", t.Shape)
-		}
-	}
-	if uint64(len(t.Data)) != elems*es {
-		return fmt.Errorf("%s %v needs %d bytes, has %d", t.DType, t.Shape, elems*es, len(t.Data))
-	}
-	return nil
-}
-
-// Tensor returns tensor id's name, dtype, shape and host bytes, or false if
-// there is none or the weights are closed.
-func (w *Weights) Tensor(id int) (device.WeightTensor, bool) {
-	if w.closed || id < 0 || id >= len(w.ts) {
-		return device.WeightTensor{}, false
-	}
-	return w.ts[id], true
-}
-
-// DeviceBytes is the bytes of the tensors' MTLBuffers (shared tensors once).
-func (w *Weights) DeviceBytes() uint64 {
-	if w.closed {
-		return 0
-	}
-	return w.size
-}
-
 // Close releases the buffers. Memories must have synced their last op using
 // the weights (a command buffer still queued keeps the buffers it uses alive
 // until it completes, so an early Close is not a use-after-free, but ops
 // after Close fail). Closing twice is a no-op.
 func (w *Weights) Close() error {
-	if w.closed {
+	if !w.Set.Close() {
 		return nil
 	}
-	w.closed = true
 	if err := w.d.w.do(func() error { w.releaseBuffers(); return nil }); err != nil {
 		return fmt.Errorf("metal: close weights: %w", err)
 	}
@@ -187,22 +144,9 @@ func (d *Device) llmPipelines() error {
 	if err != nil {
 		return fmt.Errorf("metal: %w", err)
 	}
-	nsSrc, err := newNSString(src)
+	lib, err := d.newLibrary(kernels.MetalLLMFile, src, false)
 	if err != nil {
-		return fmt.Errorf("metal: llm kernel source: %w", err)
-	}
-	defer release(nsSrc)
-	opts := msg.id(alloc(rt.cls.mtlCompileOptions), sel.init)
-	if opts == 0 {
-		return fmt.Errorf("metal: MTLCompileOptions alloc/init returned nil")
-	}
-	defer release(opts)
-	msg.vU(opts, sel.setLanguageVersion, mtlLanguageVersion(d.msl[0], d.msl[1]))
-	llmMsg.vBool(opts, llmSel.setFastMathEnabled, false)
-	var nsErr objc.ID
-	lib := msg.idIDIDErr(d.dev, sel.newLibraryWithSource, nsSrc, opts, &nsErr)
-	if lib == 0 {
-		return fmt.Errorf("metal: compile %s (MSL %d.%d): %s", kernels.MetalLLMFile, d.msl[0], d.msl[1], nsErrorText(nsErr))
+		return err
 	}
 	defer release(lib)
 	made := make([]pipeline, 0, len(kernels.MetalLLMKernels))

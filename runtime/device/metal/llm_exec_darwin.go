@@ -9,6 +9,7 @@ import (
 	"github.com/ebitengine/purego/objc"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/operand"
 )
 
 // How an LLM op reaches the GPU.
@@ -49,7 +50,7 @@ type llmMem struct {
 // llmCall is one op: its spans and where the kernels find them.
 type llmCall struct {
 	name string
-	args []llmArg
+	args []operand.Operand
 	buf  []objc.ID // buffer of each operand
 	off  []uint64  // byte offset of each operand in its buffer
 }
@@ -87,10 +88,10 @@ func (m *Memory) llmRun(c *llmCall, encode func(enc objc.ID) (dispatches int, er
 // llmQueue encodes c into the open batch (zerocopy).
 func (m *Memory) llmQueue(c *llmCall, encode func(objc.ID) (int, error)) error {
 	for i, a := range c.args {
-		if m.buf == 0 || a.s.End() > m.bufLen {
+		if m.buf == 0 || a.S.End() > m.bufLen {
 			return fmt.Errorf("no-copy buffer of %d bytes does not cover operand %d (Grow not called?)", m.bufLen, i)
 		}
-		c.buf[i], c.off[i] = m.buf, a.s.Off
+		c.buf[i], c.off[i] = m.buf, a.S.Off
 	}
 	if m.llm.queued >= maxQueued {
 		m.llmSubmit()
@@ -177,9 +178,9 @@ func (m *Memory) llmCopyRun(c *llmCall, encode func(objc.ID) (int, error)) error
 	var copied uint64
 	for i, a := range c.args {
 		c.buf[i], c.off[i] = st.buf, offs[i]
-		if a.in && same[i] < 0 {
-			copy(unsafe.Slice((*byte)(unsafe.Add(st.ptr, offs[i])), a.s.Len), m.mem[a.s.Off:a.s.End()])
-			copied += a.s.Len
+		if a.In && same[i] < 0 {
+			copy(unsafe.Slice((*byte)(unsafe.Add(st.ptr, offs[i])), a.S.Len), m.mem[a.S.Off:a.S.End()])
+			copied += a.S.Len
 		}
 	}
 	n := 0
@@ -198,9 +199,9 @@ func (m *Memory) llmCopyRun(c *llmCall, encode func(objc.ID) (int, error)) error
 		return err
 	}
 	for i, a := range c.args {
-		if a.out && same[i] < 0 {
-			copy(m.mem[a.s.Off:a.s.End()], unsafe.Slice((*byte)(unsafe.Add(st.ptr, offs[i])), a.s.Len))
-			copied += a.s.Len
+		if a.Out && same[i] < 0 {
+			copy(m.mem[a.S.Off:a.S.End()], unsafe.Slice((*byte)(unsafe.Add(st.ptr, offs[i])), a.S.Len))
+			copied += a.S.Len
 		}
 	}
 	m.mu.Lock()
@@ -227,23 +228,9 @@ func (m *Memory) countKernels(n int) {
 // arguments bound at the indices of their positions. Everything is checked
 // before anything is encoded. It runs on the Metal thread.
 func (d *Device) dispatch(enc objc.ID, name string, args []kernelArg, groups, threads mtlSize) error {
-	p, ok := d.pipes[name]
-	if !ok {
-		return fmt.Errorf("kernel %q was not compiled (weights not loaded on this device?)", name)
-	}
-	if n := threads.Width * threads.Height * threads.Depth; n == 0 || n > p.maxThreads {
-		return fmt.Errorf("kernel %q: %d threads per threadgroup, want 1..%d", name, n, p.maxThreads)
-	}
-	if groups.Width == 0 || groups.Height == 0 || groups.Depth == 0 {
-		return fmt.Errorf("kernel %q: empty grid %v", name, groups)
-	}
-	for i, a := range args {
-		if a.buf == 0 && (len(a.bytes) == 0 || len(a.bytes) > maxSetBytes) {
-			return fmt.Errorf("kernel %q argument %d: want a buffer or 1..%d bytes, have %d bytes", name, i, maxSetBytes, len(a.bytes))
-		}
-		if a.buf != 0 && a.off%4 != 0 {
-			return fmt.Errorf("kernel %q argument %d: buffer offset %d is not 4-byte aligned", name, i, a.off)
-		}
+	p, err := d.checkDispatch(name, args, groups, threads)
+	if err != nil {
+		return err
 	}
 	encodeDispatch(enc, p, args, groups, threads)
 	return nil
@@ -256,6 +243,16 @@ func (d *Device) pipe(name string) (pipeline, error) {
 		return pipeline{}, fmt.Errorf("kernel %q was not compiled (weights not loaded on this device?)", name)
 	}
 	return p, nil
+}
+
+// threads is the threadgroup size of LLM kernel name: want threads
+// (threadsFor), capped by its pipeline's limit.
+func (d *Device) threads(name string, want uint) (uint, error) {
+	p, err := d.pipe(name)
+	if err != nil {
+		return 0, err
+	}
+	return threadsFor(name, want, p.maxThreads)
 }
 
 // grid1 is a one-dimensional grid of groups threadgroups of threads each.

@@ -10,18 +10,18 @@ import (
 	"github.com/ebitengine/purego/objc"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/operand"
+	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
-// The device.LLMOps methods. Each validates with the shared device.Check*
-// helpers (the same errors as every backend), then encodes one dispatch of a
+// The device.LLMOps methods. Each validates its call as every backend does
+// (llmabi.Call.Validate: the same errors everywhere), then encodes one dispatch of a
 // kernel from kernels/llm.metal (see llm_exec_darwin.go for when it runs).
 // The encode closures run on the Metal thread.
 
 // attentionMaxHeadDim is the largest headDim the attention kernel holds
 // (8 output dims per lane of a 32-wide SIMD group; ATT_MAXD in llm.metal).
 const attentionMaxHeadDim = 256
-
-func argInOut(s device.Span) llmArg { return llmArg{s: s, in: true, out: true} }
 
 // f32Arg is a float32 argument's bits, for a u32Arg field that MSL declares float.
 func f32Arg(v float32) uint32 { return math.Float32bits(v) }
@@ -44,11 +44,7 @@ func (m *Memory) weightBuf(op string, w device.Weights, id int) (objc.ID, error)
 // against the table; the kernel also writes zeros for an id outside it, so
 // an id changed after this check cannot steer a read outside the table.
 func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n int) error {
-	t, err := device.CheckEmbed(m.size, w, table, tokens, out, n)
-	if err != nil {
-		return err
-	}
-	wb, err := m.weightBuf("embed", w, table)
+	t, wb, err := m.checkWeight(w, llmabi.Embed(table, tokens, out, n))
 	if err != nil {
 		return err
 	}
@@ -63,13 +59,9 @@ func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n i
 		}
 	}
 	name := "embed_" + dtSuffix(t.DType)
-	c := llmCall{name: "embed", args: []llmArg{argIn(tokens), argOut(out)}}
+	c := llmCall{name: "embed", args: []operand.Operand{operand.In(tokens), operand.Out(out)}}
 	return m.llmRun(&c, func(enc objc.ID) (int, error) {
-		p, err := m.d.pipe(name)
-		if err != nil {
-			return 0, err
-		}
-		tw, err := threadsFor(name, 256, p.maxThreads)
+		tw, err := m.d.threads(name, 256)
 		if err != nil {
 			return 0, err
 		}
@@ -83,54 +75,31 @@ func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n i
 // RMSNorm normalizes each row of x into out (which may be x): one
 // threadgroup per row.
 func (m *Memory) RMSNorm(w device.Weights, weight int, x, out device.Span, n int, eps float32) error {
-	t, err := device.CheckRMSNorm(m.size, w, weight, x, out, n, eps)
-	if err != nil {
-		return err
-	}
-	wb, err := m.weightBuf("rmsnorm", w, weight)
+	t, wb, err := m.checkWeight(w, llmabi.RMSNorm(weight, x, out, n, eps))
 	if err != nil {
 		return err
 	}
 	name := "rmsnorm_" + dtSuffix(t.DType)
-	c := llmCall{name: "rmsnorm", args: []llmArg{argIn(x), argOut(out)}}
+	c := llmCall{name: "rmsnorm", args: []operand.Operand{operand.In(x), operand.Out(out)}}
 	return m.llmRun(&c, func(enc objc.ID) (int, error) {
-		p, err := m.d.pipe(name)
-		if err != nil {
-			return 0, err
-		}
-		tw, err := threadsFor(name, 256, p.maxThreads)
-		if err != nil {
-			return 0, err
-		}
-		groups, threads := grid1(uint(n), tw)
-		return one(m.d.dispatch(enc, name, []kernelArg{
-			bufferArg(wb, 0), c.arg(0), c.arg(1), u32Arg(uint32(t.Shape[0]), f32Arg(eps)),
-		}, groups, threads))
+		return m.perRow(enc, name, 256, uint(n), bufferArg(wb, 0), c.arg(0), c.arg(1), u32Arg(uint32(t.Shape[0]), f32Arg(eps)))
 	})
 }
 
 // Linear computes out = x·Wᵀ: a GEMV with one SIMD group per output row
 // for n = 1 (decode), a 16×16-tiled GEMM for n > 1 (prefill).
 func (m *Memory) Linear(w device.Weights, weight int, x, out device.Span, n int) error {
-	t, err := device.CheckLinear(m.size, w, weight, x, out, n)
-	if err != nil {
-		return err
-	}
-	wb, err := m.weightBuf("linear", w, weight)
+	t, wb, err := m.checkWeight(w, llmabi.Linear(weight, x, out, n))
 	if err != nil {
 		return err
 	}
 	rows, in := uint32(t.Shape[0]), uint32(t.Shape[1])
 	sfx := dtSuffix(t.DType)
-	c := llmCall{name: "linear", args: []llmArg{argIn(x), argOut(out)}}
+	c := llmCall{name: "linear", args: []operand.Operand{operand.In(x), operand.Out(out)}}
 	return m.llmRun(&c, func(enc objc.ID) (int, error) {
 		if n == 1 {
 			name := "gemv_" + sfx
-			p, err := m.d.pipe(name)
-			if err != nil {
-				return 0, err
-			}
-			tw, err := threadsFor(name, 256, p.maxThreads)
+			tw, err := m.d.threads(name, 256)
 			if err != nil {
 				return 0, err
 			}
@@ -153,7 +122,7 @@ func (m *Memory) Linear(w device.Weights, weight int, x, out device.Span, n int)
 
 // RoPE rotates x in place: one thread per rotated pair.
 func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error {
-	if err := device.CheckRoPE(m.size, x, invFreq, n, heads, headDim, pos); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.RoPE(x, invFreq, n, heads, headDim, pos)); err != nil {
 		return err
 	}
 	if uint64(pos)+uint64(n) > math.MaxUint32 {
@@ -161,7 +130,7 @@ func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error 
 	}
 	const name = "rope_f32"
 	pairs := uint(n) * uint(heads) * uint(headDim/2)
-	c := llmCall{name: "rope", args: []llmArg{argInOut(x), argIn(invFreq)}}
+	c := llmCall{name: "rope", args: []operand.Operand{operand.InOut(x), operand.In(invFreq)}}
 	return m.llmRun(&c, func(enc objc.ID) (int, error) {
 		return m.elementwise(enc, name, pairs, c.arg(0), c.arg(1),
 			u32Arg(uint32(n), uint32(heads), uint32(headDim), uint32(pos)))
@@ -171,14 +140,14 @@ func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error 
 // KVStore converts n rows of src to dt into cache rows pos..pos+n-1. Only
 // those rows are touched (and, in copy mode, staged and copied back).
 func (m *Memory) KVStore(src, cache device.Span, dt device.KVDType, n, pos, width int) error {
-	if _, err := device.CheckKVStore(m.size, src, cache, dt, n, pos, width); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.KVStore(src, cache, dt, n, pos, width)); err != nil {
 		return err
 	}
 	row := uint64(width * dt.Size())
 	rows := device.Span{Off: cache.Off + uint64(pos)*row, Len: uint64(n) * row}
 	name := "kvstore_" + dtSuffix(string(dt))
 	count := uint(n) * uint(width)
-	c := llmCall{name: "kvstore", args: []llmArg{argIn(src), argOut(rows)}}
+	c := llmCall{name: "kvstore", args: []operand.Operand{operand.In(src), operand.Out(rows)}}
 	return m.llmRun(&c, func(enc objc.ID) (int, error) {
 		// Row pos may start 2 bytes past a multiple of 4 (2-byte elements,
 		// odd width): bind the cache at the aligned offset below it.
@@ -192,7 +161,7 @@ func (m *Memory) KVStore(src, cache device.Span, dt device.KVDType, n, pos, widt
 // 0..pos+n-1: one threadgroup per (query head, token), its SIMD groups
 // splitting the context (see kernels/llm.metal).
 func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
-	if _, err := device.CheckAttention(m.size, q, kCache, vCache, out, dt, n, pos, heads, kvHeads, headDim); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Attention(q, kCache, vCache, out, dt, n, pos, heads, kvHeads, headDim)); err != nil {
 		return err
 	}
 	if headDim > attentionMaxHeadDim {
@@ -204,13 +173,9 @@ func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType
 	v := device.Span{Off: vCache.Off, Len: used}
 	name := "attention_" + dtSuffix(string(dt))
 	scale := float32(1 / math.Sqrt(float64(headDim)))
-	c := llmCall{name: "attention", args: []llmArg{argIn(q), argIn(k), argIn(v), argOut(out)}}
+	c := llmCall{name: "attention", args: []operand.Operand{operand.In(q), operand.In(k), operand.In(v), operand.Out(out)}}
 	return m.llmRun(&c, func(enc objc.ID) (int, error) {
-		p, err := m.d.pipe(name)
-		if err != nil {
-			return 0, err
-		}
-		tw, err := threadsFor(name, 256, p.maxThreads) // at most 8 SIMD groups: ATT_SG
+		tw, err := m.d.threads(name, 256) // at most 8 SIMD groups: ATT_SG
 		if err != nil {
 			return 0, err
 		}
@@ -224,10 +189,10 @@ func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType
 
 // SwiGLU writes silu(gate)·up to out (which may be gate).
 func (m *Memory) SwiGLU(gate, up, out device.Span, count int) error {
-	if err := device.CheckSwiGLU(m.size, gate, up, out, count); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.SwiGLU(gate, up, out, count)); err != nil {
 		return err
 	}
-	c := llmCall{name: "swiglu", args: []llmArg{argIn(gate), argIn(up), argOut(out)}}
+	c := llmCall{name: "swiglu", args: []operand.Operand{operand.In(gate), operand.In(up), operand.Out(out)}}
 	return m.llmRun(&c, func(enc objc.ID) (int, error) {
 		return m.elementwise(enc, "swiglu_f32", uint(count), c.arg(0), c.arg(1), c.arg(2), u32Arg(uint32(count)))
 	})
@@ -235,10 +200,10 @@ func (m *Memory) SwiGLU(gate, up, out device.Span, count int) error {
 
 // Add does x += y.
 func (m *Memory) Add(x, y device.Span, count int) error {
-	if err := device.CheckAdd(m.size, x, y, count); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Add(x, y, count)); err != nil {
 		return err
 	}
-	c := llmCall{name: "add", args: []llmArg{argInOut(x), argIn(y)}}
+	c := llmCall{name: "add", args: []operand.Operand{operand.InOut(x), operand.In(y)}}
 	return m.llmRun(&c, func(enc objc.ID) (int, error) {
 		return m.elementwise(enc, "add_f32", uint(count), c.arg(0), c.arg(1), u32Arg(uint32(count)))
 	})
@@ -247,33 +212,31 @@ func (m *Memory) Add(x, y device.Span, count int) error {
 // Argmax writes each row's index of its largest value (first on ties):
 // one threadgroup of up to 1024 threads per row.
 func (m *Memory) Argmax(x, out device.Span, n, width int) error {
-	if err := device.CheckArgmax(m.size, x, out, n, width); err != nil {
+	if err := llmabi.Check(m.size, nil, llmabi.Argmax(x, out, n, width)); err != nil {
 		return err
 	}
 	const name = "argmax_f32"
-	c := llmCall{name: "argmax", args: []llmArg{argIn(x), argOut(out)}}
+	c := llmCall{name: "argmax", args: []operand.Operand{operand.In(x), operand.Out(out)}}
 	return m.llmRun(&c, func(enc objc.ID) (int, error) {
-		p, err := m.d.pipe(name)
-		if err != nil {
-			return 0, err
-		}
-		tw, err := threadsFor(name, 1024, p.maxThreads)
-		if err != nil {
-			return 0, err
-		}
-		groups, threads := grid1(uint(n), tw)
-		return one(m.d.dispatch(enc, name, []kernelArg{c.arg(0), c.arg(1), u32Arg(uint32(width))}, groups, threads))
+		return m.perRow(enc, name, 1024, uint(n), c.arg(0), c.arg(1), u32Arg(uint32(width)))
 	})
+}
+
+// perRow dispatches kernel name with one threadgroup of up to want threads
+// for each of rows rows.
+func (m *Memory) perRow(enc objc.ID, name string, want, rows uint, args ...kernelArg) (int, error) {
+	tw, err := m.d.threads(name, want)
+	if err != nil {
+		return 0, err
+	}
+	groups, threads := grid1(rows, tw)
+	return one(m.d.dispatch(enc, name, args, groups, threads))
 }
 
 // elementwise dispatches a one-thread-per-item kernel over count items in
 // threadgroups of 256 (the kernels bounds-check the overhang).
 func (m *Memory) elementwise(enc objc.ID, name string, count uint, args ...kernelArg) (int, error) {
-	p, err := m.d.pipe(name)
-	if err != nil {
-		return 0, err
-	}
-	tw, err := threadsFor(name, 256, p.maxThreads)
+	tw, err := m.d.threads(name, 256)
 	if err != nil {
 		return 0, err
 	}
@@ -287,4 +250,15 @@ func one(err error) (int, error) {
 		return 0, err
 	}
 	return 1, nil
+}
+
+// checkWeight validates c and returns its first weight tensor and that
+// tensor's buffer.
+func (m *Memory) checkWeight(w device.Weights, c llmabi.Call) (device.WeightTensor, objc.ID, error) {
+	t, err := llmabi.Checked(m.size, w, c)
+	if err != nil {
+		return t, 0, err
+	}
+	b, err := m.weightBuf(c.Op.String(), w, c.W[0])
+	return t, b, err
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/operand"
 )
 
 // llm_plan.go holds the LLM ops' pure decisions (kernel names, launch
@@ -21,15 +22,8 @@ const stageAlign = 256
 // dtSuffix is the kernel-name suffix for a weight ("BF16", "F16", "F32") or
 // KV ("bf16", "f16", "f32") element type; "" if unknown.
 func dtSuffix(dt string) string {
-	switch dt {
-	case "BF16", string(device.KVBF16):
-		return "bf16"
-	case "F16", string(device.KVF16):
-		return "f16"
-	case "F32", string(device.KVF32):
-		return "f32"
-	}
-	return ""
+	e, _ := device.ElemType(dt)
+	return string(e)
 }
 
 // ceilDiv is ⌈a/b⌉ for b > 0.
@@ -46,25 +40,16 @@ func threadsFor(name string, want, maxThreads uint) (uint, error) {
 	return n, nil
 }
 
-// llmArg is one span an op touches: read, written, or both.
-type llmArg struct {
-	s       device.Span
-	in, out bool
-}
-
-func argIn(s device.Span) llmArg  { return llmArg{s: s, in: true} }
-func argOut(s device.Span) llmArg { return llmArg{s: s, out: true} }
-
 // maxSpanBytes is the largest span an LLM op takes: the kernels index
 // elements with 32-bit uint, and a span below 4 GiB holds fewer than 2^32
 // elements of any type.
 const maxSpanBytes = 1<<32 - 1
 
 // checkSpanSizes refuses spans the 32-bit kernel indices cannot cover.
-func checkSpanSizes(args []llmArg) error {
+func checkSpanSizes(args []operand.Operand) error {
 	for i, a := range args {
-		if a.s.Len > maxSpanBytes {
-			return fmt.Errorf("operand %d is %d bytes: the metal kernels index with 32 bits (at most %d bytes)", i, a.s.Len, uint64(maxSpanBytes))
+		if a.S.Len > maxSpanBytes {
+			return fmt.Errorf("operand %d is %d bytes: the metal kernels index with 32 bits (at most %d bytes)", i, a.S.Len, uint64(maxSpanBytes))
 		}
 	}
 	return nil
@@ -76,24 +61,15 @@ func checkSpanSizes(args []llmArg) error {
 // the union of its directions. It returns the regions' offsets, for each
 // operand the index of the operand it shares with (or -1), and the bytes
 // needed.
-func stagePlan(args []llmArg) (offs []uint64, same []int, total uint64) {
-	offs, same = make([]uint64, len(args)), make([]int, len(args))
+func stagePlan(args []operand.Operand) (offs []uint64, same []int, total uint64) {
+	offs, same = make([]uint64, len(args)), operand.Same(args, make([]int, 0, len(args)))
 	for i := range args {
-		same[i] = -1
-		for j := range i {
-			if same[j] < 0 && args[j].s == args[i].s {
-				same[i] = j
-				args[j].in = args[j].in || args[i].in
-				args[j].out = args[j].out || args[i].out
-				break
-			}
-		}
 		if same[i] >= 0 {
 			offs[i] = offs[same[i]]
 			continue
 		}
 		offs[i] = total
-		total += (args[i].s.Len + stageAlign - 1) &^ (stageAlign - 1)
+		total += (args[i].S.Len + stageAlign - 1) &^ (stageAlign - 1)
 	}
 	return offs, same, total
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wasmgpu/wasmgpu/kernels"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/internal/operand"
 )
 
 // These tests run on every system: they hold the LLM ops' pure decisions
@@ -47,7 +48,7 @@ func TestThreadsFor(t *testing.T) {
 func TestStagePlan(t *testing.T) {
 	x := device.Span{Off: 4, Len: 100}
 	y := device.Span{Off: 512, Len: 300}
-	args := []llmArg{argIn(x), argIn(y), argOut(x)}
+	args := []operand.Operand{operand.In(x), operand.In(y), operand.Out(x)}
 	offs, same, total := stagePlan(args)
 	if offs[0] != 0 || offs[1] != 256 || offs[2] != 0 || total != 256+512 {
 		t.Errorf("offsets %v total %d; want [0 256 0] and 768", offs, total)
@@ -55,7 +56,7 @@ func TestStagePlan(t *testing.T) {
 	if same[0] != -1 || same[1] != -1 || same[2] != 0 {
 		t.Errorf("same = %v; want [-1 -1 0]", same)
 	}
-	if !args[0].in || !args[0].out {
+	if !args[0].In || !args[0].Out {
 		t.Errorf("the shared region is not both read and written: %+v", args[0])
 	}
 	for i, o := range offs {
@@ -80,11 +81,11 @@ func TestBindOffset(t *testing.T) {
 }
 
 func TestCheckSpanSizes(t *testing.T) {
-	ok := []llmArg{argIn(device.Span{Off: 0, Len: maxSpanBytes})}
+	ok := []operand.Operand{operand.In(device.Span{Off: 0, Len: maxSpanBytes})}
 	if err := checkSpanSizes(ok); err != nil {
 		t.Errorf("a span of 2^32-1 bytes: %v", err)
 	}
-	big := []llmArg{argIn(device.Span{Off: 0, Len: 4}), argOut(device.Span{Off: 8, Len: 1 << 32})}
+	big := []operand.Operand{operand.In(device.Span{Off: 0, Len: 4}), operand.Out(device.Span{Off: 8, Len: 1 << 32})}
 	if err := checkSpanSizes(big); err == nil || !strings.Contains(err.Error(), "32 bits") {
 		t.Errorf("a span of 4 GiB: error %v", err)
 	}

@@ -32,22 +32,8 @@ func (d *Device) compileKernels() error {
 	if err != nil {
 		return fmt.Errorf("metal: %w", err)
 	}
-	nsSrc, err := newNSString(src)
-	if err != nil {
-		return fmt.Errorf("metal: kernel source: %w", err)
-	}
-	defer release(nsSrc)
-	opts := msg.id(alloc(rt.cls.mtlCompileOptions), sel.init)
-	if opts == 0 {
-		return fmt.Errorf("metal: MTLCompileOptions alloc/init returned nil")
-	}
-	defer release(opts)
-	msg.vU(opts, sel.setLanguageVersion, mtlLanguageVersion(d.msl[0], d.msl[1]))
-
-	var nsErr objc.ID // autoreleased NSError, set on failure (and on warnings)
-	d.lib = msg.idIDIDErr(d.dev, sel.newLibraryWithSource, nsSrc, opts, &nsErr)
-	if d.lib == 0 {
-		return fmt.Errorf("metal: newLibraryWithSource:options:error: (MSL %d.%d): %s", d.msl[0], d.msl[1], nsErrorText(nsErr))
+	if d.lib, err = d.newLibrary("the matmul kernels", src, true); err != nil {
+		return err
 	}
 	for _, name := range kernels.MetalKernels {
 		p, err := d.newPipeline(d.lib, name)
@@ -57,6 +43,32 @@ func (d *Device) compileKernels() error {
 		d.pipes[name] = p
 	}
 	return nil
+}
+
+// newLibrary compiles MSL source (what names it in errors) at the device's
+// language version, with fast math on or off; the caller releases it. It
+// runs on the Metal thread.
+func (d *Device) newLibrary(what, src string, fastMath bool) (objc.ID, error) {
+	nsSrc, err := newNSString(src)
+	if err != nil {
+		return 0, fmt.Errorf("metal: %s: %w", what, err)
+	}
+	defer release(nsSrc)
+	opts := msg.id(alloc(rt.cls.mtlCompileOptions), sel.init)
+	if opts == 0 {
+		return 0, fmt.Errorf("metal: MTLCompileOptions alloc/init returned nil")
+	}
+	defer release(opts)
+	msg.vU(opts, sel.setLanguageVersion, mtlLanguageVersion(d.msl[0], d.msl[1]))
+	if !fastMath {
+		llmMsg.vBool(opts, llmSel.setFastMathEnabled, false)
+	}
+	var nsErr objc.ID // autoreleased NSError, set on failure (and on warnings)
+	lib := msg.idIDIDErr(d.dev, sel.newLibraryWithSource, nsSrc, opts, &nsErr)
+	if lib == 0 {
+		return 0, fmt.Errorf("metal: compile %s (MSL %d.%d): %s", what, d.msl[0], d.msl[1], nsErrorText(nsErr))
+	}
+	return lib, nil
 }
 
 // newPipeline makes the compute pipeline for one kernel function of lib.
@@ -128,20 +140,9 @@ func grid2D(p pipeline, w, h uint) (groups, threads mtlSize) {
 // is validated before the encoder is created, so a failed call leaves cb
 // without an open encoder. It runs on the Metal thread.
 func (d *Device) encodeKernel(cb objc.ID, name string, args []kernelArg, groups, threads mtlSize) error {
-	p, ok := d.pipes[name]
-	if !ok {
-		return fmt.Errorf("metal: kernel %q was not compiled", name)
-	}
-	if n := threads.Width * threads.Height * threads.Depth; n == 0 || n > p.maxThreads {
-		return fmt.Errorf("metal: kernel %q: %d threads per threadgroup, want 1..%d", name, n, p.maxThreads)
-	}
-	if groups.Width == 0 || groups.Height == 0 || groups.Depth == 0 {
-		return fmt.Errorf("metal: kernel %q: empty grid %v", name, groups)
-	}
-	for i, a := range args {
-		if a.buf == 0 && (len(a.bytes) == 0 || len(a.bytes) > maxSetBytes) {
-			return fmt.Errorf("metal: kernel %q argument %d: want a buffer or 1..%d bytes, have %d bytes", name, i, maxSetBytes, len(a.bytes))
-		}
+	p, err := d.checkDispatch(name, args, groups, threads)
+	if err != nil {
+		return fmt.Errorf("metal: %w", err)
 	}
 	enc := msg.id(cb, sel.computeCommandEncoder) // autoreleased
 	if enc == 0 {
@@ -150,6 +151,32 @@ func (d *Device) encodeKernel(cb objc.ID, name string, args []kernelArg, groups,
 	encodeDispatch(enc, p, args, groups, threads)
 	msg.v(enc, sel.endEncoding)
 	return nil
+}
+
+// checkDispatch returns the pipeline of kernel name after checking a
+// dispatch of it: compiled, threads within its limit, a non-empty grid,
+// and each argument a buffer at a 4-byte aligned offset or 1..maxSetBytes
+// bytes.
+func (d *Device) checkDispatch(name string, args []kernelArg, groups, threads mtlSize) (pipeline, error) {
+	p, ok := d.pipes[name]
+	if !ok {
+		return p, fmt.Errorf("kernel %q was not compiled (weights not loaded on this device?)", name)
+	}
+	if n := threads.Width * threads.Height * threads.Depth; n == 0 || n > p.maxThreads {
+		return p, fmt.Errorf("kernel %q: %d threads per threadgroup, want 1..%d", name, n, p.maxThreads)
+	}
+	if groups.Width == 0 || groups.Height == 0 || groups.Depth == 0 {
+		return p, fmt.Errorf("kernel %q: empty grid %v", name, groups)
+	}
+	for i, a := range args {
+		if a.buf == 0 && (len(a.bytes) == 0 || len(a.bytes) > maxSetBytes) {
+			return p, fmt.Errorf("kernel %q argument %d: want a buffer or 1..%d bytes, have %d bytes", name, i, maxSetBytes, len(a.bytes))
+		}
+		if a.buf != 0 && a.off%4 != 0 {
+			return p, fmt.Errorf("kernel %q argument %d: buffer offset %d is not 4-byte aligned", name, i, a.off)
+		}
+	}
+	return p, nil
 }
 
 // encodeDispatch binds p and args (at the indices of their positions) in

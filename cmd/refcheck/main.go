@@ -1,5 +1,6 @@
 // Command refcheck prepares and checks the reference comparison of our Llama
-// engine against Hugging Face transformers (hf_logits.py):
+// engine against Hugging Face transformers (models/reference/hf_logits.py;
+// models/reference/README.md has the runs):
 //
 //	refcheck write -config tiny|1b -seed S -n N -dir DIR
 //	    writes synthetic bf16 weights (config.json, model.safetensors) and
@@ -20,15 +21,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
 
-	"github.com/wasmgpu/wasmgpu/internal/safetensors"
 	"github.com/wasmgpu/wasmgpu/models"
+	"github.com/wasmgpu/wasmgpu/models/reference"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 	"github.com/wasmgpu/wasmgpu/runtime/device/auto"
 	"github.com/wasmgpu/wasmgpu/runtime/device/cpu"
@@ -87,7 +87,7 @@ type Result struct {
 	Variant string `json:"variant"` // native or wasm
 	Backend string `json:"backend"` // backend/mode the engine ran on
 	KV      string `json:"kv"`
-	Errors
+	reference.Errors
 	Seconds float64 `json:"seconds"`
 }
 
@@ -113,7 +113,7 @@ func compare(args []string) error {
 	if err := json.Unmarshal(b, &toks); err != nil {
 		return err
 	}
-	ref, inv, err := readLogits(*refPath)
+	ref, inv, err := reference.ReadLogits(*refPath)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func compare(args []string) error {
 	if k <= 0 || k > len(toks) {
 		k = max(1, len(toks)-4)
 	}
-	invMismatch, invMaxRel := compareInvFreq(llm.InvFreq(w.Config), inv)
+	invMismatch, invMaxRel := reference.CompareInvFreq(llm.InvFreq(w.Config), inv)
 	fmt.Printf("inv_freq: %d of %d differ from HF's, max relative difference %.3g\n", invMismatch, len(inv), invMaxRel)
 	dev, _, err := auto.Open(*backend)
 	if err != nil {
@@ -152,7 +152,7 @@ func compare(args []string) error {
 		}
 		for _, v := range variants {
 			start := time.Now()
-			var run runner
+			var run reference.Runner
 			var cleanup func()
 			if v == "native" {
 				mem, err := d.NewMemory(mode, 4<<30)
@@ -180,7 +180,7 @@ func compare(args []string) error {
 				}
 				run, cleanup = guestRunner(g), func() { rt.Close(ctx) }
 			}
-			errs, err := check(run, toks, k, ref)
+			errs, err := reference.Check(run, toks, k, ref)
 			cleanup()
 			if err != nil {
 				return fmt.Errorf("%s kv %s: %w", v, kv, err)
@@ -211,59 +211,7 @@ func prompt(cfg models.Config, n int, seed uint64) []int32 {
 	return toks
 }
 
-// readLogits reads hf_logits.py's output.
-func readLogits(path string) (logits [][]float32, invFreq []float32, err error) {
-	f, err := safetensors.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	lt, ok := f.Tensor("logits")
-	it, ok2 := f.Tensor("inv_freq")
-	if !ok || !ok2 || len(lt.Shape) != 2 {
-		return nil, nil, fmt.Errorf("%s: want tensors logits [n, vocab] and inv_freq", path)
-	}
-	flat, err := lt.Float32s()
-	if err != nil {
-		return nil, nil, err
-	}
-	for r := range lt.Shape[0] {
-		logits = append(logits, flat[r*lt.Shape[1]:(r+1)*lt.Shape[1]])
-	}
-	invFreq, err = it.Float32s()
-	return logits, invFreq, err
-}
-
-// compareInvFreq counts inverse frequencies that differ and the largest
-// relative difference.
-func compareInvFreq(ours, hf []float32) (mismatch int, maxRel float64) {
-	for i := range min(len(ours), len(hf)) {
-		if ours[i] != hf[i] {
-			mismatch++
-			maxRel = max(maxRel, math.Abs(float64(ours[i])-float64(hf[i]))/math.Abs(float64(hf[i])))
-		}
-	}
-	return mismatch + abs(len(ours)-len(hf)), maxRel
-}
-
-func abs(x int) int { return max(x, -x) }
-
-// Errors are one run's differences from the reference logits.
-type Errors struct {
-	Positions   int     `json:"positions"`
-	MaxAbsDiff  float64 `json:"max_abs_diff"`
-	MaxAbsLogit float64 `json:"max_abs_logit"`
-	ArgmaxAgree int     `json:"argmax_agree"`
-	// NearTies counts argmax disagreements where the reference's top two
-	// logits are closer than twice MaxAbsDiff: rounding may pick either.
-	NearTies int `json:"near_ties"`
-}
-
-// runner runs tokens through one engine: logits of every token for the
-// first pass, of the last token otherwise.
-type runner func(tokens []int32, all bool) ([]float32, error)
-
-func engineRunner(e *llm.Engine) runner {
+func engineRunner(e *llm.Engine) reference.Runner {
 	return func(tokens []int32, all bool) ([]float32, error) {
 		if err := e.Forward(tokens, all); err != nil {
 			return nil, err
@@ -272,58 +220,10 @@ func engineRunner(e *llm.Engine) runner {
 	}
 }
 
-func guestRunner(g *wasm.Guest) runner {
+func guestRunner(g *wasm.Guest) reference.Runner {
 	return func(tokens []int32, all bool) ([]float32, error) {
 		return g.LLMForward(context.Background(), tokens, all)
 	}
-}
-
-// check prefills toks[:k] with every row's logits, then feeds the rest one
-// token at a time, and compares every position's logits with ref.
-func check(run runner, toks []int32, k int, ref [][]float32) (Errors, error) {
-	var e Errors
-	var rows [][]float32
-	got, err := run(toks[:k], true)
-	if err != nil {
-		return e, err
-	}
-	vocab := len(ref[0])
-	for r := range k {
-		rows = append(rows, got[r*vocab:(r+1)*vocab])
-	}
-	for p := k; p < len(toks); p++ {
-		got, err := run(toks[p:p+1], false)
-		if err != nil {
-			return e, err
-		}
-		rows = append(rows, got)
-	}
-	for p, row := range rows {
-		for i, v := range row {
-			e.MaxAbsDiff = max(e.MaxAbsDiff, math.Abs(float64(v)-float64(ref[p][i])))
-			e.MaxAbsLogit = max(e.MaxAbsLogit, math.Abs(float64(ref[p][i])))
-		}
-	}
-	for p, row := range rows {
-		e.Positions++
-		a, b := argmax(row), argmax(ref[p])
-		if a == b {
-			e.ArgmaxAgree++
-		} else if gap := math.Abs(float64(ref[p][a]) - float64(ref[p][b])); gap < 2*e.MaxAbsDiff {
-			e.NearTies++
-		}
-	}
-	return e, nil
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // bench times greedy decode steps after a short prefill.
