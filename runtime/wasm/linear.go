@@ -7,6 +7,7 @@ import "github.com/wasmgpu/wasmgpu/runtime/device"
 // and tells the device how much is in use.
 type linearMemory struct {
 	mem   device.Memory
+	buf   []byte // the prefix in use: wazero's view of the guest's memory
 	freed bool
 	err   error // from the device's Close
 }
@@ -24,14 +25,19 @@ func (l *linearMemory) Reallocate(size uint64) []byte {
 	if err := l.mem.Grow(size); err != nil {
 		return nil
 	}
-	return b[:size:size]
+	l.buf = b[:size:size]
+	return l.buf
 }
+
+// size is the bytes in use, 0 for a guest without memory or once freed. It
+// is 64-bit: a 4 GiB memory's size does not fit wazero's uint32 Size.
+func (l *linearMemory) size() uint64 { return uint64(len(l.buf)) }
 
 // Free releases the device memory once; later calls do nothing.
 func (l *linearMemory) Free() {
 	if l.freed {
 		return
 	}
-	l.freed = true
+	l.freed, l.buf = true, nil
 	l.err = l.mem.Close()
 }
