@@ -96,7 +96,8 @@ type LLMOps interface {
 	// Add does x += y over count f32 values.
 	Add(x, y Span, count int) error
 	// Argmax writes, for each of n rows of x (f32 [n, width]), the index of
-	// its largest value (first on ties) to out (int32 [n]).
+	// its largest value (first on ties) to out (int32 [n]), or -1 for a row
+	// that holds NaN or ±inf (the engine reports those logits as an error).
 	Argmax(x, out Span, n, width int) error
 	// Sync waits for every queued op.
 	Sync() error

@@ -123,6 +123,25 @@ func TestAttentionTilesMatchFloat64(t *testing.T) {
 	}
 }
 
+// TestArgmaxNonFinite: a row holding NaN or an infinity gives -1; finite
+// rows keep their argmax (first on ties).
+func TestArgmaxNonFinite(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	rows := [][]float32{{1, 3, 3, 2}, {nan, 5, 1, 0}, {1, 2, inf, 0}, {-inf, 1, 2, 0}, {0, 0, 0, 2}}
+	want := []int32{1, -1, -1, -1, 3}
+	var x []float32
+	for _, r := range rows {
+		x = append(x, r...)
+	}
+	out := make([]int32, len(rows))
+	argmax(x, out, len(rows), 4)
+	for i := range want {
+		if out[i] != want[i] {
+			t.Errorf("row %d %v: argmax %d, want %d", i, rows[i], out[i], want[i])
+		}
+	}
+}
+
 // TestMemoryLimits: a Memory's stop flag ends its kernels (Linear, MatMul)
 // with ErrStopped, and copy mode's staging may not pass MaxScratch.
 func TestMemoryLimits(t *testing.T) {

@@ -311,16 +311,25 @@ func add(x, y []float32) {
 	}
 }
 
-// argmax writes the index of each row's largest value, the first on ties;
-// NaNs are never the largest.
+// argmax writes the index of each row's largest value, the first on ties,
+// or -1 for a row that holds a NaN or an infinity: the engine reports such
+// logits as an error instead of decoding a token from them. The check rides
+// in the same pass, as a compare that is almost never taken: +Inf ends up
+// the largest, and NaN and −Inf fail v ≥ −MaxFloat32.
 func argmax(x []float32, out []int32, n, width int) {
 	for r := range n {
 		row := x[r*width : (r+1)*width]
 		best, idx := float32(math.Inf(-1)), 0
+		bad := false
 		for i, v := range row {
 			if v > best {
 				best, idx = v, i
+			} else if !(v >= -math.MaxFloat32) {
+				bad = true
 			}
+		}
+		if bad || best > math.MaxFloat32 {
+			idx = -1
 		}
 		out[r] = int32(idx)
 	}
