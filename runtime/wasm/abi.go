@@ -92,9 +92,15 @@ func (g *Guest) leave(fault bool) {
 		return
 	}
 	t, ok := r.(*TrapError)
-	if !ok {
+	switch {
+	case !ok:
 		err := device.Recovered(r)
 		t = &TrapError{Func: g.fn, Msg: err.Error(), Err: err}
+	case t.Err != nil:
+		// A trap made of a recovered fault (llm_abi.go's): say what it was.
+		if mf, isFault := device.Recovered(t.Err).(*device.MemoryFault); isFault {
+			t = &TrapError{Func: g.fn, Msg: mf.Error(), Err: mf}
+		}
 	}
 	if st := g.scratchTrap(t.Err); st != nil {
 		t = st
