@@ -31,22 +31,13 @@ func NewByteLevel(vocabSize int) (*Tokenizer, error) {
 	for b := 0; b < 256; b++ {
 		vocab[string(byteToRune[b])] = b
 	}
-	type added struct {
-		ID         int    `json:"id"`
-		Content    string `json:"content"`
-		SingleWord bool   `json:"single_word"`
-		LStrip     bool   `json:"lstrip"`
-		RStrip     bool   `json:"rstrip"`
-		Normalized bool   `json:"normalized"`
-		Special    bool   `json:"special"`
-	}
-	var addedTokens []added
+	var addedTokens []addedSpec
 	for id := 256; id < vocabSize; id++ {
 		content := fmt.Sprintf("<|reserved_special_token_%d|>", id-minSize)
 		if k := id - 256; k < len(ByteLevelSpecials) {
 			content = ByteLevelSpecials[k]
 		}
-		addedTokens = append(addedTokens, added{ID: id, Content: content, Special: true})
+		addedTokens = append(addedTokens, addedSpec{ID: &id, Content: content, Special: true})
 	}
 	spec := map[string]any{
 		"version":      "1.0",

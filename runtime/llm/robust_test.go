@@ -7,7 +7,6 @@ import (
 
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
-	"github.com/wasmgpu/wasmgpu/runtime/device/cpu"
 )
 
 // tinyWith returns a native engine on the cpu device over synthetic Tiny
@@ -19,21 +18,7 @@ func tinyWith(t *testing.T, edit func(w *models.Weights)) *Engine {
 		t.Fatal(err)
 	}
 	edit(w)
-	d, _ := cpu.Open()
-	mem, err := d.NewMemory(device.ZeroCopy, 64<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mem.Close() })
-	dw, err := d.LoadWeights(WeightTensors(w))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := NewNative(w.Config, mem, dw, Options{MaxSeq: 32, MaxBatch: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return nativeOn(t, w, device.ZeroCopy, Options{MaxSeq: 32, MaxBatch: 8})
 }
 
 // TestNonFiniteLogitsAreAnError: weights that make the logits NaN or

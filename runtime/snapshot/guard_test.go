@@ -69,19 +69,17 @@ func TestRestoreChecksTokensFirst(t *testing.T) {
 			dm := m
 			dm.Vocab = c.vocab
 			dst := emptyState(dm)
-			var err error
-			if form == "file" {
-				path := filepath.Join(t.TempDir(), "s")
-				writeFile(t, path, img)
-				_, err = Restore(path, dst)
-			} else {
-				_, err = ReadFrom(bytes.NewReader(img), dst)
+			if form == "stream" {
+				mustRefuse(t, img, dst, c.want)
+				continue
 			}
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("%s, %s: %v, want %q", c.name, form, err, c.want)
+			path := filepath.Join(t.TempDir(), "s")
+			writeFile(t, path, img)
+			if _, err := Restore(path, dst); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s, file: %v, want %q", c.name, err, c.want)
 			}
 			if !untouched(dst) {
-				t.Errorf("%s, %s: destination touched", c.name, form)
+				t.Errorf("%s, file: destination touched", c.name)
 			}
 		}
 	}

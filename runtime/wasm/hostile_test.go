@@ -17,7 +17,8 @@ import (
 	"github.com/wasmgpu/wasmgpu/runtime/wasm"
 )
 
-// callRawCtx is callRaw under ctx.
+// callRawCtx writes c's arguments where the guest's llm_raw reads them and
+// calls it under ctx.
 func callRawCtx(ctx context.Context, g *wasm.Guest, c rawLLM) error {
 	p, err := g.Call(ctx, "llm_raw_args")
 	if err != nil {

@@ -36,6 +36,18 @@ func TestLimitsDefaults(t *testing.T) {
 	}
 }
 
+// limitedRuntime is a runtime of the real guest, 64 MiB, under lim.
+func limitedRuntime(t *testing.T, lim wasm.Limits) *wasm.Runtime {
+	t.Helper()
+	ctx := context.Background()
+	r, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: 64 << 20, CacheDir: cacheDir(t), Limits: lim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(ctx) })
+	return r
+}
+
 // TestTimeoutsStopGuests: CallTimeout and SessionTimeout stop a looping
 // guest with a LimitError naming them, which also reads as a deadline; the
 // guest is closed afterwards.
@@ -82,11 +94,7 @@ func TestSessionOverRefusesCalls(t *testing.T) {
 // refused before any work with a trap naming the limit; the guest lives on.
 func TestMaxCallWork(t *testing.T) {
 	ctx := context.Background()
-	r, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: 64 << 20, CacheDir: cacheDir(t), Limits: wasm.Limits{MaxCallWork: 1 << 20}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
+	r := limitedRuntime(t, wasm.Limits{MaxCallWork: 1 << 20})
 	w, dw := tinyWeights(t)
 	g := newGuest(t, r, device.ZeroCopy)
 	g.Weights = dw
@@ -102,7 +110,7 @@ func TestMaxCallWork(t *testing.T) {
 		}
 	}
 	// 128³ = 2^21 multiply-adds.
-	_, err = g.Call(ctx, "raw_matmul", uint64(p), 1<<16, uint64(p+1<<16), 1<<16, uint64(p+1<<17), 1<<16, 128, 128, 128)
+	_, err := g.Call(ctx, "raw_matmul", uint64(p), 1<<16, uint64(p+1<<16), 1<<16, uint64(p+1<<17), 1<<16, 128, 128, 128)
 	refused("matmul 128³", err)
 	// Tiny's q projection is 64×64: 512 rows are 2^21.
 	refused("linear n=512", callRaw(g, rawLLM{op: 2, args: []uint32{2, p, 512 * 256, p + 1<<20, 512 * 256, 512}}))
@@ -123,12 +131,7 @@ func TestMaxCallWork(t *testing.T) {
 // refused with a trap naming it, and the same op runs in zerocopy mode,
 // which stages nothing.
 func TestMaxScratch(t *testing.T) {
-	ctx := context.Background()
-	r, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: 64 << 20, CacheDir: cacheDir(t), Limits: wasm.Limits{MaxScratch: 1 << 20}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
+	r := limitedRuntime(t, wasm.Limits{MaxScratch: 1 << 20})
 	for _, mode := range []device.Mode{device.Copy, device.ZeroCopy} {
 		g := newGuest(t, r, mode)
 		p := uint32(call(t, g, "alloc", 2<<20)[0])

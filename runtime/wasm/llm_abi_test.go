@@ -2,9 +2,7 @@ package wasm_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -189,24 +187,9 @@ func hostileLLMCases(v, size uint32) []rawLLM {
 }
 
 // callRaw writes c's arguments where the guest's llm_raw reads them and
-// calls it.
+// calls it (callRawCtx, without a deadline).
 func callRaw(g *wasm.Guest, c rawLLM) error {
-	ctx := context.Background()
-	p, err := g.Call(ctx, "llm_raw_args")
-	if err != nil {
-		return err
-	}
-	var b [18 * 4]byte
-	for i, a := range c.args {
-		binary.LittleEndian.PutUint32(b[4*i:], a)
-	}
-	mem := g.Memory().Bytes()
-	if p[0] > uint64(len(mem)-len(b)) {
-		return fmt.Errorf("llm_raw_args %#x is outside the guest's memory", p[0])
-	}
-	copy(mem[p[0]:], b[:])
-	_, err = g.Call(ctx, "llm_raw", uint64(c.op))
-	return err
+	return callRawCtx(context.Background(), g, c)
 }
 
 func TestLLMHostileGuestTraps(t *testing.T) {
