@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,5 +161,146 @@ func TestHostileGuestsReleaseMemory(t *testing.T) {
 	t.Logf("RSS %d MiB before 100 hostile guests, %d MiB after (%+d MiB)", base>>20, after>>20, (int64(after)-int64(base))>>20)
 	if after > base+64<<20 {
 		t.Fatalf("RSS grew from %d to %d MiB over 100 hostile guests: the host kept their memory", base>>20, after>>20)
+	}
+}
+
+// FuzzHostileGuest plays a hostile guest against limits that refuse: every
+// LLM kernel with arbitrary ranges and shapes (llm_raw), matmul, memory
+// growth and prefills of arbitrary tokens, on a zerocopy and a copy-mode
+// guest, under a small MaxCallWork and MaxScratch. The host must run each
+// call, refuse it with a trap, or let the guest fault on memory the guest
+// itself corrupted; it must never crash, and a replaced guest must work.
+// REPRODUCE.md records a run of 10^6 executions.
+func FuzzHostileGuest(f *testing.F) {
+	ctx := context.Background()
+	r, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: 64 << 20, CacheDir: cacheDir(f),
+		Limits: wasm.Limits{MaxCallWork: 1 << 24, MaxScratch: 4 << 20}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { r.Close(ctx) })
+	w, dw := tinyWeights(f)
+	d, _ := cpu.Open()
+	modes := []device.Mode{device.ZeroCopy, device.Copy}
+	fresh := func(mode device.Mode) *wasm.Guest {
+		g, err := r.Instantiate(ctx, func(max uint64) (device.Memory, error) { return d.NewMemory(mode, max) })
+		if err != nil {
+			f.Fatalf("no new guest: %v", err)
+		}
+		g.Weights = dw
+		if err := g.LLMInit(ctx, w.Config, device.KVBF16, 32, 8); err != nil {
+			f.Fatalf("new guest: %v", err)
+		}
+		return g
+	}
+	guests := []*wasm.Guest{fresh(modes[0]), fresh(modes[1])}
+	f.Cleanup(func() {
+		for _, g := range guests {
+			g.Close(ctx)
+		}
+	})
+	v := uint32(call(f, guests[0], "alloc", 64<<10)[0])
+	size := uint32(guests[0].Size())
+	for _, c := range hostileLLMCases(v, size) {
+		a := make([]uint32, 18)
+		copy(a, c.args)
+		f.Add(uint8(c.op), false, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17])
+	}
+	for _, h := range hostileCases(v, size) {
+		f.Add(uint8(13), true, h.a, h.al, h.b, h.bl, h.c, h.cl, h.m, h.n, h.k, uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0))
+	}
+	f.Add(uint8(14), false, uint32(40<<20), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0))
+	f.Add(uint8(15), true, uint32(1), uint32(2), uint32(600), uint32(3), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0))
+	f.Fuzz(func(t *testing.T, op uint8, copyMode bool, a, b, c, dd, e, ff, gg, h, i, j, k, l, m, n, o, p, q, rr uint32) {
+		args := []uint32{a, b, c, dd, e, ff, gg, h, i, j, k, l, m, n, o, p, q, rr}
+		mi := 0
+		if copyMode {
+			mi = 1
+		}
+		g := guests[mi]
+		// Keep legal work small so the fuzzer spends its time on bounds.
+		for x := range args {
+			if args[x] > 1<<20 && args[x] < size-(1<<20) {
+				args[x] %= 1 << 12
+			}
+		}
+		var err error
+		switch op %= 16; {
+		case op <= 12:
+			err = callRaw(g, rawLLM{op: uint32(op), args: args})
+		case op == 13:
+			_, err = g.Call(ctx, "raw_matmul", uint64(a), uint64(b), uint64(c), uint64(dd), uint64(e), uint64(ff), uint64(gg), uint64(h), uint64(i))
+		case op == 14:
+			_, err = g.Call(ctx, "alloc", uint64(a%(48<<20)))
+		default:
+			toks := make([]int32, 1+a%16)
+			for x := range toks {
+				toks[x] = int32(args[1+x%17] % 600) // some outside Tiny's 512
+			}
+			_, err = g.LLMPrefill(ctx, toks)
+		}
+		var trap *wasm.TrapError
+		switch {
+		case err == nil || errors.As(err, &trap):
+			return
+		case op >= 14 && !strings.Contains(err.Error(), "wasm error:"):
+			// The guest's own answer: allocation failed, a prefill refused
+			// (bad token, context full) or its engine broken by an earlier
+			// kernel writing over its state.
+			return
+		case !strings.Contains(err.Error(), "wasm error:"):
+			t.Fatalf("neither a host trap nor a guest fault: %v", err)
+		}
+		// The guest broke itself; the host must be intact.
+		g.Close(ctx)
+		guests[mi] = fresh(modes[mi])
+		if _, perr := guests[mi].LLMPrefill(ctx, []int32{1, 2, 3}); perr != nil {
+			t.Fatalf("new guest after a guest fault: %v", perr)
+		}
+	})
+}
+
+// BenchmarkStopLatency measures how long after its deadline a guest call
+// returns: a pure loop, a loop of host calls, and one long attention kernel
+// (Tiny's shape, n = 32768: seconds of work). It reports the median and the
+// worst of b.N stops as ms-late and ms-late-max.
+func BenchmarkStopLatency(b *testing.B) {
+	const deadline = 100 * time.Millisecond
+	lr, ready := looperRuntime(b, wasm.Limits{})
+	rt := newRuntime(b)
+	for _, name := range []string{"spin", "spin_calls", "attention"} {
+		b.Run(name, func(b *testing.B) {
+			var late []time.Duration
+			for range b.N {
+				var g *wasm.Guest
+				var c rawLLM
+				if name == "attention" {
+					g = newGuest(b, rt, device.ZeroCopy)
+					c = attentionCall(0, 1, 32768, 0, 4, 2, 16)
+					c = attentionCall(uint32(call(b, g, "alloc", uint64(c.args[6]+c.args[7]))[0]), 1, 32768, 0, 4, 2, 16)
+				} else {
+					g = cpuGuest(b, lr)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), deadline)
+				end, _ := ctx.Deadline()
+				var err error
+				if name == "attention" {
+					err = callRawCtx(ctx, g, c)
+				} else {
+					_, err = g.Call(ctx, name)
+					<-ready
+				}
+				late = append(late, time.Since(end))
+				cancel()
+				if !errors.Is(err, context.DeadlineExceeded) {
+					b.Fatalf("%s: %v", name, err)
+				}
+				g.Close(context.Background())
+			}
+			slices.Sort(late)
+			b.ReportMetric(float64(late[len(late)/2])/1e6, "ms-late")
+			b.ReportMetric(float64(late[len(late)-1])/1e6, "ms-late-max")
+			b.ReportMetric(0, "ns/op")
+		})
 	}
 }
