@@ -216,7 +216,7 @@ func attention(stop *atomic.Bool, q []float32, kc, vc []byte, out []float32, dt 
 	scale := float32(1 / math.Sqrt(float64(headDim)))
 	grain := max(1, parallelWork/((pos+n)*headDim*2*group))
 	parallel(stop, n*kvHeads, grain, func(w *worker, lo, hi int) {
-		tile := w.floats(attnTile)
+		tile := w.floats(min(attnTile, pos+n))
 		for u := lo; u < hi; u++ {
 			t, kh := u/kvHeads, u%kvHeads
 			keys := cacheRows{dt, kc, kh * headDim, width}
