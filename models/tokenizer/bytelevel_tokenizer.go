@@ -23,6 +23,15 @@ var ByteLevelSpecials = []string{
 // It is built as a tokenizer.json in memory and loaded with Load, so Hash
 // identifies it too.
 func NewByteLevel(vocabSize int) (*Tokenizer, error) {
+	data, err := byteLevelJSON(vocabSize)
+	if err != nil {
+		return nil, err
+	}
+	return Load(data, nil)
+}
+
+// byteLevelJSON is the tokenizer.json of NewByteLevel(vocabSize).
+func byteLevelJSON(vocabSize int) ([]byte, error) {
 	minSize := 256 + len(ByteLevelSpecials)
 	if vocabSize < minSize {
 		return nil, fmt.Errorf("tokenizer: byte-level vocab size %d is below %d", vocabSize, minSize)
@@ -71,5 +80,5 @@ func NewByteLevel(vocabSize int) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: byte-level spec: %w", err)
 	}
-	return Load(data, nil)
+	return data, nil
 }

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -27,5 +28,23 @@ func TestLoadDirRefusesFIFO(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("LoadDir still blocks after 30s")
+	}
+}
+
+// TestLoadDirNamesCorruptFiles: a corrupt tokenizer.json or
+// tokenizer_config.json is refused with an error naming the folder and the
+// file.
+func TestLoadDirNamesCorruptFiles(t *testing.T) {
+	for _, name := range []string{"tokenizer.json", "tokenizer_config.json"} {
+		dir := t.TempDir()
+		tj, err := byteLevelJSON(300)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "tokenizer.json"), tj, 0o644)
+		os.WriteFile(filepath.Join(dir, name), []byte(`{"model": [`), 0o644)
+		if _, err := LoadDir(dir); err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), name) {
+			t.Errorf("corrupt %s: %v", name, err)
+		}
 	}
 }

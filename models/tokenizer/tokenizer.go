@@ -81,7 +81,11 @@ func LoadDir(dir string) (*Tokenizer, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
-	return Load(tj, cj)
+	t, err := load(tj, cj)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer %s: %w", dir, err) // err names the file
+	}
+	return t, nil
 }
 
 func load(tokenizerJSON, configJSON []byte) (*Tokenizer, error) {
@@ -115,13 +119,17 @@ func load(tokenizerJSON, configJSON []byte) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
+	// A corrupt tokenizer_config.json is refused even when its bos_token is
+	// not needed: it is not the file its folder claims to hold.
+	var cfg configSpec
+	if configJSON != nil {
+		if err := json.Unmarshal(configJSON, &cfg); err != nil {
+			return nil, fmt.Errorf("tokenizer_config.json: %w", err)
+		}
+	}
 	if !found {
 		bos := "<|begin_of_text|>"
 		if configJSON != nil {
-			var cfg configSpec
-			if err := json.Unmarshal(configJSON, &cfg); err != nil {
-				return nil, fmt.Errorf("tokenizer_config.json: %w", err)
-			}
 			if bos, err = tokenContent(cfg.BOSToken, "bos_token"); err != nil {
 				return nil, err
 			}
