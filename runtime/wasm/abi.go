@@ -58,7 +58,7 @@ func registerABI(ctx context.Context, rt wazero.Runtime, extra []HostFunc) error
 				g.Calls++
 				g.caller = mod
 				g.fn = fn.Name
-				if g.stopping() {
+				if g.stopping(mod) {
 					panic(g.stopTrap())
 				}
 				if work != nil {
@@ -85,7 +85,7 @@ func registerABI(ctx context.Context, rt wazero.Runtime, extra []HostFunc) error
 func (g *Guest) leave(fault bool) {
 	debug.SetPanicOnFault(fault)
 	r := recover()
-	if g.stopping() {
+	if g.stopping(g.caller) {
 		panic(g.stopTrap())
 	}
 	if r == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
 
@@ -33,14 +34,21 @@ type Guest struct {
 	// many guests. Set them before the guest runs its engine.
 	Weights device.Weights
 
-	limits   Limits
-	deadline time.Time // the session's end; zero: none
+	limits       Limits
+	sessionEnd   time.Time
+	callLimit    *LimitError // the error of each timeout, nil if none
+	sessionLimit *LimitError
 
-	callMu   sync.Mutex  // held by the running call, and by Close to wait for it
-	stop     atomic.Bool // set once, never cleared: see stopping
-	cancel   atomic.Pointer[context.CancelCauseFunc]
-	closed   bool // guarded by callMu
-	closeErr error
+	callMu sync.Mutex  // held by the running call, and by Close to wait for it
+	stop   atomic.Bool // set once, never cleared: see halt
+	why    atomic.Pointer[error]
+	// timer enforces the running call's deadline (one timer per guest,
+	// armed per call: a context with a deadline per call cost microseconds).
+	timer      *time.Timer
+	timerLimit atomic.Pointer[LimitError] // the limit the armed timer enforces
+	fired      chan struct{}              // the timer's function has finished
+	closed     bool                       // guarded by callMu
+	closeErr   error
 
 	funcs  map[string]api.Function // exports called so far
 	caller api.Module              // the instance in the host call now running
@@ -67,9 +75,13 @@ func (r *Runtime) Instantiate(ctx context.Context, newMemory func(max uint64) (d
 		mem.Close()
 		return nil, fmt.Errorf("instantiate guest: linear memory of %d bytes is smaller than the limit %d", len(mem.Bytes()), r.maxBytes)
 	}
-	g := &Guest{mem: mem, linear: &linearMemory{mem: mem}, limits: r.limits}
-	if r.limits.SessionTimeout > 0 {
-		g.deadline = time.Now().Add(r.limits.SessionTimeout)
+	g := &Guest{mem: mem, linear: &linearMemory{mem: mem}, limits: r.limits, fired: make(chan struct{}, 1)}
+	if t := r.limits.CallTimeout; t > 0 {
+		g.callLimit = &LimitError{Limit: "CallTimeout", Msg: fmt.Sprintf("the call ran for %v", t), Err: context.DeadlineExceeded}
+	}
+	if t := r.limits.SessionTimeout; t > 0 {
+		g.sessionEnd = time.Now().Add(t)
+		g.sessionLimit = &LimitError{Limit: "SessionTimeout", Msg: fmt.Sprintf("the guest's session of %v is over", t), Err: context.DeadlineExceeded}
 	}
 	if l, ok := mem.(device.Limiter); ok {
 		scratch := r.limits.MaxScratch
@@ -78,20 +90,30 @@ func (r *Runtime) Instantiate(ctx context.Context, newMemory func(max uint64) (d
 		}
 		l.SetLimits(device.KernelLimits{Stop: &g.stop, MaxScratch: scratch})
 	}
+	g.timer = time.AfterFunc(time.Hour, g.deadlinePassed)
+	g.timer.Stop()
 	ictx := experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(
 		func(_, _ uint64) experimental.LinearMemory { return g.linear }))
 	ictx = context.WithValue(ictx, guestKey{}, g)
+	// The module does not exist before InstantiateModule returns, so the
+	// deadline of its _initialize is a context's, which wazero watches.
+	if limit := g.nextLimit(); limit.err != nil {
+		var cancel context.CancelFunc
+		ictx, cancel = context.WithDeadlineCause(ictx, time.Now().Add(limit.after), limit.err)
+		defer cancel()
+	}
 	name := fmt.Sprintf("guest-%d", instanceSeq.Add(1))
 	g.callMu.Lock()
 	defer g.callMu.Unlock()
-	cctx, end, err := g.begin(ictx)
-	if err == nil {
-		g.mod, err = r.rt.InstantiateModule(cctx, r.compiled,
-			wazero.NewModuleConfig().WithName(name).WithStartFunctions("_initialize").
-				WithStdout(orDiscard(r.cfg.Stdout)).WithStderr(orDiscard(r.cfg.Stderr)))
-		err = end(err)
-	}
+	g.linear.enter()
+	g.mod, err = r.rt.InstantiateModule(ictx, r.compiled,
+		wazero.NewModuleConfig().WithName(name).WithStartFunctions("_initialize").
+			WithStdout(orDiscard(r.cfg.Stdout)).WithStderr(orDiscard(r.cfg.Stderr)))
+	g.linear.exit()
 	if err != nil {
+		if ictx.Err() != nil {
+			err = context.Cause(ictx)
+		}
 		// wazero does not always call Free when instantiation fails.
 		g.closeLocked(ctx)
 		return nil, fmt.Errorf("instantiate guest: %w", err)
@@ -101,13 +123,13 @@ func (r *Runtime) Instantiate(ctx context.Context, newMemory func(max uint64) (d
 
 // Call calls the guest's exported function name and returns its results. A
 // trap (including a host ABI bounds violation) comes back as an error. A
-// call stopped by a deadline, a cancellation or Close closes the guest and
-// returns why (see Limits).
+// call stopped by a limit, by its context's end or by Close closes the guest
+// and returns why: a *LimitError, the context's cause, or ErrClosed.
 func (g *Guest) Call(ctx context.Context, name string, args ...uint64) ([]uint64, error) {
 	g.callMu.Lock()
 	defer g.callMu.Unlock()
 	if g.closed || g.mod == nil || g.mod.IsClosed() {
-		return nil, fmt.Errorf("call %s: %w", name, ErrClosed)
+		return nil, fmt.Errorf("call %s: %w", name, g.closedErr())
 	}
 	// ExportedFunction makes a new call engine (with its own stack) every
 	// time: keep one per export, or every call pays microseconds for it.
@@ -122,72 +144,120 @@ func (g *Guest) Call(ctx context.Context, name string, args ...uint64) ([]uint64
 		}
 		g.funcs[name] = f
 	}
-	cctx, end, err := g.begin(context.WithValue(ctx, guestKey{}, g))
-	var res []uint64
-	if err == nil {
-		res, err = f.Call(cctx, args...)
-		err = end(err)
-	}
-	if g.stop.Load() {
-		g.closeLocked(ctx)
-	}
+	res, err := g.run(ctx, f, args)
 	if err != nil {
 		return nil, fmt.Errorf("call %s: %w", name, err)
 	}
 	return res, nil
 }
 
-// begin returns the context of one call into the guest: ctx with the
-// earlier of the call's and the session's deadline, cancelled by Close. When
-// it ends before the call does, the guest is stopping (see stopping). end,
-// called with the call's error when the call returns, releases the context
-// and returns the call's error, or the reason it was stopped.
-func (g *Guest) begin(ctx context.Context) (context.Context, func(error) error, error) {
-	now := time.Now()
-	var deadline time.Time
-	var limit *LimitError
-	if d := g.limits.CallTimeout; d > 0 {
-		deadline = now.Add(d)
-		limit = &LimitError{Limit: "CallTimeout", Msg: fmt.Sprintf("the call ran for %v", d), Err: context.DeadlineExceeded}
+// run calls f within the guest's limits. wazero, compiled with
+// WithCloseOnContextDone, stops the guest's code when its module is closed
+// (a limit's timer, Close) or the call's context ends; host calls and the
+// device's kernels see the stop flag. A stopped guest is closed here.
+func (g *Guest) run(ctx context.Context, f api.Function, args []uint64) ([]uint64, error) {
+	limit := g.nextLimit()
+	if limit.err != nil && limit.after <= 0 {
+		g.halt(limit.err, sys.ExitCodeDeadlineExceeded)
 	}
-	if !g.deadline.IsZero() && (deadline.IsZero() || g.deadline.Before(deadline)) {
-		deadline = g.deadline
-		limit = &LimitError{Limit: "SessionTimeout", Msg: fmt.Sprintf("the guest's session of %v is over", g.limits.SessionTimeout), Err: context.DeadlineExceeded}
-	}
-	if limit != nil && !now.Before(deadline) {
-		g.stop.Store(true)
-		return nil, nil, limit
-	}
-	cctx, cancel := context.WithCancelCause(ctx)
-	timed, cancelTimer := cctx, context.CancelFunc(func() {})
-	if limit != nil {
-		timed, cancelTimer = context.WithDeadlineCause(cctx, deadline, limit)
-	}
-	// Close stores stop, then loads cancel; this stores cancel, then loads
-	// stop: one of the two sees the other.
-	g.cancel.Store(&cancel)
-	unwatch := context.AfterFunc(timed, func() { g.stop.Store(true) })
 	if g.stop.Load() {
-		cancel(ErrClosed)
+		g.closeLocked(ctx)
+		return nil, g.stopErr()
 	}
-	end := func(err error) error {
-		g.cancel.Store(nil)
-		if !unwatch() { // the context ended first: the guest was stopped
-			err = context.Cause(timed)
-		}
-		cancelTimer()
-		cancel(nil)
-		return err
+	// The kernels cannot see a context: turn the end of a cancellable one
+	// into the stop flag they poll.
+	var unwatch func() bool
+	if ctx.Done() != nil {
+		unwatch = context.AfterFunc(ctx, func() { g.stopWith(context.Cause(ctx)) })
 	}
-	return timed, end, nil
+	if limit.err != nil {
+		g.timerLimit.Store(limit.err)
+		g.timer.Reset(limit.after)
+	}
+	g.linear.enter()
+	res, err := f.Call(context.WithValue(ctx, guestKey{}, g), args...)
+	g.linear.exit()
+	if limit.err != nil && !g.timer.Stop() {
+		<-g.fired // the deadline passed: wait until it has stopped the guest
+	}
+	if unwatch != nil {
+		unwatch()
+	}
+	if err != nil && ctx.Err() != nil {
+		g.stopWith(context.Cause(ctx)) // wazero saw the end first
+	}
+	if g.stop.Load() {
+		g.closeLocked(ctx)
+		return nil, g.stopErr()
+	}
+	return res, err
 }
 
-// stopping reports whether the guest is being stopped: its call's context
-// ended (a limit, the caller's deadline or cancellation, Close). wazero then
-// closes the module, which ends compiled loops at their next iteration;
-// host calls trap at their start and end (abi.go), and the device's kernels
-// end at their next chunk (device.KernelLimits.Stop is this flag).
-func (g *Guest) stopping() bool { return g.stop.Load() }
+// deadline is when, and for which limit, a call starting now must end.
+type deadline struct {
+	after time.Duration
+	err   *LimitError // nil: no limit
+}
+
+// nextLimit returns the deadline of a call starting now: the earlier of the
+// call's and the session's end.
+func (g *Guest) nextLimit() deadline {
+	var d deadline
+	if g.callLimit != nil {
+		d = deadline{g.limits.CallTimeout, g.callLimit}
+	}
+	if g.sessionLimit != nil {
+		if left := time.Until(g.sessionEnd); d.err == nil || left < d.after {
+			d = deadline{left, g.sessionLimit}
+		}
+	}
+	return d
+}
+
+// deadlinePassed is the timer's function: it stops the running call.
+func (g *Guest) deadlinePassed() {
+	g.halt(g.timerLimit.Load(), sys.ExitCodeDeadlineExceeded)
+	g.fired <- struct{}{}
+}
+
+// halt stops the guest for why: it sets the stop flag (host calls trap at
+// their start and end, the device's kernels end at their next chunk) and
+// closes the module, which ends compiled loops at their next iteration. The
+// linear memory is released only when the running call has left it (see
+// linearMemory).
+func (g *Guest) halt(why error, exitCode uint32) {
+	g.stopWith(why)
+	if g.mod != nil {
+		g.mod.CloseWithExitCode(context.Background(), exitCode)
+	}
+}
+
+// stopWith sets the stop flag, recording why if it is the first reason.
+func (g *Guest) stopWith(why error) {
+	g.why.CompareAndSwap(nil, &why)
+	g.stop.Store(true)
+}
+
+// stopErr is what stopped the guest (see halt), or ErrClosed.
+func (g *Guest) stopErr() error {
+	if why := g.why.Load(); why != nil {
+		return *why
+	}
+	return ErrClosed
+}
+
+// closedErr is the error of a call into the closed guest: ErrClosed, with
+// what stopped it if it was not Close.
+func (g *Guest) closedErr() error {
+	if why := g.stopErr(); why != ErrClosed {
+		return fmt.Errorf("%w (stopped: %v)", ErrClosed, why)
+	}
+	return ErrClosed
+}
+
+// stopping reports whether the guest is being stopped (see halt), or its
+// module mod closed (by wazero, when the call's context ended).
+func (g *Guest) stopping(mod api.Module) bool { return g.stop.Load() || mod.IsClosed() }
 
 // Memory is the device memory backing the guest's linear memory.
 func (g *Guest) Memory() device.Memory { return g.mem }
@@ -226,25 +296,24 @@ func (g *Guest) write(off uint32, b []byte) bool {
 
 // Close closes the instance and releases its linear memory. Called from
 // another goroutine while a call runs, it stops the call (as a deadline
-// would) and waits for it to leave the memory before releasing it.
+// would; the call returns ErrClosed) and waits for it to leave the memory
+// before releasing it.
 func (g *Guest) Close(ctx context.Context) error {
-	g.stop.Store(true)
-	if c := g.cancel.Load(); c != nil {
-		(*c)(ErrClosed)
-	}
+	g.halt(ErrClosed, 0)
 	g.callMu.Lock()
 	defer g.callMu.Unlock()
 	return g.closeLocked(ctx)
 }
 
-// closeLocked closes the module, if wazero has not already, and releases the
+// closeLocked closes the module, if it is not already, and releases the
 // linear memory; callMu is held and no call runs.
 func (g *Guest) closeLocked(ctx context.Context) error {
 	if g.closed {
 		return g.closeErr
 	}
 	g.closed = true
-	g.stop.Store(true)
+	g.stopWith(ErrClosed)
+	g.timer.Stop()
 	var err error
 	if g.mod != nil && !g.mod.IsClosed() {
 		if err = g.mod.Close(ctx); err != nil {
