@@ -28,6 +28,12 @@ type KernelLimits struct {
 	// Stop, once true, ends the Memory's running kernel at its next chunk
 	// boundary and every later one at its start. Nil never stops.
 	Stop *atomic.Bool
+	// Deadline, while it holds a nonzero time (Unix nanoseconds) that has
+	// passed, stops the kernels as Stop does, and sets Stop. The sandbox
+	// sets it for each call: a kernel then ends at its deadline by its own
+	// clock, not when a timer goroutine gets a core to set Stop (under load,
+	// tens of milliseconds later). Nil: none.
+	Deadline *atomic.Int64
 	// MaxScratch is the most host bytes the Memory may hold for its kernels
 	// beyond the linear memory itself (copy mode's staging buffers); 0 means
 	// no limit. The scratch is released when the Memory is closed.

@@ -39,9 +39,10 @@ type Guest struct {
 	callLimit    *LimitError // the error of each timeout, nil if none
 	sessionLimit *LimitError
 
-	callMu sync.Mutex  // held by the running call, and by Close to wait for it
-	stop   atomic.Bool // set once, never cleared: see halt
-	why    atomic.Pointer[error]
+	callMu   sync.Mutex  // held by the running call, and by Close to wait for it
+	stop     atomic.Bool // set once, never cleared: see halt
+	why      atomic.Pointer[error]
+	deadline atomic.Int64 // the running call's end, Unix ns (0: none), for the kernels
 	// timer enforces the running call's deadline (one timer per guest,
 	// armed per call: a context with a deadline per call cost microseconds).
 	timer      *time.Timer
@@ -88,7 +89,7 @@ func (r *Runtime) Instantiate(ctx context.Context, newMemory func(max uint64) (d
 		if scratch == math.MaxUint64 {
 			scratch = 0 // the device's "no limit"
 		}
-		l.SetLimits(device.KernelLimits{Stop: &g.stop, MaxScratch: scratch})
+		l.SetLimits(device.KernelLimits{Stop: &g.stop, Deadline: &g.deadline, MaxScratch: scratch})
 	}
 	g.timer = time.AfterFunc(time.Hour, g.deadlinePassed)
 	g.timer.Stop()
@@ -170,13 +171,24 @@ func (g *Guest) run(ctx context.Context, f api.Function, args []uint64) ([]uint6
 	if ctx.Done() != nil {
 		unwatch = context.AfterFunc(ctx, func() { g.stopWith(context.Cause(ctx)) })
 	}
+	// The kernels also check the earliest deadline by their own clock.
+	var end time.Time
+	var endErr error
 	if limit.err != nil {
 		g.timerLimit.Store(limit.err)
 		g.timer.Reset(limit.after)
+		end, endErr = time.Now().Add(limit.after), limit.err
+	}
+	if d, ok := ctx.Deadline(); ok && (end.IsZero() || d.Before(end)) {
+		end, endErr = d, context.DeadlineExceeded
+	}
+	if !end.IsZero() {
+		g.deadline.Store(end.UnixNano())
 	}
 	g.linear.enter()
 	res, err := f.Call(context.WithValue(ctx, guestKey{}, g), args...)
 	g.linear.exit()
+	g.deadline.Store(0)
 	if limit.err != nil && !g.timer.Stop() {
 		<-g.fired // the deadline passed: wait until it has stopped the guest
 	}
@@ -187,6 +199,9 @@ func (g *Guest) run(ctx context.Context, f api.Function, args []uint64) ([]uint6
 		g.stopWith(context.Cause(ctx)) // wazero saw the end first
 	}
 	if g.stop.Load() {
+		if endErr != nil {
+			g.stopWith(endErr) // a kernel saw the deadline first (a no-op if a reason is in)
+		}
 		g.closeLocked(ctx)
 		return nil, g.stopErr()
 	}

@@ -32,8 +32,9 @@ func recovered(f func()) (err error) {
 func TestParallelStops(t *testing.T) {
 	var stop atomic.Bool
 	var ran, running atomic.Int64
+	st := &stopper{flag: &stop}
 	err := recovered(func() {
-		parallel(&stop, 1000, 1, func(_ *worker, lo, hi int) {
+		parallel(st, 1000, 1, func(_ *worker, lo, hi int) {
 			running.Add(1)
 			if ran.Add(1) == 10 {
 				stop.Store(true)
@@ -51,9 +52,32 @@ func TestParallelStops(t *testing.T) {
 		t.Fatal("parallel returned while a chunk was running")
 	}
 	ran.Store(0)
-	err = recovered(func() { parallel(&stop, 1000, 1, func(_ *worker, lo, hi int) { ran.Add(1) }) })
+	err = recovered(func() { parallel(st, 1000, 1, func(_ *worker, lo, hi int) { ran.Add(1) }) })
 	if !errors.Is(err, device.ErrStopped) || ran.Load() != 0 {
 		t.Fatalf("stopped before the start: %v, %d chunks ran", err, ran.Load())
+	}
+}
+
+// TestParallelStopsAtDeadline: a loop ends at its deadline by its own
+// clock, and sets the stop flag for the sandbox to read.
+func TestParallelStopsAtDeadline(t *testing.T) {
+	var stop atomic.Bool
+	var deadline atomic.Int64
+	st := &stopper{flag: &stop, deadline: &deadline}
+	var ran atomic.Int64
+	body := func(_ *worker, lo, hi int) {
+		if ran.Add(1) == 5 {
+			deadline.Store(1) // long past
+		}
+	}
+	if err := recovered(func() { parallel(st, 1000, 1, body) }); !errors.Is(err, device.ErrStopped) || !stop.Load() {
+		t.Fatalf("past its deadline: %v, stop flag %v", err, stop.Load())
+	}
+	stop.Store(false)
+	deadline.Store(0) // none: runs to the end
+	ran.Store(0)
+	if err := recovered(func() { parallel(st, 1000, 1, func(_ *worker, lo, hi int) { ran.Add(1) }) }); err != nil || ran.Load() != 1000 {
+		t.Fatalf("no deadline: %v, %d chunks", err, ran.Load())
 	}
 }
 
@@ -154,7 +178,7 @@ func TestMemoryLimits(t *testing.T) {
 		mem, _ := d.NewMemory(mode, 1<<20)
 		mem.Grow(1 << 20)
 		var stop atomic.Bool
-		mem.(device.Limiter).SetLimits(device.KernelLimits{Stop: &stop, MaxScratch: 64 << 10})
+		mem.(device.Limiter).SetLimits(device.KernelLimits{Stop: &stop, Deadline: new(atomic.Int64), MaxScratch: 64 << 10})
 		ops := mem.(device.LLMOps)
 		x, out := device.Span{Off: 0, Len: 4 * 16 * 64}, device.Span{Off: 1 << 16, Len: 4 * 16 * 512}
 		if err := recovered(func() { ops.Linear(w, 0, x, out, 16) }); err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"sync"
-	"sync/atomic"
 
 	"github.com/wasmgpu/wasmgpu/internal/safetensors"
 	"github.com/wasmgpu/wasmgpu/internal/simd"
@@ -97,8 +96,8 @@ func sumSquares(x []float32) float64 {
 // that streams each weight once, x packed once for all the chunks; several
 // (prefill) a GEMM that reads each weight row once per block of tokens.
 //
-// stop is the Memory's stop flag (see parallel).
-func linear(stop *atomic.Bool, t device.WeightTensor, x, out []float32, n int) {
+// stop is the Memory's stopper (see parallel).
+func linear(stop *stopper, t device.WeightTensor, x, out []float32, n int) {
 	outDim, in := t.Shape[0], t.Shape[1]
 	x, out = x[:n*in], out[:n*outDim]
 	if n == 1 {
@@ -209,8 +208,8 @@ const attnTile = 1024
 // cache from one head to the next. A head's scores are a strided GEMV over
 // its cached keys and its output a strided weighted sum of its cached values
 // (internal/simd, cacheRows), attnTile keys at a time in the worker's
-// scratch (attendHead). stop is the Memory's stop flag (see parallel).
-func attention(stop *atomic.Bool, q []float32, kc, vc []byte, out []float32, dt device.KVDType, n, pos, heads, kvHeads, headDim int) {
+// scratch (attendHead). stop is the Memory's stopper (see parallel).
+func attention(stop *stopper, q []float32, kc, vc []byte, out []float32, dt device.KVDType, n, pos, heads, kvHeads, headDim int) {
 	group := heads / kvHeads
 	width := kvHeads * headDim // elements in a cache row
 	scale := float32(1 / math.Sqrt(float64(headDim)))

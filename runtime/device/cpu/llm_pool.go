@@ -17,8 +17,9 @@ import (
 // row. Each worker owns a scratch buffer that grows to the largest size a
 // kernel asked for, up to maxKeptScratch, and is reused afterwards.
 //
-// A loop belongs to one Memory's kernel and carries that Memory's stop flag
-// (device.KernelLimits.Stop): once it is set, no worker claims another chunk,
+// A loop belongs to one Memory's kernel and carries that Memory's stopper
+// (device.KernelLimits: its stop flag and the call's deadline): once it
+// stops, no worker claims another chunk,
 // the chunks already running finish, and the caller panics with
 // device.ErrStopped. A chunk that panics (a fault reading a weights mapping
 // whose file shrank: every worker runs with debug.SetPanicOnFault) ends the
@@ -69,7 +70,7 @@ func (w *worker) floats(n int) []float32 {
 // has panicked, the remaining chunks are counted done without running.
 type job struct {
 	body     func(w *worker, lo, hi int)
-	stop     *atomic.Bool
+	stop     *stopper
 	n, grain int
 	chunks   int64
 	next     atomic.Int64 // the next chunk to claim
@@ -94,7 +95,7 @@ func (j *job) work(w *worker) {
 
 // run runs chunk c unless the job is over; a panic ends the job.
 func (j *job) run(w *worker, c int64) {
-	if j.panicked.Load() != nil || stopped(j.stop) {
+	if j.panicked.Load() != nil || j.stop.stopped() {
 		return
 	}
 	defer func() {
@@ -116,12 +117,10 @@ func (j *job) end() {
 		}
 		panic(*r)
 	}
-	if stopped(j.stop) {
+	if j.stop.stopped() {
 		panic(device.ErrStopped)
 	}
 }
-
-func stopped(stop *atomic.Bool) bool { return stop != nil && stop.Load() }
 
 // pool is the caller plus size-1 helper goroutines.
 type pool struct {
@@ -190,15 +189,15 @@ func (p *pool) help(w *worker) {
 // while another caller's loop holds the pool (another guest's), runs its
 // chunks in order on the caller alone: the cores are busy anyway.
 //
-// stop is the calling Memory's stop flag (nil: none): a loop that finds it
-// set ends early and panics with device.ErrStopped, as it does with the panic
+// stop is the calling Memory's stopper (nil: none): a loop that finds it
+// stopped ends early and panics with device.ErrStopped, as it does with the panic
 // of any chunk (see the pool's doc). The caller's goroutine runs with
 // debug.SetPanicOnFault for the loop's duration, as the helpers always do.
-func parallel(stop *atomic.Bool, n, grain int, body func(w *worker, lo, hi int)) {
+func parallel(stop *stopper, n, grain int, body func(w *worker, lo, hi int)) {
 	if n <= 0 {
 		return
 	}
-	if stopped(stop) {
+	if stop.stopped() {
 		panic(device.ErrStopped)
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -208,7 +207,7 @@ func parallel(stop *atomic.Bool, n, grain int, body func(w *worker, lo, hi int))
 	if chunks == 1 || p.size == 1 || !p.busy.TryLock() {
 		w := &worker{}
 		for lo := 0; lo < n; lo += grain {
-			if stopped(stop) {
+			if stop.stopped() {
 				panic(device.ErrStopped)
 			}
 			body(w, lo, min(lo+grain, n))

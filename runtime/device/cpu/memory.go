@@ -3,7 +3,6 @@ package cpu
 import (
 	"fmt"
 	"math/bits"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -19,17 +18,18 @@ type Memory struct {
 	staging []float32
 	stats   device.Stats
 
-	stop       *atomic.Bool // KernelLimits.Stop, polled by the kernels' parallel loops
-	maxScratch uint64       // KernelLimits.MaxScratch; 0: none
+	stop       *stopper // KernelLimits.Stop and Deadline, polled by the kernels' parallel loops
+	maxScratch uint64   // KernelLimits.MaxScratch; 0: none
 }
 
 var _ device.Limiter = (*Memory)(nil)
 
 // SetLimits bounds this Memory's kernels: they end early once l.Stop is set
-// (between chunks of their parallel loops, panicking with device.ErrStopped),
-// and copy mode's staging may not grow past l.MaxScratch bytes.
+// or l.Deadline passes (between chunks of their parallel loops, panicking
+// with device.ErrStopped), and copy mode's staging may not grow past
+// l.MaxScratch bytes.
 func (m *Memory) SetLimits(l device.KernelLimits) {
-	m.stop, m.maxScratch = l.Stop, l.MaxScratch
+	m.stop, m.maxScratch = newStopper(l), l.MaxScratch
 }
 
 // Mode reports the memory mode.
@@ -157,7 +157,7 @@ func (m *Memory) MatMul(a, b, c device.Span, rows, cols, inner int) (device.Kern
 	start := time.Now()
 	block := max(1, gemmBlockWork/(cols*inner))
 	for r := 0; r < rows; r += block {
-		if stopped(m.stop) {
+		if m.stop.stopped() {
 			panic(device.ErrStopped)
 		}
 		h := min(block, rows-r)
