@@ -2,7 +2,7 @@
 // guest instance a linear memory that a compute device can see, and exposes the
 // device to the guest through a small host ABI of kernels that take offsets.
 //
-// Three decisions carry the zero-copy chain (see DESIGN.md):
+// Four decisions carry the zero-copy chain and its sandbox (see DESIGN.md):
 //
 //   - The linear memory comes from device.Device.NewMemory and is installed
 //     with wazero's experimental.WithMemoryAllocator. Its base never moves
