@@ -234,7 +234,7 @@ func TestConcurrentGuests(t *testing.T) {
 func ExampleLimits() {
 	ctx := context.Background()
 	rt, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: 64 << 20, Limits: wasm.Limits{
-		CallTimeout: 200 * time.Millisecond, // per call into the guest
+		CallTimeout: time.Second, // per call into the guest
 		MaxCallWork: 1 << 20,                // multiply-adds per kernel call
 	}})
 	if err != nil {
@@ -260,7 +260,7 @@ func ExampleLimits() {
 	res, _ := g.Call(ctx, "mm_check", 1<<20)
 	fmt.Println("64³ computed:", err == nil && math.Float64frombits(res[0]) < 1e-6)
 
-	// Four billion host calls take minutes: stopped at 200 ms.
+	// Four billion host calls take minutes: stopped at one second.
 	_, err = g.Call(ctx, "bench_nop", math.MaxUint32)
 	fmt.Println("stopped by:", errors.As(err, &le), le.Limit)
 	_, err = g.Call(ctx, "mm_run")
