@@ -235,7 +235,7 @@ func ExampleLimits() {
 	ctx := context.Background()
 	rt, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: 64 << 20, Limits: wasm.Limits{
 		CallTimeout: time.Second, // per call into the guest
-		MaxCallWork: 1 << 20,                // multiply-adds per kernel call
+		MaxCallWork: 1 << 20,     // multiply-adds per kernel call
 	}})
 	if err != nil {
 		log.Fatal(err)
