@@ -677,9 +677,16 @@ __device__ void amax_reduce(float best, int idx, float* bv, int* bi) {
   }
 }
 
+// NONFINITE reports whether v is NaN or ±inf: its exponent bits are all ones.
+#define NONFINITE(v) ((__float_as_uint(v) & 0x7f800000u) == 0x7f800000u)
+
+// ARGMAX_BAD is argmax_part's index for a part that saw NaN or ±inf.
+#define ARGMAX_BAD (-2)
+
 // argmax: one block (1024 threads) per row; each thread scans a strided
-// slice keeping the first largest, then amax_reduce. NaN is never the
-// largest; a row with no value above −inf gives 0, as the cpu reference.
+// slice keeping the first largest, then amax_reduce. A row that holds NaN or
+// ±inf gives −1 (the engine reports such logits as an error), as the cpu
+// reference; a row with no value above −inf gives 0 but cannot occur then.
 extern "C" __global__ void argmax_f32(const float* x, int* out, int width) {
   pdl_wait();
   pdl_launch();
@@ -687,19 +694,22 @@ extern "C" __global__ void argmax_f32(const float* x, int* out, int width) {
   __shared__ int bi[1024];
   const float* row = x + (u64)blockIdx.x * width;
   float best = NEG_INF;
-  int idx = 0x7fffffff;
+  int idx = 0x7fffffff, bad = 0;
   for (int i = threadIdx.x; i < width; i += blockDim.x) {
     float v = row[i];
+    bad |= NONFINITE(v);
     if (v > best) best = v, idx = i;
   }
+  bad = __syncthreads_or(bad);
   amax_reduce(best, idx, bv, bi);
-  if (threadIdx.x == 0) out[blockIdx.x] = bi[0] == 0x7fffffff ? 0 : bi[0];
+  if (threadIdx.x == 0) out[blockIdx.x] = bad ? -1 : bi[0] == 0x7fffffff ? 0 : bi[0];
 }
 
 // argmax_part is the first half of argmax over a wide row (a vocabulary):
 // block b of row r (grid x = parts, y = rows, 256 threads) scans elements
 // b·256 + t, stepping parts·256, and writes its largest (value, index) to
-// pv, pi[r·parts + b] (index 0x7fffffff if it saw nothing above −inf).
+// pv, pi[r·parts + b] (index 0x7fffffff if it saw nothing above −inf,
+// ARGMAX_BAD if it saw NaN or ±inf).
 extern "C" __global__ void argmax_part_f32(const float* x, float* pv, int* pi, int width) {
   pdl_wait();
   pdl_launch();
@@ -707,33 +717,38 @@ extern "C" __global__ void argmax_part_f32(const float* x, float* pv, int* pi, i
   __shared__ int bi[256];
   const float* row = x + (u64)blockIdx.y * width;
   float best = NEG_INF;
-  int idx = 0x7fffffff;
+  int idx = 0x7fffffff, bad = 0;
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < width; i += gridDim.x * blockDim.x) {
     float v = row[i];
+    bad |= NONFINITE(v);
     if (v > best) best = v, idx = i;
   }
+  bad = __syncthreads_or(bad);
   amax_reduce(best, idx, bv, bi);
   if (threadIdx.x == 0) {
-    pv[(u64)blockIdx.y * gridDim.x + blockIdx.x] = bv[0];
-    pi[(u64)blockIdx.y * gridDim.x + blockIdx.x] = bi[0];
+    pv[(u64)blockIdx.y * gridDim.x + blockIdx.x] = bad ? NEG_INF : bv[0];
+    pi[(u64)blockIdx.y * gridDim.x + blockIdx.x] = bad ? ARGMAX_BAD : bi[0];
   }
 }
 
-// argmax_final reduces argmax_part's parts: one block (1024 threads) per row.
+// argmax_final reduces argmax_part's parts: one block (1024 threads) per row;
+// a row with a part that saw NaN or ±inf gives −1.
 extern "C" __global__ void argmax_final_f32(const float* pv, const int* pi, int* out, int parts) {
   pdl_wait();
   pdl_launch();
   __shared__ float bv[1024];
   __shared__ int bi[1024];
   float best = NEG_INF;
-  int idx = 0x7fffffff;
+  int idx = 0x7fffffff, bad = 0;
   for (int p = threadIdx.x; p < parts; p += blockDim.x) {
     float v = pv[(u64)blockIdx.x * parts + p];
     int i = pi[(u64)blockIdx.x * parts + p];
+    bad |= i == ARGMAX_BAD;
     if (v > best || (v == best && i < idx)) best = v, idx = i;
   }
+  bad = __syncthreads_or(bad);
   amax_reduce(best, idx, bv, bi);
-  if (threadIdx.x == 0) out[blockIdx.x] = bi[0] == 0x7fffffff ? 0 : bi[0];
+  if (threadIdx.x == 0) out[blockIdx.x] = bad ? -1 : bi[0] == 0x7fffffff ? 0 : bi[0];
 }
 
 // The dtype instantiations, one extern "C" name per dtype.

@@ -449,11 +449,17 @@ inline bool argmax_better(float v, uint i, float best, uint idx) {
     return v > best || (v == best && i < idx);
 }
 
+// nonfinite is 1 if v is NaN or ±inf (its exponent bits all ones), else 0.
+inline uint nonfinite(float v) {
+    return (as_type<uint>(v) & 0x7f800000u) == 0x7f800000u ? 1u : 0u;
+}
+
 // argmax_f32: one threadgroup per row. Thread k scans i = k, k+T, ...
 // keeping the first largest value, then each simdgroup and finally
 // simdgroup 0 reduce the (value, index) pairs with shuffles, keeping the
-// larger value and the smaller index on ties. NaN is never the largest; a
-// row with nothing above −inf gives 0, as the cpu reference.
+// larger value and the smaller index on ties. A row that holds NaN or ±inf
+// gives −1 (the engine reports such logits as an error), as the cpu
+// reference; a row with nothing above −inf gives 0 but cannot occur then.
 kernel void argmax_f32(device const float *x  [[buffer(0)]],
                        device int *out        [[buffer(1)]],
                        constant argmax_args &a [[buffer(2)]],
@@ -466,11 +472,14 @@ kernel void argmax_f32(device const float *x  [[buffer(0)]],
 {
     threadgroup float bv[32];
     threadgroup uint bi[32];
+    threadgroup uint bb[32];
     device const float *r = x + row * a.width;
     float best = -INFINITY;
     uint idx = 0xffffffffu;
+    uint bad = 0;
     for (uint i = tid; i < a.width; i += nthreads) {
         float v = r[i];
+        bad |= nonfinite(v);
         if (v > best) {
             best = v;
             idx = i;
@@ -479,6 +488,7 @@ kernel void argmax_f32(device const float *x  [[buffer(0)]],
     for (ushort off = 16; off > 0; off /= 2) {
         float ov = simd_shuffle_xor(best, off);
         uint oi = simd_shuffle_xor(idx, off);
+        bad |= simd_shuffle_xor(bad, off);
         if (argmax_better(ov, oi, best, idx)) {
             best = ov;
             idx = oi;
@@ -487,6 +497,7 @@ kernel void argmax_f32(device const float *x  [[buffer(0)]],
     if (lane == 0) {
         bv[sg] = best;
         bi[sg] = idx;
+        bb[sg] = bad;
     }
     threadgroup_barrier(mem_flags::mem_threadgroup);
     if (sg != 0) {
@@ -494,16 +505,18 @@ kernel void argmax_f32(device const float *x  [[buffer(0)]],
     }
     best = lane < nsg ? bv[lane] : -INFINITY;
     idx = lane < nsg ? bi[lane] : 0xffffffffu;
+    bad = lane < nsg ? bb[lane] : 0u;
     for (ushort off = 16; off > 0; off /= 2) {
         float ov = simd_shuffle_xor(best, off);
         uint oi = simd_shuffle_xor(idx, off);
+        bad |= simd_shuffle_xor(bad, off);
         if (argmax_better(ov, oi, best, idx)) {
             best = ov;
             idx = oi;
         }
     }
     if (lane == 0) {
-        out[row] = idx == 0xffffffffu ? 0 : int(idx);
+        out[row] = bad != 0 ? -1 : idx == 0xffffffffu ? 0 : int(idx);
     }
 }
 

@@ -7,8 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"strconv"
+
+	"github.com/wasmgpu/wasmgpu/internal/regular"
 )
 
 // Config is a Llama model's architecture and tokens, as stated by a Hugging
@@ -136,9 +137,14 @@ func ParseConfig(data []byte) (Config, error) {
 	return c, nil
 }
 
-// LoadConfig reads and validates the config.json at path.
+// maxConfigBytes is the largest config.json LoadConfig reads; a Llama's is
+// about a kilobyte.
+const maxConfigBytes = 1 << 20
+
+// LoadConfig reads and validates the config.json at path, a regular file of
+// at most a megabyte.
 func LoadConfig(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := regular.ReadFile(path, maxConfigBytes)
 	if err != nil {
 		return Config{}, fmt.Errorf("load config: %w", err)
 	}

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
+	"github.com/wasmgpu/wasmgpu/internal/regular"
 	"github.com/wasmgpu/wasmgpu/internal/safetensors"
 )
 
@@ -22,8 +23,12 @@ const (
 // LoadDir loads a Hugging Face model folder: config.json and a single
 // model.safetensors, mapped read-only with no copy. Every tensor the config
 // calls for must be present with its exact shape, and all must share one
-// dtype (BF16, F16 or F32). Tensors the model does not use are ignored (an
-// lm_head.weight next to tied embeddings among them).
+// dtype (BF16, F16 or F32). A tensor the config does not call for means the
+// config does not describe the file (num_hidden_layers 1 over a 2-layer
+// file would load as a truncated model that answers plausibly and wrongly):
+// it is refused, save two kinds Hugging Face ignores too, an lm_head.weight
+// beside tied embeddings and rotary_emb.inv_freq buffers. Both files must be
+// regular files.
 //
 // Source is left empty: hashing 2.5 GB takes seconds, so the caller sets
 // it when provenance is wanted, with FileSHA256(w.Path). Close the weights
@@ -75,14 +80,40 @@ func bind(cfg Config, f *safetensors.File) (*Weights, error) {
 	if cfg.TieWordEmbeddings {
 		w.LMHead = w.Embed
 	}
+	if err := checkAllUsed(cfg, specs, f); err != nil {
+		return nil, err
+	}
 	return w, nil
+}
+
+// checkAllUsed refuses a file that holds tensors the config does not call
+// for, but for those that are not weights of the model (see LoadDir).
+func checkAllUsed(cfg Config, specs []TensorSpec, f *safetensors.File) error {
+	used := make(map[string]bool, len(specs))
+	for _, s := range specs {
+		used[s.Name] = true
+	}
+	var unused []string
+	for _, t := range f.Tensors() {
+		switch {
+		case used[t.Name], strings.HasSuffix(t.Name, ".rotary_emb.inv_freq"),
+			t.Name == NameLMHead && cfg.TieWordEmbeddings:
+		default:
+			unused = append(unused, t.Name)
+		}
+	}
+	if len(unused) > 0 {
+		return fmt.Errorf("%d tensors config.json does not call for, %q the first (num_hidden_layers %d, tie_word_embeddings %v): the config does not describe this file",
+			len(unused), unused[0], cfg.NumHiddenLayers, cfg.TieWordEmbeddings)
+	}
+	return nil
 }
 
 // FileSHA256 returns "sha256:<hex>" of the file at path: the provenance a
 // result records for real weights. It reads the whole file (seconds for
 // gigabytes), hence separate from LoadDir.
 func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, _, err := regular.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("sha256: %w", err)
 	}

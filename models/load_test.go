@@ -13,19 +13,12 @@ import (
 func TestWriteLoadRoundTrip(t *testing.T) {
 	for _, dt := range []DType{BF16, F16, F32} {
 		t.Run(string(dt), func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "model")
+			dir := filepath.Join(t.TempDir(), "model") // made by WriteSafetensors
 			w, err := Synthetic(Tiny(), 5, dt)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := WriteSafetensors(dir, w); err != nil {
-				t.Fatal(err)
-			}
-			got, err := LoadDir(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer got.Close()
+			got := writeLoad(t, dir, w)
 			if got.DType != dt || got.Config.Hash() != w.Config.Hash() || got.Config.TorchDType != torchDType(dt) {
 				t.Errorf("dtype %s config %+v", got.DType, got.Config)
 			}
@@ -61,7 +54,16 @@ func TestLoadDirUntied(t *testing.T) {
 	cfg := Tiny()
 	cfg.TieWordEmbeddings = false
 	w, _ := Synthetic(cfg, 1, BF16)
-	dir := t.TempDir()
+	got := writeLoad(t, t.TempDir(), w)
+	if got.LMHead.Name != NameLMHead || !bytes.Equal(got.LMHead.Data, w.LMHead.Data) {
+		t.Error("lm_head not loaded")
+	}
+}
+
+// writeLoad writes w as a model folder in dir and loads it back; the
+// loaded weights are closed when the test ends.
+func writeLoad(t *testing.T, dir string, w *Weights) *Weights {
+	t.Helper()
 	if err := WriteSafetensors(dir, w); err != nil {
 		t.Fatal(err)
 	}
@@ -69,10 +71,8 @@ func TestLoadDirUntied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer got.Close()
-	if got.LMHead.Name != NameLMHead || !bytes.Equal(got.LMHead.Data, w.LMHead.Data) {
-		t.Error("lm_head not loaded")
-	}
+	t.Cleanup(func() { got.Close() })
+	return got
 }
 
 // writeModel writes Tiny's config.json and a model.safetensors holding the

@@ -28,21 +28,9 @@ func Llama32_1B() Config {
 // fast tests: vocab 512, hidden 64, 2 layers, 4 heads of 16, 2 KV heads;
 // 131,392 parameters.
 func Tiny() Config {
-	return Config{
-		VocabSize:             512,
-		HiddenSize:            64,
-		IntermediateSize:      192,
-		NumHiddenLayers:       2,
-		NumAttentionHeads:     4,
-		NumKeyValueHeads:      2,
-		HeadDim:               16,
-		RMSNormEps:            1e-5,
-		RopeTheta:             500000,
-		RopeScaling:           &RopeScaling{RopeType: "llama3", Factor: 32, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 8192},
-		TieWordEmbeddings:     true,
-		MaxPositionEmbeddings: 131072,
-		TorchDType:            "bfloat16",
-		BOSTokenID:            1,
-		EOSTokenIDs:           TokenIDs{2},
-	}
+	c := Llama32_1B()
+	c.VocabSize, c.HiddenSize, c.IntermediateSize = 512, 64, 192
+	c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim = 2, 4, 2, 16
+	c.BOSTokenID, c.EOSTokenIDs = 1, TokenIDs{2}
+	return c
 }

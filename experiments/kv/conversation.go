@@ -49,6 +49,7 @@ func (c *Conversation) view(ctx context.Context) ([]byte, *snapshot.State, error
 	l := h.layout
 	m := c.Meta
 	m.KVDType, m.Layers, m.Width, m.MaxSeq = l.KV, len(l.K), l.Width, l.MaxSeq
+	m.Vocab = c.S.Config().VocabSize // a restore checks the tokens before it writes
 	tb := region[l.Tokens : l.Tokens+4*uint32(l.MaxSeq)]
 	if uintptr(unsafe.Pointer(&tb[0]))%4 != 0 {
 		return nil, nil, fmt.Errorf("state region: token ids at %p are not 4-byte aligned", &tb[0])

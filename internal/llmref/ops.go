@@ -63,11 +63,14 @@ func SwiGLU(gate, up []float64) []float64 {
 	return out
 }
 
-// Argmax returns the index of x's largest value, the first on ties; NaN is
-// never the largest, and a row of nothing above −∞ gives 0.
+// Argmax returns the index of x's largest value, the first on ties, or -1
+// when x holds NaN or ±Inf: the contract of device.LLMOps.Argmax.
 func Argmax(x []float32) int {
 	best, idx := float32(math.Inf(-1)), 0
 	for i, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return -1
+		}
 		if v > best {
 			best, idx = v, i
 		}

@@ -47,7 +47,8 @@ func TestOps(t *testing.T) {
 	for _, c := range []struct {
 		x    []float32
 		want int
-	}{{[]float32{1, 3, 3}, 1}, {[]float32{nan, 2, 2}, 1}, {[]float32{float32(math.Inf(-1)), nan}, 0}} {
+	}{{[]float32{1, 3, 3}, 1}, {[]float32{-2, -1, -1}, 1}, {[]float32{nan, 2, 2}, -1},
+		{[]float32{2, float32(math.Inf(1))}, -1}, {[]float32{float32(math.Inf(-1)), 0}, -1}} {
 		if got := Argmax(c.x); got != c.want {
 			t.Errorf("argmax %v = %d, want %d", c.x, got, c.want)
 		}

@@ -7,19 +7,32 @@ import (
 	"testing"
 )
 
-func TestBF16RoundTripExhaustive(t *testing.T) {
-	for i := range 1 << 16 {
-		h := uint16(i)
-		f := BF16ToF32(h)
-		got := F32ToBF16(f)
-		if f != f { // NaN: becomes torch's canonical NaN
-			if got != 0x7fc0 {
-				t.Fatalf("NaN %#04x -> %#04x", h, got)
+// TestRoundTripExhaustive widens every 16-bit pattern to float32 and
+// narrows it back: each comes back as itself, but NaNs, which come back as a
+// NaN (bf16: torch's canonical 0x7fc0; f16: a NaN of the same sign).
+func TestRoundTripExhaustive(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		widen  func(uint16) float32
+		narrow func(float32) uint16
+		nan    func(h, got uint16) bool
+	}{
+		{"BF16", BF16ToF32, F32ToBF16, func(_, got uint16) bool { return got == 0x7fc0 }},
+		{"F16", F16ToF32, F32ToF16, func(h, got uint16) bool { return got&0x7c00 == 0x7c00 && got&0x3ff != 0 && got&0x8000 == h&0x8000 }},
+	} {
+		for i := range 1 << 16 {
+			h := uint16(i)
+			f := c.widen(h)
+			got := c.narrow(f)
+			if f != f {
+				if !c.nan(h, got) {
+					t.Fatalf("%s NaN %#04x -> %#04x", c.name, h, got)
+				}
+				continue
 			}
-			continue
-		}
-		if got != h {
-			t.Fatalf("%#04x -> %v -> %#04x", h, f, got)
+			if got != h {
+				t.Fatalf("%s %#04x -> %v -> %#04x", c.name, h, f, got)
+			}
 		}
 	}
 }
@@ -51,23 +64,6 @@ func TestF32ToBF16(t *testing.T) {
 				t.Errorf("F32ToBF16(%#08x) = %#04x, want %#04x", tt.in, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestF16RoundTripExhaustive(t *testing.T) {
-	for i := range 1 << 16 {
-		h := uint16(i)
-		f := F16ToF32(h)
-		got := F32ToF16(f)
-		if f != f {
-			if got&0x7c00 != 0x7c00 || got&0x3ff == 0 || got&0x8000 != h&0x8000 {
-				t.Fatalf("NaN %#04x -> %#04x", h, got)
-			}
-			continue
-		}
-		if got != h {
-			t.Fatalf("%#04x -> %v -> %#04x", h, f, got)
-		}
 	}
 }
 

@@ -3,7 +3,8 @@ package safetensors
 import (
 	"errors"
 	"fmt"
-	"os"
+
+	"github.com/wasmgpu/wasmgpu/internal/regular"
 )
 
 // File is an open safetensors file whose tensors are zero-copy views of its
@@ -20,19 +21,18 @@ type File struct {
 // Open maps the file at path read-only and validates its header. Tensor data
 // is not read (a 2.5 GB file opens in microseconds); pages are faulted in by
 // whoever touches them.
+//
+// Only a regular file is opened (a FIFO is refused at once, not waited on).
+// A mapped file that shrinks while its tensors are in use makes reads past
+// its new end fault (SIGBUS): the cpu kernels run with
+// runtime/debug.SetPanicOnFault and report that as an error; other readers
+// of the tensors must do the same or keep the file from changing.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, st, err := regular.Open(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: "open", Err: err}
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, &Error{File: path, Msg: "stat", Err: err}
-	}
-	if !st.Mode().IsRegular() {
-		return nil, errorf(path, "", "", "not a regular file")
-	}
 	if st.Size() < 8 {
 		return nil, errorf(path, "", "header length", "file is %d bytes, shorter than the 8-byte header length (truncated?)", st.Size())
 	}

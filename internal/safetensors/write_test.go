@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -66,7 +68,7 @@ func TestWriteOpenRoundTrip(t *testing.T) {
 		if !ok {
 			t.Fatalf("tensor %q missing", want.Name)
 		}
-		if got.DType != want.DType || !equalInts(got.Shape, want.Shape) || !bytes.Equal(got.Data, want.Data) {
+		if got.DType != want.DType || !slices.Equal(got.Shape, want.Shape) || !bytes.Equal(got.Data, want.Data) {
 			t.Errorf("tensor %q: got %+v, want %+v", want.Name, got, want)
 		}
 	}
@@ -81,18 +83,6 @@ func TestWriteOpenRoundTrip(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestOpenTruncated(t *testing.T) {
@@ -163,14 +153,7 @@ func TestStreamRoundTrip(t *testing.T) {
 		t.Errorf("metadata %v", sr.Header().Metadata)
 	}
 	got := map[string][]byte{}
-	for {
-		ti, err := sr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for ti := range each(t, sr) {
 		if ti.Name == "ids" {
 			continue // left unread: Next must skip it
 		}
@@ -247,14 +230,7 @@ func TestStreamSkipsGaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for {
-		ti, err := sr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for ti := range each(t, sr) {
 		b, err := io.ReadAll(sr)
 		if err != nil {
 			t.Fatal(err)
@@ -269,5 +245,23 @@ func TestStreamSkipsGaps(t *testing.T) {
 	}
 	if g := sr.Header().Gaps; len(g) != 3 {
 		t.Errorf("gaps %v", g)
+	}
+}
+
+// each yields the tensors sr.Next returns until io.EOF; another error fails t.
+func each(t *testing.T, sr *Reader) iter.Seq[TensorInfo] {
+	return func(yield func(TensorInfo) bool) {
+		for {
+			ti, err := sr.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !yield(ti) {
+				return
+			}
+		}
 	}
 }

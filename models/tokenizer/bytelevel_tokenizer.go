@@ -23,6 +23,15 @@ var ByteLevelSpecials = []string{
 // It is built as a tokenizer.json in memory and loaded with Load, so Hash
 // identifies it too.
 func NewByteLevel(vocabSize int) (*Tokenizer, error) {
+	data, err := byteLevelJSON(vocabSize)
+	if err != nil {
+		return nil, err
+	}
+	return Load(data, nil)
+}
+
+// byteLevelJSON is the tokenizer.json of NewByteLevel(vocabSize).
+func byteLevelJSON(vocabSize int) ([]byte, error) {
 	minSize := 256 + len(ByteLevelSpecials)
 	if vocabSize < minSize {
 		return nil, fmt.Errorf("tokenizer: byte-level vocab size %d is below %d", vocabSize, minSize)
@@ -31,22 +40,13 @@ func NewByteLevel(vocabSize int) (*Tokenizer, error) {
 	for b := 0; b < 256; b++ {
 		vocab[string(byteToRune[b])] = b
 	}
-	type added struct {
-		ID         int    `json:"id"`
-		Content    string `json:"content"`
-		SingleWord bool   `json:"single_word"`
-		LStrip     bool   `json:"lstrip"`
-		RStrip     bool   `json:"rstrip"`
-		Normalized bool   `json:"normalized"`
-		Special    bool   `json:"special"`
-	}
-	var addedTokens []added
+	var addedTokens []addedSpec
 	for id := 256; id < vocabSize; id++ {
 		content := fmt.Sprintf("<|reserved_special_token_%d|>", id-minSize)
 		if k := id - 256; k < len(ByteLevelSpecials) {
 			content = ByteLevelSpecials[k]
 		}
-		addedTokens = append(addedTokens, added{ID: id, Content: content, Special: true})
+		addedTokens = append(addedTokens, addedSpec{ID: &id, Content: content, Special: true})
 	}
 	spec := map[string]any{
 		"version":      "1.0",
@@ -80,5 +80,5 @@ func NewByteLevel(vocabSize int) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: byte-level spec: %w", err)
 	}
-	return Load(data, nil)
+	return data, nil
 }

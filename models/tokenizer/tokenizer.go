@@ -7,9 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/wasmgpu/wasmgpu/internal/regular"
 )
 
 // Tokenizer encodes text to Llama 3 token ids and back. It is safe for
@@ -59,20 +60,32 @@ func Load(tokenizerJSON, configJSON []byte) (*Tokenizer, error) {
 	return t, nil
 }
 
+// The most bytes LoadDir reads of each file: Llama 3's tokenizer.json is
+// 9 MB, its tokenizer_config.json 50 kB.
+const (
+	maxTokenizerBytes = 256 << 20
+	maxConfigBytes    = 16 << 20
+)
+
 // LoadDir loads tokenizer.json and, if present, tokenizer_config.json from
-// dir.
+// dir. Both must be regular files (a FIFO is refused, not waited on) of
+// bounded size.
 func LoadDir(dir string) (*Tokenizer, error) {
-	tj, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
+	tj, err := regular.ReadFile(filepath.Join(dir, "tokenizer.json"), maxTokenizerBytes)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
-	cj, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	cj, err := regular.ReadFile(filepath.Join(dir, "tokenizer_config.json"), maxConfigBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		cj = nil
 	} else if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
-	return Load(tj, cj)
+	t, err := load(tj, cj)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer %s: %w", dir, err) // err names the file
+	}
+	return t, nil
 }
 
 func load(tokenizerJSON, configJSON []byte) (*Tokenizer, error) {
@@ -106,13 +119,17 @@ func load(tokenizerJSON, configJSON []byte) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
+	// A corrupt tokenizer_config.json is refused even when its bos_token is
+	// not needed: it is not the file its folder claims to hold.
+	var cfg configSpec
+	if configJSON != nil {
+		if err := json.Unmarshal(configJSON, &cfg); err != nil {
+			return nil, fmt.Errorf("tokenizer_config.json: %w", err)
+		}
+	}
 	if !found {
 		bos := "<|begin_of_text|>"
 		if configJSON != nil {
-			var cfg configSpec
-			if err := json.Unmarshal(configJSON, &cfg); err != nil {
-				return nil, fmt.Errorf("tokenizer_config.json: %w", err)
-			}
 			if bos, err = tokenContent(cfg.BOSToken, "bos_token"); err != nil {
 				return nil, err
 			}

@@ -79,7 +79,8 @@ type LLMOps interface {
 	Add(x, y Span, count int) error
 
 	// Argmax writes, for each row of x, the index of its largest value (the first
-	// on ties; NaN is never the largest) to out.
+	// on ties) to out, or -1 for a row that holds NaN or ±Inf (the engine reports
+	// such logits as an error, naming the position).
 	//
 	// x f32[n, width] in; out i32[n] out. Batching: row-wise.
 	Argmax(x, out Span, n, width int) error

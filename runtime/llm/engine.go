@@ -218,11 +218,15 @@ func (e *Engine) Reset() {
 
 // Resume takes the position and next token from the state region's header,
 // after its bytes were restored from a snapshot, and refuses a header written
-// by an engine of another model, KV dtype or geometry.
+// by an engine of another model, KV dtype or geometry, or one whose position
+// or next token this engine cannot hold. A refused header leaves the engine
+// reset (Reset: position 0, its header rewritten), never at a position its
+// cache may not hold.
 func (e *Engine) Resume() error {
 	pos, next, err := e.readHeader()
 	if err != nil {
-		return fmt.Errorf("llm resume: %w", err)
+		e.Reset()
+		return fmt.Errorf("llm resume: %w (the conversation is reset)", err)
 	}
 	e.pos, e.next, e.logitRows = pos, next, 0
 	return nil
@@ -341,6 +345,10 @@ func (e *Engine) pick() (int32, error) {
 			return 0, fmt.Errorf("llm sync: %w", err)
 		}
 		t = e.sample(e.logits[:e.cfg.VocabSize])
+	}
+	// t is the token after the last one processed (position e.pos-1).
+	if t == nonFinite {
+		return 0, fmt.Errorf("llm: the logits at position %d hold NaN or infinity (weights or activations that are not finite)", e.pos-1)
 	}
 	if t < 0 || int(t) >= e.cfg.VocabSize {
 		return 0, fmt.Errorf("llm: device picked token %d outside the vocabulary", t)

@@ -18,6 +18,12 @@ func newTiny(t testing.TB, mode device.Mode, opt Options) (*Engine, *models.Weig
 	if err != nil {
 		t.Fatal(err)
 	}
+	return nativeOn(t, w, mode, opt), w
+}
+
+// nativeOn returns a native engine on the cpu device over w.
+func nativeOn(t testing.TB, w *models.Weights, mode device.Mode, opt Options) *Engine {
+	t.Helper()
 	d, _ := cpu.Open()
 	mem, err := d.NewMemory(mode, 64<<20)
 	if err != nil {
@@ -32,7 +38,7 @@ func newTiny(t testing.TB, mode device.Mode, opt Options) (*Engine, *models.Weig
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e, w
+	return e
 }
 
 func prompt(n, vocab int) []int32 {

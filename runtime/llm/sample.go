@@ -5,23 +5,28 @@ import (
 	"slices"
 )
 
+// nonFinite is the token a pick returns for logits that hold NaN or an
+// infinity: Argmax's answer for such a row (device.LLMOps), and sample's.
+const nonFinite = -1
+
 // sample draws a token from softmax(logits/temperature), restricted to the
 // top-p nucleus when 0 < topP < 1, as llama2.c's sample_topp: candidates
 // below (1-topP)/(n-1) cannot be in the nucleus and are dropped before the
-// sort. Probabilities are float64.
+// sort. Probabilities are float64. Logits that hold NaN or an infinity give
+// nonFinite.
 func (e *Engine) sample(logits []float32) int32 {
 	n := len(logits)
 	m := float32(math.Inf(-1))
 	for _, v := range logits {
+		if !(v >= -math.MaxFloat32 && v <= math.MaxFloat32) {
+			return nonFinite
+		}
 		m = max(m, v)
 	}
 	probs := make([]float64, n)
 	var sum float64
 	for i, v := range logits {
 		p := math.Exp(float64(v-m) / float64(e.temperature))
-		if p != p { // NaN logits never win
-			p = 0
-		}
 		probs[i] = p
 		sum += p
 	}

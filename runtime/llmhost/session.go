@@ -3,11 +3,20 @@
 // linear memory and calls the host's kernels) or natively (the same engine
 // driven by host Go over the same device memory), behind one interface, so an
 // experiment can time and compare the two with identical code.
+//
+// A guest session is bounded by its runtime's wasm.Limits: each call into it
+// has a deadline, and a session stopped by one (or by its context, or Close)
+// is closed; its later calls fail with wasm.ErrClosed. Both kinds turn a
+// fault of the kernels reading mapped weights (a model.safetensors truncated
+// while in use) into an error instead of the death of the process. A restore
+// the engine refuses (Resume) leaves the session reset to an empty
+// conversation, never at a position its cache does not hold.
 package llmhost
 
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
@@ -37,6 +46,8 @@ type Session interface {
 	Logits(ctx context.Context) ([]float32, error)
 	// Memory is the device memory the session's engine lives in.
 	Memory() device.Memory
+	// Config is the model's configuration.
+	Config() models.Config
 	// Close releases the session's memory (not the weights).
 	Close(ctx context.Context) error
 }
@@ -83,10 +94,12 @@ func NewNative(d device.Device, mode device.Mode, cfg models.Config, w device.We
 
 func (s *native) Reset(context.Context) error { s.e.Reset(); return nil }
 func (s *native) Prefill(_ context.Context, t []int32) (int32, error) {
-	return s.e.Prefill(t)
+	return guard(func() (int32, error) { return s.e.Prefill(t) })
 }
-func (s *native) Decode(_ context.Context, t int32) (int32, error) { return s.e.Decode(t) }
-func (s *native) Pos(context.Context) (int, error)                 { return s.e.Pos(), nil }
+func (s *native) Decode(_ context.Context, t int32) (int32, error) {
+	return guard(func() (int32, error) { return s.e.Decode(t) })
+}
+func (s *native) Pos(context.Context) (int, error) { return s.e.Pos(), nil }
 func (s *native) State(context.Context) ([]byte, error) {
 	b := s.e.State()
 	return s.mem.Bytes()[b.Off : b.Off+b.Len], nil
@@ -97,10 +110,28 @@ func (s *native) SetSampling(_ context.Context, t, p float32, seed uint64) error
 }
 func (s *native) Logits(context.Context) ([]float32, error) { return s.e.Logits(), nil }
 func (s *native) Memory() device.Memory                     { return s.mem }
+func (s *native) Config() models.Config                     { return s.e.Config() }
 func (s *native) Close(context.Context) error               { return s.mem.Close() }
 
+// guard runs a forward pass with debug.SetPanicOnFault on, so that a kernel
+// reading a weights mapping whose file shrank panics instead of killing the
+// process, and turns such a panic (or any other from the kernels) into an
+// error. A guest session gets the same from runtime/wasm's host calls.
+func guard(pass func() (int32, error)) (tok int32, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("native session: %w", device.Recovered(r))
+		}
+	}()
+	return pass()
+}
+
 // guestSession is a Session whose engine runs inside a Wasm guest.
-type guestSession struct{ g *wasm.Guest }
+type guestSession struct {
+	g   *wasm.Guest
+	cfg models.Config
+}
 
 // NewGuest instantiates a guest from rt (whose memory limit must hold
 // MemoryBytes), binds the weights and makes its engine.
@@ -114,7 +145,7 @@ func NewGuest(ctx context.Context, rt *wasm.Runtime, d device.Device, mode devic
 		g.Close(ctx)
 		return nil, fmt.Errorf("guest session: %w", err)
 	}
-	return &guestSession{g: g}, nil
+	return &guestSession{g: g, cfg: cfg}, nil
 }
 
 func (s *guestSession) Reset(ctx context.Context) error { return s.g.LLMReset(ctx) }
@@ -132,4 +163,5 @@ func (s *guestSession) SetSampling(ctx context.Context, t, p float32, seed uint6
 }
 func (s *guestSession) Logits(ctx context.Context) ([]float32, error) { return s.g.LLMLogits(ctx) }
 func (s *guestSession) Memory() device.Memory                         { return s.g.Memory() }
+func (s *guestSession) Config() models.Config                         { return s.cfg }
 func (s *guestSession) Close(ctx context.Context) error               { return s.g.Close(ctx) }

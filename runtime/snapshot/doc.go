@@ -39,11 +39,16 @@
 //
 // A restore refuses a snapshot that does not fit its destination and names
 // the field: another model (fingerprint), KV dtype, layer count, width,
-// layout, tokenizer or format version, or more tokens than the destination
-// holds. Errors found in the header leave the destination untouched; once
-// tensor data has started to land in it, any error (a truncated stream, a
-// bad checksum) sets the destination's Pos to 0, and the caller must not use
-// its cache or tokens.
+// layout, tokenizer or format version, more tokens than the destination
+// holds, or a next token or token id outside its vocabulary (Meta.Vocab).
+// Restore opens only a regular file (a FIFO is refused, not waited on) and
+// checks its size against the header. All of that, the token ids included
+// (they come first in the file and are read aside), is checked before a
+// byte of the destination is written, and a refusal leaves it untouched:
+// what the engine will check when it adopts the state cannot fail after
+// the write. Once cache data has started to land, any error (a truncated
+// stream, a bad checksum) sets the destination's Pos to 0, and the caller
+// must not use its cache or tokens, but reset the conversation.
 //
 // The package depends on no engine: it works on State, plain byte views of
 // the caches that the engine (runtime/llm) hands over.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/wasmgpu/wasmgpu/internal/safetensors"
@@ -74,7 +75,7 @@ func checkLayout(h *safetensors.Header, want []safetensors.Tensor) (int64, error
 		if t.DType != w.DType {
 			return 0, fmt.Errorf("tensor %q: dtype %s, want %s", w.Name, t.DType, w.DType)
 		}
-		if !equalShape(t.Shape, w.Shape) {
+		if !slices.Equal(t.Shape, w.Shape) {
 			return 0, fmt.Errorf("tensor %q: shape %v, want %v", w.Name, t.Shape, w.Shape)
 		}
 		size := int64(len(w.Data))
@@ -87,18 +88,6 @@ func checkLayout(h *safetensors.Header, want []safetensors.Tensor) (int64, error
 		return 0, fmt.Errorf("tensor %q: not part of a snapshot", name)
 	}
 	return off, nil
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // checkCanonical verifies that raw, a JSON header that parsed and matched

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +75,21 @@ func untouched(dst *State) bool {
 		}
 	}
 	return true
+}
+
+// mustRefuse reads the snapshot img into dst (as emptyState made it) and
+// fails t unless that fails with an error containing want and leaves dst
+// untouched; it returns the error.
+func mustRefuse(t *testing.T, img []byte, dst *State, want string) error {
+	t.Helper()
+	_, err := ReadFrom(bytes.NewReader(img), dst)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want one containing %q", err, want)
+	}
+	if !untouched(dst) {
+		t.Error("a refused snapshot touched the destination")
+	}
+	return err
 }
 
 // sameState fails t unless got holds want's tokens and live rows and its rows

@@ -60,6 +60,12 @@ type Meta struct {
 	// destination's MaxSeq is its capacity, and a snapshot of more tokens is
 	// refused.
 	MaxSeq int
+	// Vocab is the model's vocabulary size, for Restore only (Save does
+	// not record it: the fingerprint names the model): a snapshot whose next
+	// token or any token id is not below it is refused before a byte of the
+	// destination is written, so that the engine that adopts the restored
+	// state cannot refuse it afterwards. Zero skips the check.
+	Vocab int
 	// Layout is LayoutRowMajor; "" means LayoutRowMajor.
 	Layout string
 	// Tokenizer identifies the tokenizer (a hash) or is "". Restore

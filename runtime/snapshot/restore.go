@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"os"
 
+	"github.com/wasmgpu/wasmgpu/internal/regular"
 	"github.com/wasmgpu/wasmgpu/internal/safetensors"
 )
 
@@ -31,24 +31,21 @@ type Info struct {
 // into.Next and into.Tokens are set and the rows past Pos are left as they
 // were.
 //
-// A snapshot that does not fit (*MismatchError, naming the field) or whose
-// header is corrupt is refused before into is touched. An error after that
-// (a truncated file, a bad checksum: errors.Is(err, ErrChecksum)) leaves
-// into.Pos at 0 and into's caches partly overwritten: the caller must not
-// use them.
+// Everything that can be checked before tensor data lands is checked first,
+// and a failure leaves into exactly as it was: a path that is not a regular
+// file (a FIFO is refused, not waited on), a snapshot that does not fit
+// (*MismatchError, naming the field) or whose header is corrupt, a size
+// that disagrees with the header, and a next token or token id outside
+// into.Meta.Vocab (the token ids are read and checked before the caches).
+// An error after that (a truncated file, a bad checksum: errors.Is(err,
+// ErrChecksum)) leaves into.Pos at 0 and into's caches partly overwritten:
+// the caller must not use them, and should reset the conversation.
 func Restore(path string, into *State) (Info, error) {
-	f, err := os.Open(path)
+	f, fi, err := regular.Open(path)
 	if err != nil {
 		return Info{}, fmt.Errorf("snapshot restore: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return Info{}, fmt.Errorf("snapshot restore %s: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return Info{}, fmt.Errorf("snapshot restore %s: not a regular file", path)
-	}
 	info, err := restore(f, fi.Size(), path, into)
 	if err != nil {
 		return info, fmt.Errorf("snapshot restore %s: %w", path, err)
@@ -136,33 +133,62 @@ func restore(r io.Reader, size int64, name string, into *State) (Info, error) {
 	}
 	info.DataBytes = dataSize
 	info.Bytes = hdrLen + dataSize
-
-	// From here on into is written: any error leaves it invalid.
-	into.invalidate()
-	pieces := make([][]byte, len(want))
-	for i, t := range want {
-		pieces[i] = t.Data
+	vocab := into.Meta.Vocab
+	if vocab > 0 && h.next >= int32(min(vocab, 1<<31-1)) {
+		return info, fmt.Errorf("%s: %d is outside the destination's vocabulary of %d", KeyNext, h.next, vocab)
 	}
+
+	// The token ids come first in the file and are read into tok, not into
+	// the destination: check them before a byte of the caches moves.
+	ra, isFile := r.(io.ReaderAt)
+	isFile = isFile && size >= 0
 	var crc uint32
-	if ra, ok := r.(io.ReaderAt); ok && size >= 0 {
-		// A file: read pieces at their offsets on several cores.
-		crc, err = readAtCRC(ra, hdrLen, pieces)
+	if isFile {
+		crc, err = readAtCRC(ra, hdrLen, [][]byte{tok})
 	} else {
-		crc, err = readCRC(r, pieces)
+		crc, err = readCRC(r, [][]byte{tok})
 	}
 	if err != nil {
 		return info, fmt.Errorf("data: %w (truncated snapshot?)", err)
 	}
-	if crc != h.dataCRC {
+	ids := make([]int32, h.pos)
+	for i := range ids {
+		id := int32(binary.LittleEndian.Uint32(tok[4*i:]))
+		switch {
+		case id < 0:
+			return info, fmt.Errorf("tokens: id %d at position %d is negative (corrupt snapshot)", id, i)
+		case vocab > 0 && int(id) >= vocab:
+			return info, fmt.Errorf("tokens: id %d at position %d is outside the destination's vocabulary of %d", id, i, vocab)
+		}
+		ids[i] = id
+	}
+
+	// From here on into is written: any error leaves it invalid.
+	into.invalidate()
+	pieces := make([][]byte, 0, len(want)-1)
+	var cacheBytes int64
+	for _, t := range want[1:] {
+		pieces = append(pieces, t.Data)
+		cacheBytes += int64(len(t.Data))
+	}
+	var cacheCRC uint32
+	if isFile {
+		// A file: read pieces at their offsets on several cores.
+		cacheCRC, err = readAtCRC(ra, hdrLen+int64(len(tok)), pieces)
+	} else {
+		cacheCRC, err = readCRC(r, pieces)
+	}
+	if err != nil {
+		return info, fmt.Errorf("data: %w (truncated snapshot?)", err)
+	}
+	if crc = crc32Combine(crc, cacheCRC, cacheBytes); crc != h.dataCRC {
 		return info, fmt.Errorf("%s: data checksum is %s, computed %s: %w", KeyDataCRC, crcString(h.dataCRC), crcString(crc), ErrChecksum)
 	}
 	if cap(into.Tokens) < h.pos {
 		into.Tokens = make([]int32, h.pos)
 	}
 	into.Tokens = into.Tokens[:h.pos]
-	for i := range into.Tokens {
-		into.Tokens[i] = int32(binary.LittleEndian.Uint32(tok[4*i:]))
-	}
+	copy(into.Tokens, ids)
 	into.Pos, into.Next = h.pos, h.next
 	return info, nil
 }

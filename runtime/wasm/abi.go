@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -57,6 +58,10 @@ func registerABI(ctx context.Context, rt wazero.Runtime, extra []HostFunc) error
 				g.Calls++
 				g.caller = mod
 				g.fn = fn.Name
+				if g.stopping(mod) {
+					panic(g.stopTrap())
+				}
+				defer g.leave(debug.SetPanicOnFault(true))
 				fn.Fn(ctx, g, stack)
 			}), fn.Params, fn.Results).Export(fn.Name)
 	}
@@ -66,6 +71,44 @@ func registerABI(ctx context.Context, rt wazero.Runtime, extra []HostFunc) error
 	return nil
 }
 
+// leave ends every host call. A panic on the way out becomes a TrapError of
+// this call (a device's or gonum's panic, a memory fault reading a weights
+// mapping whose file shrank: the call runs with debug.SetPanicOnFault, so a
+// fault is a panic, not the death of the process). A guest that is being
+// stopped traps here even if its kernel returned, as the kernel may have been
+// cut short. fault is the goroutine's SetPanicOnFault setting to restore.
+func (g *Guest) leave(fault bool) {
+	debug.SetPanicOnFault(fault)
+	r := recover()
+	if g.stopping(g.caller) {
+		panic(g.stopTrap())
+	}
+	if r == nil {
+		return
+	}
+	t, ok := r.(*TrapError)
+	switch {
+	case !ok:
+		err := device.Recovered(r)
+		t = &TrapError{Func: g.fn, Msg: err.Error(), Err: err}
+	case t.Err != nil:
+		// A trap made of a recovered fault (llm_abi.go's): say what it was.
+		if mf, isFault := device.Recovered(t.Err).(*device.MemoryFault); isFault {
+			t = &TrapError{Func: g.fn, Msg: mf.Error(), Err: mf}
+		}
+	}
+	if st := g.scratchTrap(t.Err); st != nil {
+		t = st
+	}
+	panic(t)
+}
+
+// stopTrap is the trap of a host call made, or running, while the guest is
+// being stopped; Guest.Call reports why it was stopped instead.
+func (g *Guest) stopTrap() *TrapError {
+	return &TrapError{Func: g.fn, Msg: "the guest is being stopped"}
+}
+
 // hostMatMul is matmul(a, a_len, b, b_len, c, c_len, m, n, k).
 func hostMatMul(_ context.Context, g *Guest, stack []uint64) {
 	a := g.Span("A", stack[0], stack[1])
@@ -73,14 +116,23 @@ func hostMatMul(_ context.Context, g *Guest, stack []uint64) {
 	c := g.Span("C", stack[4], stack[5])
 	m, n, k := api.DecodeU32(stack[6]), api.DecodeU32(stack[7]), api.DecodeU32(stack[8])
 	g.NoOverlap([]device.Span{a, b}, []device.Span{c})
-	if want := uint64(m) * uint64(k) * 4; a.Len != want {
-		g.Trap("A is %d bytes, want %d for %d×%d float32", a.Len, want, m, k)
+	for _, op := range []struct {
+		name string
+		s    device.Span
+		r, c uint32
+	}{{"A", a, m, k}, {"B", b, k, n}, {"C", c, m, n}} {
+		// r·c < 2^64 always; ·4 can wrap (m = k = 2^31), so compare the
+		// element count with the span's, and the span's bytes with 4·that.
+		if elems := uint64(op.r) * uint64(op.c); op.s.Len%4 != 0 || op.s.Len/4 != elems {
+			g.Trap("%s is %d bytes, want %d×%d float32 (%d elements)", op.name, op.s.Len, op.r, op.c, elems)
+		}
 	}
-	if want := uint64(k) * uint64(n) * 4; b.Len != want {
-		g.Trap("B is %d bytes, want %d for %d×%d float32", b.Len, want, k, n)
+	if m == 0 || n == 0 || k == 0 {
+		g.Trap("dimensions %d×%d×%d must be positive", m, n, k)
 	}
-	if want := uint64(m) * uint64(n) * 4; c.Len != want {
-		g.Trap("C is %d bytes, want %d for %d×%d float32", c.Len, want, m, n)
+	// m·k and k·n fit the guest's memory, so m·n·k < 2^32·2^30: no wrap.
+	if w := uint64(m) * uint64(n) * uint64(k); w > g.limits.MaxCallWork {
+		panic(g.limitTrap("MaxCallWork", "matmul of %d×%d×%d asks for %d multiply-adds, more than the guest's limit of %d", m, n, k, w, g.limits.MaxCallWork))
 	}
 	rep, err := g.mem.MatMul(a, b, c, int(m), int(n), int(k))
 	if err != nil {

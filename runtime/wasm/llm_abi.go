@@ -70,6 +70,9 @@ func llmFunc(op llmabi.Op) HostFunc {
 			err = c.Validate(uint64(g.caller.Memory().Size()), g.Weights)
 		}
 		if err == nil {
+			if w := c.Work(g.Weights); w > g.limits.MaxCallWork {
+				panic(g.limitTrap("MaxCallWork", "%s asks for %d multiply-adds, more than the guest's limit of %d", op, w, g.limits.MaxCallWork))
+			}
 			err = llmabi.Dispatch(ops, g.Weights, &c)
 		}
 		if err != nil {

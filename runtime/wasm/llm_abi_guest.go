@@ -35,7 +35,7 @@ func (g *Guest) LLMInit(ctx context.Context, cfg models.Config, kv device.KVDTyp
 	if err != nil {
 		return fmt.Errorf("llm init: %w", err)
 	}
-	if !g.mod.Memory().Write(uint32(res[0]), js) {
+	if !g.write(uint32(res[0]), js) {
 		return errors.New("llm init: guest returned a config buffer outside its memory")
 	}
 	return g.llmStatus(ctx, "llm_init", res[0], uint64(len(js)), uint64(code), uint64(maxSeq), uint64(maxBatch))
@@ -95,7 +95,7 @@ func (g *Guest) llmTokens(ctx context.Context, tokens []int32) (uint64, error) {
 		return 0, err
 	}
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&tokens[0])), 4*len(tokens))
-	if !g.mod.Memory().Write(uint32(res[0]), b) {
+	if !g.write(uint32(res[0]), b) {
 		return 0, errors.New("llm: guest token buffer is outside its memory")
 	}
 	return res[0], nil

@@ -2,7 +2,6 @@ package wasm_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -191,24 +190,9 @@ func hostileLLMCases(v, size uint32) []rawLLM {
 }
 
 // callRaw writes c's arguments where the guest's llm_raw reads them and
-// calls it.
+// calls it (callRawCtx, without a deadline).
 func callRaw(g *wasm.Guest, c rawLLM) error {
-	ctx := context.Background()
-	p, err := g.Call(ctx, "llm_raw_args")
-	if err != nil {
-		return err
-	}
-	b := make([]byte, 4*maxWire)
-	for i, a := range c.args {
-		binary.LittleEndian.PutUint32(b[4*i:], a)
-	}
-	mem := g.Memory().Bytes()
-	if p[0] > uint64(len(mem)-len(b)) {
-		return fmt.Errorf("llm_raw_args %#x is outside the guest's memory", p[0])
-	}
-	copy(mem[p[0]:], b)
-	_, err = g.Call(ctx, "llm_raw", uint64(c.op))
-	return err
+	return callRawCtx(context.Background(), g, c)
 }
 
 // maxWire is the most wire words an op takes: llm_raw's argument block.

@@ -2,7 +2,7 @@
 // guest instance a linear memory that a compute device can see, and exposes the
 // device to the guest through a small host ABI of kernels that take offsets.
 //
-// Three decisions carry the zero-copy chain (RATIONALE.md says more):
+// Four decisions carry the zero-copy chain and its sandbox (RATIONALE.md says more):
 //
 //   - The linear memory comes from device.Device.NewMemory and is installed
 //     with wazero's experimental.WithMemoryAllocator. Its base never moves
@@ -10,6 +10,11 @@
 //     wazero's default allocator moves the base on growth.
 //   - The memory limit is set per Runtime (Config.MaxMemory): wazero reserves
 //     that much address space for every instance, 4 GiB if left unset.
+//   - Every guest is bounded in time and host work (Limits, limits.go): each
+//     call has a deadline, compiled with wazero's WithCloseOnContextDone so
+//     that even a loop with no host call ends at it, and the device's
+//     kernels stop between chunks. A stopped guest is closed; the others
+//     run on.
 //   - Every (ptr, len) a guest passes is checked against the current memory
 //     size in 64-bit arithmetic before a device sees it; a violation traps the
 //     guest with a TrapError naming the function and the range. Without the
@@ -46,12 +51,16 @@ type Config struct {
 	// Funcs are extra host functions exported to the guest beside the core
 	// ABI (see abi.go), in the same "wasmgpu" module.
 	Funcs []HostFunc
+	// Limits bound each guest's time and host work; zero fields take the
+	// defaults (see Limits).
+	Limits Limits
 }
 
 // Runtime holds a compiled guest and the host ABI; it makes guest instances.
 type Runtime struct {
 	cfg      Config
 	maxBytes uint64
+	limits   Limits // cfg.Limits with the defaults filled in
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 }
@@ -69,7 +78,11 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if pages > 65536 {
 		return nil, fmt.Errorf("wasm runtime: memory limit %d bytes exceeds 4 GiB", max)
 	}
-	rc := wazero.NewRuntimeConfigCompiler().WithMemoryLimitPages(uint32(pages))
+	// WithCloseOnContextDone makes every compiled loop check, at each
+	// iteration, whether its module was closed: without it a guest spinning
+	// with no host call ignores its deadline and Close, and the host's next
+	// garbage collection waits for it for ever.
+	rc := wazero.NewRuntimeConfigCompiler().WithMemoryLimitPages(uint32(pages)).WithCloseOnContextDone(true)
 	if cfg.CacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
@@ -78,7 +91,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		rc = rc.WithCompilationCache(cache)
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
-	r := &Runtime{cfg: cfg, maxBytes: pages * pageSize, rt: rt}
+	r := &Runtime{cfg: cfg, maxBytes: pages * pageSize, limits: cfg.Limits.resolve(pages * pageSize), rt: rt}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("wasm runtime: instantiate WASI: %w", err)
@@ -98,6 +111,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 
 // MaxMemory is the linear-memory limit in bytes every instance reserves.
 func (r *Runtime) MaxMemory() uint64 { return r.maxBytes }
+
+// Limits are the limits every guest of the runtime gets, defaults filled in.
+func (r *Runtime) Limits() Limits { return r.limits }
 
 // Close releases the runtime and every instance it made.
 func (r *Runtime) Close(ctx context.Context) error {

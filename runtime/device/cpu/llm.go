@@ -131,7 +131,7 @@ func (m *Memory) Linear(w device.Weights, weight int, x, outS device.Span, n int
 		return err
 	}
 	st := m.stageOps(operand.In(x), operand.Out(outS))
-	linear(t, f32s(st.views[0]), f32s(st.views[1]), n)
+	linear(m.stop, t, f32s(st.views[0]), f32s(st.views[1]), n)
 	st.finish()
 	return nil
 }
@@ -172,7 +172,7 @@ func (m *Memory) Attention(q, kCache, vCache, outS device.Span, dt device.KVDTyp
 	k := device.Span{Off: kCache.Off, Len: used}
 	v := device.Span{Off: vCache.Off, Len: used}
 	st := m.stageOps(operand.In(q), operand.In(k), operand.In(v), operand.Out(outS))
-	attention(f32s(st.views[0]), st.views[1], st.views[2], f32s(st.views[3]), dt, n, pos, heads, kvHeads, headDim)
+	attention(m.stop, f32s(st.views[0]), st.views[1], st.views[2], f32s(st.views[3]), dt, n, pos, heads, kvHeads, headDim)
 	st.finish()
 	return nil
 }

@@ -147,7 +147,7 @@ func BenchmarkAttention(b *testing.B) {
 			out := make([]float32, heads*headDim)
 			for b.Loop() {
 				for range layers {
-					attention(q, kc, vc, out, device.KVBF16, 1, pos, heads, kvHeads, headDim)
+					attention(nil, q, kc, vc, out, device.KVBF16, 1, pos, heads, kvHeads, headDim)
 				}
 			}
 		})

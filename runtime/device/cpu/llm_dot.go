@@ -43,6 +43,12 @@ type cacheRows struct {
 	off, width int
 }
 
+// from returns the rows from row j on.
+func (c cacheRows) from(j int) cacheRows {
+	c.off += j * c.width
+	return c
+}
+
 // dots sets p[j] = row j · x for the first len(p) rows.
 func (c cacheRows) dots(x, p []float32) {
 	switch c.dt {

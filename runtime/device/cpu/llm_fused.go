@@ -37,7 +37,7 @@ func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb dev
 			tasks = appendGemvTasks(tasks, i, t)
 		}
 		xp := packFor(ts, xv)
-		parallel(len(tasks), 1, func(_ *worker, lo, hi int) {
+		parallel(m.stop, len(tasks), 1, func(_ *worker, lo, hi int) {
 			for _, tk := range tasks[lo:hi] {
 				gemvRows(ts[tk.mat], xv, xp, f32s(st.views[2+tk.mat])[tk.lo:tk.hi], tk.lo, tk.hi)
 			}
@@ -47,7 +47,7 @@ func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb dev
 		}
 	} else {
 		for i, t := range ts {
-			linear(t, xv, f32s(st.views[2+i]), n)
+			linear(m.stop, t, xv, f32s(st.views[2+i]), n)
 		}
 	}
 	st.finish()
@@ -66,8 +66,8 @@ func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, outS 
 		st := m.stageOps(operand.In(x), operand.Scratch(xb), operand.Scratch(tmp), operand.Out(outS))
 		xv, tv, ov := f32s(st.views[1]), f32s(st.views[2]), f32s(st.views[3])
 		rmsnorm(nt, f32s(st.views[0]), xv, n, eps)
-		linear(g, xv, ov, n)
-		linear(u, xv, tv, n)
+		linear(m.stop, g, xv, ov, n)
+		linear(m.stop, u, xv, tv, n)
 		swiglu(ov, tv, ov)
 		st.finish()
 		return nil
@@ -77,7 +77,7 @@ func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, outS 
 	rmsnorm(nt, f32s(st.views[0]), xv, 1, eps)
 	tasks := appendGemvTasks(nil, 0, g)
 	xp := packFor([]device.WeightTensor{g}, xv)
-	parallel(len(tasks), 1, func(wk *worker, lo, hi int) {
+	parallel(m.stop, len(tasks), 1, func(wk *worker, lo, hi int) {
 		for _, tk := range tasks[lo:hi] {
 			o := ov[tk.lo:tk.hi]
 			uv := wk.floats(tk.hi - tk.lo)
@@ -104,7 +104,7 @@ func (m *Memory) LinearAdd(w device.Weights, weight int, x, tmp, resid device.Sp
 	if n != 1 {
 		st := m.stageOps(operand.In(x), operand.Scratch(tmp), operand.InOut(resid))
 		tv := f32s(st.views[1])
-		linear(t, f32s(st.views[0]), tv, n)
+		linear(m.stop, t, f32s(st.views[0]), tv, n)
 		add(f32s(st.views[2]), tv)
 		st.finish()
 		return nil
@@ -113,7 +113,7 @@ func (m *Memory) LinearAdd(w device.Weights, weight int, x, tmp, resid device.Sp
 	xv, rv := f32s(st.views[0]), f32s(st.views[1])
 	tasks := appendGemvTasks(nil, 0, t)
 	xp := packFor([]device.WeightTensor{t}, xv)
-	parallel(len(tasks), 1, func(wk *worker, lo, hi int) {
+	parallel(m.stop, len(tasks), 1, func(wk *worker, lo, hi int) {
 		for _, tk := range tasks[lo:hi] {
 			tv := wk.floats(tk.hi - tk.lo)
 			gemvRows(t, xv, xp, tv, tk.lo, tk.hi)

@@ -56,7 +56,7 @@ func TestAttentionMatchesFloat64(t *testing.T) {
 				for i := range got {
 					got[i] = float32(math.NaN())
 				}
-				attention(q, kc, vc, got, dt, n, pos, heads, kvHeads, headDim)
+				attention(nil, q, kc, vc, got, dt, n, pos, heads, kvHeads, headDim)
 				want := refAttention(q, kc, vc, dt, n, pos, heads, kvHeads, headDim)
 				for i := range got {
 					// Outputs are convex combinations of values of order 1;

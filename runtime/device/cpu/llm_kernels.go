@@ -95,13 +95,15 @@ func sumSquares(x []float32) float64 {
 // multiple of 8 rows, the GEMV kernel's pass. One token (decode) is a GEMV
 // that streams each weight once, x packed once for all the chunks; several
 // (prefill) a GEMM that reads each weight row once per block of tokens.
-func linear(t device.WeightTensor, x, out []float32, n int) {
+//
+// stop is the Memory's stopper (see parallel).
+func linear(stop *stopper, t device.WeightTensor, x, out []float32, n int) {
 	outDim, in := t.Shape[0], t.Shape[1]
 	x, out = x[:n*in], out[:n*outDim]
 	if n == 1 {
 		// The bf16 GEMV wants x rearranged; do it once, not per chunk.
 		xp := packFor([]device.WeightTensor{t}, x)
-		parallel(outDim, gemvGrain(t), func(_ *worker, lo, hi int) {
+		parallel(stop, outDim, gemvGrain(t), func(_ *worker, lo, hi int) {
 			gemvRows(t, x, xp, out[lo:hi], lo, hi)
 		})
 		if xp != nil {
@@ -110,7 +112,7 @@ func linear(t device.WeightTensor, x, out []float32, n int) {
 		return
 	}
 	grain := (max(1, parallelWork/(in*n)) + 7) &^ 7
-	parallel(outDim, grain, func(_ *worker, lo, hi int) {
+	parallel(stop, outDim, grain, func(_ *worker, lo, hi int) {
 		switch t.DType {
 		case "BF16":
 			simd.GemmBF16Rows(u16(t.Data), x, out, n, outDim, in, lo, hi)
@@ -191,36 +193,86 @@ func kvstore(src []float32, dst []byte, dt device.KVDType, count int) {
 	}
 }
 
+// attnTile is how many cached keys attention scores at a time: the scratch
+// of one query head, whatever the context. Scores used to take pos+n
+// float32s per worker, sized by the guest's pos and n and kept by the pool,
+// so one hostile call left gigabytes held. 1024 keeps every context up to
+// 1024 tokens (all of this project's decode runs but the longest) in one
+// tile, computed exactly as before.
+const attnTile = 1024
+
 // attention computes, for each query token t and head h, softmax over the
 // scaled dot products with cached keys 0..pos+t, then the weighted sum of
 // cached values. The (token, kv head) pairs are split over the worker pool;
 // a pair's query heads share its keys and values, which stay in the core's
 // cache from one head to the next. A head's scores are a strided GEMV over
 // its cached keys and its output a strided weighted sum of its cached values
-// (internal/simd, cacheRows), the scores in the worker's scratch.
-func attention(q []float32, kc, vc []byte, out []float32, dt device.KVDType, n, pos, heads, kvHeads, headDim int) {
+// (internal/simd, cacheRows), attnTile keys at a time in the worker's
+// scratch (attendHead). stop is the Memory's stopper (see parallel).
+func attention(stop *stopper, q []float32, kc, vc []byte, out []float32, dt device.KVDType, n, pos, heads, kvHeads, headDim int) {
 	group := heads / kvHeads
 	width := kvHeads * headDim // elements in a cache row
 	scale := float32(1 / math.Sqrt(float64(headDim)))
 	grain := max(1, parallelWork/((pos+n)*headDim*2*group))
-	parallel(n*kvHeads, grain, func(w *worker, lo, hi int) {
-		scratch := w.floats(pos + n)
+	parallel(stop, n*kvHeads, grain, func(w *worker, lo, hi int) {
+		tile := w.floats(min(attnTile, pos+n))
 		for u := lo; u < hi; u++ {
 			t, kh := u/kvHeads, u%kvHeads
-			ctx := pos + t + 1
 			keys := cacheRows{dt, kc, kh * headDim, width}
 			values := cacheRows{dt, vc, kh * headDim, width}
 			for g := range group {
 				h := t*heads + kh*group + g
-				p := scratch[:ctx]
-				keys.dots(q[h*headDim:(h+1)*headDim], p)
-				softmax(p, scale)
-				o := out[h*headDim : (h+1)*headDim]
-				clear(o)
-				values.weightedSum(p, o)
+				attendHead(q[h*headDim:(h+1)*headDim], keys, values, out[h*headDim:(h+1)*headDim], pos+t+1, scale, tile)
 			}
 		}
 	})
+}
+
+// attendHead writes to o one query head's attention over the first ctx rows
+// of keys and values, scoring len(tile) keys at a time. A context of one tile
+// is a two-pass softmax: scores, their probabilities, the weighted sum. A
+// longer one is an online softmax (Milakov and Gimelshein 2018, as flash
+// attention does it): o accumulates exp(score − m)·value with m the largest
+// score seen so far, and when a tile raises m, o and the running sum are
+// rescaled by exp(m_old − m_new); o is divided by the sum at the end.
+func attendHead(qh []float32, keys, values cacheRows, o []float32, ctx int, scale float32, tile []float32) {
+	clear(o)
+	if ctx <= len(tile) {
+		p := tile[:ctx]
+		keys.dots(qh, p)
+		softmax(p, scale)
+		values.weightedSum(p, o)
+		return
+	}
+	m := float32(math.Inf(-1))
+	var sum float32
+	for j0 := 0; j0 < ctx; j0 += len(tile) {
+		p := tile[:min(len(tile), ctx-j0)]
+		keys.from(j0).dots(qh, p)
+		tm := float32(math.Inf(-1))
+		for j := range p {
+			p[j] *= scale
+			tm = max(tm, p[j])
+		}
+		if tm > m {
+			alpha := float32(math.Exp(float64(m - tm)))
+			sum *= alpha
+			for i := range o {
+				o[i] *= alpha
+			}
+			m = tm
+		}
+		for j, v := range p {
+			e := float32(math.Exp(float64(v - m)))
+			p[j] = e
+			sum += e
+		}
+		values.from(j0).weightedSum(p, o)
+	}
+	inv := 1 / sum
+	for i := range o {
+		o[i] *= inv
+	}
 }
 
 // softmax sets s[j] to exp(s[j]·scale − max) / Σ, the scaled scores'
@@ -258,16 +310,25 @@ func add(x, y []float32) {
 	}
 }
 
-// argmax writes the index of each row's largest value, the first on ties;
-// NaNs are never the largest.
+// argmax writes the index of each row's largest value, the first on ties,
+// or -1 for a row that holds a NaN or an infinity: the engine reports such
+// logits as an error instead of decoding a token from them. The check rides
+// in the same pass, as a compare that is almost never taken: +Inf ends up
+// the largest, and NaN and −Inf fail v ≥ −MaxFloat32.
 func argmax(x []float32, out []int32, n, width int) {
 	for r := range n {
 		row := x[r*width : (r+1)*width]
 		best, idx := float32(math.Inf(-1)), 0
+		bad := false
 		for i, v := range row {
 			if v > best {
 				best, idx = v, i
+			} else if !(v >= -math.MaxFloat32) {
+				bad = true
 			}
+		}
+		if bad || best > math.MaxFloat32 {
+			idx = -1
 		}
 		out[r] = int32(idx)
 	}

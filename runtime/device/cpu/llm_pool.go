@@ -2,9 +2,12 @@ package cpu
 
 import (
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
 
 // The worker pool that spreads the heavy LLM kernels (Linear, Attention)
@@ -12,7 +15,16 @@ import (
 // Memories; a call publishes one job, works on it itself with the helpers, and
 // returns when every chunk is done, so no goroutine is made per call or per
 // row. Each worker owns a scratch buffer that grows to the largest size a
-// kernel asked for and is reused afterwards.
+// kernel asked for, up to maxKeptScratch, and is reused afterwards.
+//
+// A loop belongs to one Memory's kernel and carries that Memory's stopper
+// (device.KernelLimits: its stop flag and the call's deadline): once it
+// stops, no worker claims another chunk,
+// the chunks already running finish, and the caller panics with
+// device.ErrStopped. A chunk that panics (a fault reading a weights mapping
+// whose file shrank: every worker runs with debug.SetPanicOnFault) ends the
+// loop the same way, and the caller re-panics with the fault, so a helper's
+// fault reaches the kernel's caller instead of killing the process.
 //
 // Helpers spin between jobs, for helperSpin after the last one, before they
 // block. A decode step is about 80 parallel regions of 0.05–10 ms each with
@@ -30,6 +42,12 @@ import (
 // within a millisecond.
 const helperSpin = time.Millisecond
 
+// maxKeptScratch is the most float32s (256 KiB) a worker keeps between
+// calls. The kernels ask for constant or weight-sized scratch (attention's
+// tile, a GEMV chunk's rows), well below it; a larger request is served but
+// not kept, so no call can leave the process holding more.
+const maxKeptScratch = 64 << 10
+
 // worker is one pool goroutine's private state.
 type worker struct {
 	scratch []float32
@@ -37,6 +55,9 @@ type worker struct {
 
 // floats returns n float32s of the worker's scratch (contents undefined).
 func (w *worker) floats(n int) []float32 {
+	if n > maxKeptScratch {
+		return make([]float32, n)
+	}
 	if cap(w.scratch) < n {
 		w.scratch = make([]float32, n)
 	}
@@ -45,13 +66,16 @@ func (w *worker) floats(n int) []float32 {
 
 // job is one parallel loop: body runs on chunks [lo, hi) of [0, n), grain
 // indices each, claimed by the workers in order. finished is closed by
-// whichever worker completes the last chunk.
+// whichever worker completes the last chunk. Once stop is set or a chunk
+// has panicked, the remaining chunks are counted done without running.
 type job struct {
 	body     func(w *worker, lo, hi int)
+	stop     *stopper
 	n, grain int
 	chunks   int64
 	next     atomic.Int64 // the next chunk to claim
 	done     atomic.Int64 // chunks completed
+	panicked atomic.Pointer[any]
 	finished chan struct{}
 }
 
@@ -62,11 +86,39 @@ func (j *job) work(w *worker) {
 		if c >= j.chunks {
 			return
 		}
-		lo := int(c) * j.grain
-		j.body(w, lo, min(lo+j.grain, j.n))
+		j.run(w, c)
 		if j.done.Add(1) == j.chunks {
 			close(j.finished)
 		}
+	}
+}
+
+// run runs chunk c unless the job is over; a panic ends the job.
+func (j *job) run(w *worker, c int64) {
+	if j.panicked.Load() != nil || j.stop.stopped() {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			j.panicked.CompareAndSwap(nil, &r)
+		}
+	}()
+	lo := int(c) * j.grain
+	j.body(w, lo, min(lo+j.grain, j.n))
+}
+
+// end panics, on the caller's goroutine once every chunk is done, with the
+// first chunk's panic (a memory fault as a *device.MemoryFault) or, if the
+// loop was stopped, device.ErrStopped.
+func (j *job) end() {
+	if r := j.panicked.Load(); r != nil {
+		if f, ok := device.Recovered(*r).(*device.MemoryFault); ok {
+			panic(f)
+		}
+		panic(*r)
+	}
+	if j.stop.stopped() {
+		panic(device.ErrStopped)
 	}
 }
 
@@ -102,8 +154,10 @@ func workers() *pool {
 }
 
 // help serves jobs until the process ends: it waits for gen to move, then
-// works on the current job.
+// works on the current job. A fault in a chunk is a panic it recovers (see
+// job.run), not the end of the process.
 func (p *pool) help(w *worker) {
+	debug.SetPanicOnFault(true)
 	seen := p.gen.Load()
 	for {
 		idle := time.Now()
@@ -134,22 +188,34 @@ func (p *pool) help(w *worker) {
 // when every chunk is done. A loop of a single chunk, or one that arrives
 // while another caller's loop holds the pool (another guest's), runs its
 // chunks in order on the caller alone: the cores are busy anyway.
-func parallel(n, grain int, body func(w *worker, lo, hi int)) {
+//
+// stop is the calling Memory's stopper (nil: none): a loop that finds it
+// stopped ends early and panics with device.ErrStopped, as it does with the panic
+// of any chunk (see the pool's doc). The caller's goroutine runs with
+// debug.SetPanicOnFault for the loop's duration, as the helpers always do.
+func parallel(stop *stopper, n, grain int, body func(w *worker, lo, hi int)) {
 	if n <= 0 {
 		return
 	}
+	if stop.stopped() {
+		panic(device.ErrStopped)
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	grain = max(grain, 1)
 	chunks := (n + grain - 1) / grain
 	p := workers()
 	if chunks == 1 || p.size == 1 || !p.busy.TryLock() {
 		w := &worker{}
 		for lo := 0; lo < n; lo += grain {
+			if stop.stopped() {
+				panic(device.ErrStopped)
+			}
 			body(w, lo, min(lo+grain, n))
 		}
 		return
 	}
 	defer p.busy.Unlock()
-	j := &job{body: body, n: n, grain: grain, chunks: int64(chunks), finished: make(chan struct{})}
+	j := &job{body: body, stop: stop, n: n, grain: grain, chunks: int64(chunks), finished: make(chan struct{})}
 	p.cur.Store(j)
 	p.gen.Add(1)
 	p.sleep.Lock()
@@ -168,4 +234,5 @@ func parallel(n, grain int, body func(w *worker, lo, hi int)) {
 		runtime.Gosched()
 	}
 	p.cur.Store(nil)
+	j.end()
 }

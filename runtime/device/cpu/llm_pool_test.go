@@ -14,7 +14,7 @@ import (
 func checkParallel(n, grain int) error {
 	seen := make([]atomic.Int32, max(n, 0))
 	var bad atomic.Value
-	parallel(n, grain, func(w *worker, lo, hi int) {
+	parallel(nil, n, grain, func(w *worker, lo, hi int) {
 		if w == nil || lo < 0 || hi > n || lo >= hi || hi-lo > max(grain, 1) || lo%max(grain, 1) != 0 {
 			bad.Store(fmt.Sprintf("chunk [%d, %d) of n=%d grain=%d", lo, hi, n, grain))
 			return

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"math/bits"
 	"time"
 	"unsafe"
 
@@ -16,6 +17,19 @@ type Memory struct {
 	size    uint64 // bytes in use
 	staging []float32
 	stats   device.Stats
+
+	stop       *stopper // KernelLimits.Stop and Deadline, polled by the kernels' parallel loops
+	maxScratch uint64   // KernelLimits.MaxScratch; 0: none
+}
+
+var _ device.Limiter = (*Memory)(nil)
+
+// SetLimits bounds this Memory's kernels: they end early once l.Stop is set
+// or l.Deadline passes (between chunks of their parallel loops, panicking
+// with device.ErrStopped), and copy mode's staging may not grow past
+// l.MaxScratch bytes.
+func (m *Memory) SetLimits(l device.KernelLimits) {
+	m.stop, m.maxScratch = newStopper(l), l.MaxScratch
 }
 
 // Mode reports the memory mode.
@@ -60,15 +74,36 @@ func (m *Memory) f32(s device.Span) ([]float32, error) {
 	return unsafe.Slice((*float32)(unsafe.Pointer(&m.buf[s.Off])), s.Len/4), nil
 }
 
-// stage returns total float32s of staging space,
-// growing the kept staging buffer when needed.
+// stage returns total float32s of staging space, growing the kept staging
+// buffer when needed. Growing it past the Memory's MaxScratch panics with a
+// *device.KernelStop (see device.KernelLimits).
 func (m *Memory) stage(total int) []float32 {
 	if cap(m.staging) < total {
+		if m.maxScratch > 0 && uint64(total)*4 > m.maxScratch {
+			panic(&device.KernelStop{Limit: "MaxScratch", Msg: fmt.Sprintf(
+				"copy mode needs %d bytes of staging, more than the %d bytes of host scratch this memory may hold", uint64(total)*4, m.maxScratch)})
+		}
+		m.staging = nil // let the old buffer go before the new one is made
 		m.staging = make([]float32, total)
 		m.stats.StagingBytes = uint64(total) * 4
 	}
 	return m.staging[:total]
 }
+
+// matBytes returns the bytes of an r×c float32 matrix, or false if that
+// does not fit 64 bits.
+func matBytes(r, c int) (uint64, bool) {
+	hi, lo := bits.Mul64(uint64(r), uint64(c))
+	if hi != 0 || lo >= 1<<62 {
+		return 0, false
+	}
+	return lo * 4, true
+}
+
+// gemmBlockWork is the multiply-adds of one block of MatMul's rows: the
+// product runs block by block, so a Memory stopped mid-product (see
+// SetLimits) leaves it within one block's time (a few milliseconds).
+const gemmBlockWork = 1 << 26
 
 // MatMul computes C = A·B with gonum's parallel sgemm.
 func (m *Memory) MatMul(a, b, c device.Span, rows, cols, inner int) (device.KernelReport, error) {
@@ -77,7 +112,11 @@ func (m *Memory) MatMul(a, b, c device.Span, rows, cols, inner int) (device.Kern
 		return rep, fmt.Errorf("matmul: dimensions %d×%d×%d must be positive", rows, cols, inner)
 	}
 	need := func(s device.Span, r, c int, name string) error {
-		if want := uint64(r) * uint64(c) * 4; s.Len != want {
+		want, ok := matBytes(r, c)
+		if !ok {
+			return fmt.Errorf("matmul: %s is %d×%d float32, more than 2^64 bytes", name, r, c)
+		}
+		if s.Len != want {
 			return fmt.Errorf("matmul: %s span is %d bytes, want %d for %d×%d float32", name, s.Len, want, r, c)
 		}
 		return nil
@@ -116,7 +155,14 @@ func (m *Memory) MatMul(a, b, c device.Span, rows, cols, inner int) (device.Kern
 		m.stats.CopiedBytes += a.Len + b.Len
 	}
 	start := time.Now()
-	sgemm(rows, cols, inner, A, B, C)
+	block := max(1, gemmBlockWork/(cols*inner))
+	for r := 0; r < rows; r += block {
+		if m.stop.stopped() {
+			panic(device.ErrStopped)
+		}
+		h := min(block, rows-r)
+		sgemm(h, cols, inner, A[r*inner:(r+h)*inner], B, C[r*cols:(r+h)*cols])
+	}
 	rep.DeviceTime = time.Since(start)
 	if m.mode == device.Copy {
 		copy(outC, C)

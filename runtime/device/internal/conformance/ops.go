@@ -345,8 +345,9 @@ func kvstoreRows(t *testing.T, b Backend, mode device.Mode) {
 	}
 }
 
-// argmaxOps checks ties (the first index wins), NaN (never the largest),
-// rows of nothing above −∞, and rows as wide as a vocabulary.
+// argmaxOps checks ties (the first index wins), rows holding NaN or an
+// infinity (−1: the engine reports such logits as an error), and rows as
+// wide as a vocabulary.
 func argmaxOps(t *testing.T, b Backend, mode device.Mode) {
 	a := newArena(t, b.Device, mode, 8<<20, 5)
 	nan, inf := float32(math.NaN()), float32(math.Inf(-1))
@@ -355,7 +356,7 @@ func argmaxOps(t *testing.T, b Backend, mode device.Mode) {
 		x := a.f32s(n*width, false)
 		v := a.random(n * width)
 		// Row 0: a tie of two late maxima; row 1: NaN first, then a tie;
-		// row 2: random; row 3: −∞ everywhere and a NaN.
+		// row 2: random; row 3: −∞ everywhere and a NaN (rows 1 and 3: −1).
 		v[width-1], v[width/2] = 5, 5
 		v[width], v[width+width/3], v[2*width-1] = nan, 7, 7
 		for i := range width {
@@ -368,7 +369,7 @@ func argmaxOps(t *testing.T, b Backend, mode device.Mode) {
 		a.check("argmax", a.ops.Argmax(x, out, n, width))
 		got := a.readF32(out)
 		for r := range n {
-			if want := llmref.Argmax(v[r*width : (r+1)*width]); int(math.Float32bits(got[r])) != want {
+			if want := llmref.Argmax(v[r*width : (r+1)*width]); int(int32(math.Float32bits(got[r]))) != want {
 				t.Errorf("argmax width %d row %d: %d, want %d", width, r, int32(math.Float32bits(got[r])), want)
 			}
 		}

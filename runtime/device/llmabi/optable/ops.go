@@ -48,7 +48,7 @@ var Ops = []Op{
 		Scalars: []Scalar{{Name: "n", Kind: Count}, {Name: "eps", Kind: NonNeg}},
 	},
 	{
-		Code: 2, Name: "linear", Method: "Linear", Batch: RowWise,
+		Code: 2, Name: "linear", Work: Projections, Method: "Linear", Batch: RowWise,
 		Doc:     "writes out = x·Wᵀ for the tensor weight W. n = 1 is decode (a GEMV), n > 1 prefill (a GEMM).",
 		Weights: []Weight{{Name: "weight", Shape: "outDim, in"}},
 		Operands: []Operand{
@@ -80,7 +80,7 @@ var Ops = []Op{
 		Rules:   []string{"seq >= pos + n"},
 	},
 	{
-		Code: 5, Name: "attention", Method: "Attention", Batch: PerSequence,
+		Code: 5, Name: "attention", Work: Attention, Method: "Attention", Batch: PerSequence,
 		Doc: "computes causal grouped-query attention for the n query tokens at positions pos..pos+n-1 over cache rows 0..pos+n-1, " +
 			"with scale 1/sqrt(headDim); query head h reads KV head h/(heads/kvHeads).",
 		Operands: []Operand{
@@ -114,7 +114,7 @@ var Ops = []Op{
 	},
 	{
 		Code: 8, Name: "argmax", Method: "Argmax", Batch: RowWise,
-		Doc: "writes, for each row of x, the index of its largest value (the first on ties; NaN is never the largest) to out.",
+		Doc: "writes, for each row of x, the index of its largest value (the first on ties) to out, or -1 for a row that holds NaN or ±Inf (the engine reports such logits as an error, naming the position).",
 		Operands: []Operand{
 			{Name: "x", Role: In, Elem: F32, Shape: "n, width"},
 			{Name: "out", Role: Out, Elem: I32, Shape: "n"},
@@ -126,7 +126,7 @@ var Ops = []Op{
 		Doc: "waits for every op queued before it. Ops may run asynchronously: results (argmax's indices, logits) are in memory only after a Sync.",
 	},
 	{
-		Code: 10, Name: "norm_linear", Method: "NormLinear", Batch: RowWise, Group: 3,
+		Code: 10, Name: "norm_linear", Work: Projections, Method: "NormLinear", Batch: RowWise, Group: 3,
 		Doc: "normalizes x with the RMSNorm weight norm into the scratch xb and projects it with each weight: outs[i] = xb·W_iᵀ; " +
 			"x is left unchanged. It is the attention block's input (q, k and v at once) and the final norm with lm_head.",
 		Def:     "RMSNorm(norm, x, xb, n, eps); Linear(weights[i], xb, outs[i], n) for each i",
@@ -139,7 +139,7 @@ var Ops = []Op{
 		Scalars: []Scalar{{Name: "n", Kind: Count}, {Name: "eps", Kind: NonNeg}},
 	},
 	{
-		Code: 11, Name: "norm_glu", Method: "NormGLU", Batch: RowWise,
+		Code: 11, Name: "norm_glu", Work: Projections, Method: "NormGLU", Batch: RowWise,
 		Doc: "is a gated MLP's input half: out = silu(xb·Gᵀ)·(xb·Uᵀ) with xb = RMSNorm(norm, x); " +
 			"xb and tmp are scratch, x is left unchanged.",
 		Def:     "RMSNorm(norm, x, xb, n, eps); Linear(gate, xb, out, n); Linear(up, xb, tmp, n); SwiGLU(out, tmp, out, n·inter)",
@@ -154,7 +154,7 @@ var Ops = []Op{
 		Rules:   []string{"dtype(up) == dtype(gate)"},
 	},
 	{
-		Code: 12, Name: "linear_add", Method: "LinearAdd", Batch: RowWise,
+		Code: 12, Name: "linear_add", Work: Projections, Method: "LinearAdd", Batch: RowWise,
 		Doc:     "adds a projection to the residual stream: resid += x·Wᵀ; tmp is scratch.",
 		Def:     "Linear(weight, x, tmp, n); Add(resid, tmp, n·outDim)",
 		Weights: []Weight{{Name: "weight", Shape: "outDim, in"}},

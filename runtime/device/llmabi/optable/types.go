@@ -19,6 +19,9 @@ type Op struct {
 	Def string
 	// Batch is the op's batching class.
 	Batch Batching
+	// Work is how the op's arithmetic grows with its arguments, for the
+	// sandbox's cap on the work one call may ask for (llmabi.Call.Work).
+	Work Work
 	// Weights are the weight tensors the op reads, by id, in argument order.
 	Weights []Weight
 	// Operands are the byte ranges of the caller's memory the op touches,
@@ -147,3 +150,20 @@ const (
 var batchNames = [...]string{"row-wise", "per-sequence", "barrier"}
 
 func (b Batching) String() string { return batchNames[b] }
+
+// Work says how an op's multiply-adds follow from its arguments. Most ops do
+// work in proportion to the bytes of their operands, which already fit the
+// caller's memory; the others can ask for far more than their operands hold.
+type Work uint8
+
+// The work classes.
+const (
+	// Bytes: work in proportion to the operands' bytes (no separate cap).
+	Bytes Work = iota
+	// Projections: n rows times every matrix weight the call names (n·rows·cols
+	// each; the n scalar).
+	Projections
+	// Attention: every query row against every cached row up to its position,
+	// for scores and values: 2·n·(pos+n)·heads·headDim.
+	Attention
+)
