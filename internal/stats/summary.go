@@ -21,8 +21,8 @@ const Confidence = 0.95
 // values for 95%) has CILo = -Inf and CIHi = +Inf and a warning, exactly as
 // benchstat reports "±∞". With N == 0 every statistic is NaN.
 //
-// Summary encodes to JSON with non-finite values written as the strings
-// "NaN", "+Inf" and "-Inf", since JSON numbers cannot hold them.
+// Summary encodes to JSON with non-finite values written as null, since
+// JSON numbers cannot hold them; Warnings say why a value is missing.
 type Summary struct {
 	N      int     `json:"n"`      // number of finite samples used
 	Min    float64 `json:"min"`    // smallest sample
