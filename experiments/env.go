@@ -24,6 +24,12 @@ type Env struct {
 	CacheDir string
 	// ModelDir is a Hugging Face model folder ("" for synthetic weights).
 	ModelDir string
+	// Overrides are the command line's changes to the plan.
+	Overrides Overrides
+	// TempDir is where a driver puts scratch files ("" for the system's
+	// temporary directory); the harness removes it when the run ends,
+	// even when an interrupt ends the process.
+	TempDir string
 	// Log receives progress lines; Progress, when set, is advanced once per
 	// timed sample so a bar can show the run's progress.
 	Log      io.Writer

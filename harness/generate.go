@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,7 +10,7 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/wasmgpu/wasmgpu/experiments/llama"
+	"github.com/wasmgpu/wasmgpu/experiments"
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/models/tokenizer"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
@@ -51,6 +52,11 @@ func generateMain(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
 		return 2
 	}
 	if (o.model == "") == (o.synthetic == "") || o.prompt == "" || o.n < 1 {
@@ -78,7 +84,7 @@ func generate(ctx context.Context, o genOptions, stdout, stderr io.Writer) error
 			return err
 		}
 	} else {
-		preset, ok := llama.Presets[o.synthetic]
+		preset, ok := experiments.Presets[o.synthetic]
 		if !ok {
 			return fmt.Errorf("-synthetic: unknown preset %q (want llama-3.2-1b or tiny)", o.synthetic)
 		}
@@ -169,12 +175,15 @@ func generate(ctx context.Context, o genOptions, stdout, stderr io.Writer) error
 	}
 	decodeStart := time.Now()
 	produced := 0
+	text := &textOut{w: stdout, keepLines: o.model != ""}
 	for {
 		if stopAt[next] {
 			break
 		}
 		if b, ok := tok.TokenBytes(int(next)); ok && !tok.IsSpecial(int(next)) {
-			stdout.Write(b)
+			if _, err := text.Write(b); err != nil {
+				return err
+			}
 		}
 		produced++
 		if produced >= o.n || ctx.Err() != nil {
@@ -184,12 +193,16 @@ func generate(ctx context.Context, o genOptions, stdout, stderr io.Writer) error
 			return err
 		}
 	}
+	if err := text.Flush(); err != nil {
+		return err
+	}
 	fmt.Fprintln(stdout)
 	dt := time.Since(decodeStart)
 	per := time.Duration(0)
 	if produced > 1 {
 		per = dt / time.Duration(produced-1)
 	}
-	fmt.Fprintf(stderr, "harness generate: %d tokens; time to first token %v; %v per token after it\n", produced, ttft.Round(time.Microsecond), per.Round(time.Microsecond))
+	fmt.Fprintf(stderr, "harness generate: %d tokens (%d characters shown, escaped where not printable); time to first token %v; %v per token after it\n",
+		produced, text.wrote, ttft.Round(time.Microsecond), per.Round(time.Microsecond))
 	return nil
 }

@@ -3,10 +3,7 @@ package report
 import (
 	"fmt"
 	"image/color"
-	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -17,6 +14,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/wasmgpu/wasmgpu/results"
 )
 
 // Figure size and resolution: 8×5 in at 150 dpi is 1200×750 pixels, readable
@@ -42,7 +41,9 @@ type VLine struct {
 	Label string
 }
 
-// LineSpec describes a line figure.
+// LineSpec describes a line figure. A linear y axis starts at zero (a
+// cut axis makes a 5% change look dramatic); a logarithmic one says so in
+// its label.
 type LineSpec struct {
 	Title, XLabel, YLabel string
 	LogX, LogY            bool // logarithmic axes
@@ -60,8 +61,8 @@ type LineSpec struct {
 // Points that cannot be drawn are dropped: non-finite coordinates, and
 // coordinates ≤ 0 on a log axis. It is an error if nothing is left to draw.
 func LinePlot(path string, p LineSpec) error {
-	plt := plot.New()
-	setLabels(plt, p.Title, p.XLabel, p.YLabel)
+	fig := newFigure(p.Title, axisLabel(p.XLabel, p.LogX), axisLabel(p.YLabel, p.LogY))
+	plt := fig.plt
 	if p.LogX {
 		plt.X.Scale, plt.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	}
@@ -103,9 +104,7 @@ func LinePlot(path string, p LineSpec) error {
 			eb.Width = vg.Points(1)
 			plt.Add(eb)
 		}
-		if s.Name != "" {
-			plt.Legend.Add(s.Name, line, scatter)
-		}
+		fig.addLegend(s.Name, line, scatter)
 	}
 	if points == 0 {
 		return fmt.Errorf("report: plot %s: no drawable points", path)
@@ -113,15 +112,22 @@ func LinePlot(path string, p LineSpec) error {
 	if p.VLine != nil && !math.IsNaN(p.VLine.X) && !math.IsInf(p.VLine.X, 0) && (!p.LogX || p.VLine.X > 0) {
 		plt.Add(&vline{VLine: *p.VLine})
 	}
+	if !p.LogY && plt.Y.Min > 0 {
+		plt.Y.Min = 0
+	}
 	padRange(&plt.X, p.LogX)
 	padRange(&plt.Y, p.LogY)
 	margin(&plt.X, p.LogX, 0.03, 0.03)
-	margin(&plt.Y, p.LogY, 0.03, 0.10) // room for the legend at the top
-	plt.Legend.Top = true
-	plt.Legend.Left = true
-	plt.Legend.XOffs = vg.Points(8)
-	plt.Legend.YOffs = -vg.Points(4)
-	return save(plt, path)
+	margin(&plt.Y, p.LogY, map[bool]float64{true: 0.03, false: 0}[p.LogY || plt.Y.Min < 0], 0.08) // room for the marker's label
+	return fig.save(path)
+}
+
+// axisLabel adds "(log scale)" to the label of a logarithmic axis.
+func axisLabel(label string, log bool) string {
+	if log && label != "" {
+		return label + " (log scale)"
+	}
+	return label
 }
 
 // errPoints are the points of a series that have finite error bars, with
@@ -233,21 +239,57 @@ func margin(a *plot.Axis, log bool, below, above float64) {
 	a.Min, a.Max = a.Min-below*d, a.Max+above*d
 }
 
-func setLabels(plt *plot.Plot, title, x, y string) {
+// figure is a plot and its legend, which is drawn beside the plot's data
+// area rather than on it, so it never hides a point.
+type figure struct {
+	plt     *plot.Plot
+	legend  plot.Legend
+	entries int
+}
+
+// newFigure makes a plot with the house's fonts, a grid and the labels.
+func newFigure(title, x, y string) *figure {
+	plt := plot.New()
 	plt.Title.Text = title
-	plt.Title.TextStyle.Font.Size = vg.Points(14)
+	plt.Title.TextStyle.Font.Size = vg.Points(13)
 	plt.X.Label.Text = x
 	plt.Y.Label.Text = y
 	plt.X.Label.TextStyle.Font.Size = vg.Points(12)
 	plt.Y.Label.TextStyle.Font.Size = vg.Points(12)
 	plt.X.Tick.Label.Font.Size = vg.Points(10)
 	plt.Y.Tick.Label.Font.Size = vg.Points(10)
-	plt.Legend.TextStyle.Font.Size = vg.Points(10)
 	plt.Add(plotter.NewGrid())
+	leg := plot.NewLegend()
+	leg.TextStyle.Font.Size = vg.Points(10)
+	leg.Top, leg.Left = true, true
+	return &figure{plt: plt, legend: leg}
 }
 
-// save writes plt as path.png (FigDPI) and path.svg, each atomically.
-func save(plt *plot.Plot, path string) (err error) {
+// addLegend adds a legend entry (none for an empty name).
+func (f *figure) addLegend(name string, thumbs ...plot.Thumbnailer) {
+	if name == "" {
+		return
+	}
+	f.legend.Add(name, thumbs...)
+	f.entries++
+}
+
+// draw draws the plot into c, with the legend in a strip at its right.
+func (f *figure) draw(c draw.Canvas) {
+	if f.entries == 0 {
+		f.plt.Draw(c)
+		return
+	}
+	r := f.legend.Rectangle(c)
+	strip := r.Max.X - r.Min.X + vg.Points(14)
+	f.plt.Draw(draw.Crop(c, 0, -strip, 0, 0))
+	top := f.plt.Title.TextStyle.Height(f.plt.Title.Text) + f.plt.Title.Padding + vg.Points(8)
+	f.legend.Draw(draw.Crop(c, c.Max.X-c.Min.X-strip+vg.Points(8), 0, 0, -top))
+}
+
+// save writes the figure as path.png (FigDPI) and path.svg, each
+// atomically (results.WriteTo), mode 0644.
+func (f *figure) save(path string) (err error) {
 	// gonum/plot panics on some degenerate inputs this package does not
 	// foresee; a figure failing must not bring the harness down.
 	defer func() {
@@ -255,43 +297,31 @@ func save(plt *plot.Plot, path string) (err error) {
 			err = fmt.Errorf("report: plot %s: %v", path, r)
 		}
 	}()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("report: plot %s: %w", path, err)
-	}
 	png := vgimg.NewWith(vgimg.UseWH(FigWidth, FigHeight), vgimg.UseDPI(FigDPI), vgimg.UseBackgroundColor(color.White))
-	plt.Draw(draw.New(png))
-	if err := writeFile(path+".png", vgimg.PngCanvas{Canvas: png}); err != nil {
-		return err
+	f.draw(draw.New(png))
+	if err := results.WriteTo(path+".png", vgimg.PngCanvas{Canvas: png}); err != nil {
+		return fmt.Errorf("report: plot: %w", err)
 	}
 	svg := vgsvg.New(FigWidth, FigHeight)
-	plt.Draw(draw.New(svg))
-	return writeFile(path+".svg", svg)
-}
-
-// writeFile writes w's output to a temporary file in name's directory and
-// renames it to name, so a reader never sees half a figure.
-func writeFile(name string, w io.WriterTo) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("report: write %s: %w", name, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := w.WriteTo(tmp); err != nil {
-		return fmt.Errorf("report: write %s: %w", name, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("report: write %s: %w", name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("report: write %s: %w", name, err)
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return fmt.Errorf("report: write %s: %w", name, err)
+	f.draw(draw.New(svg))
+	if err := results.WriteTo(path+".svg", svg); err != nil {
+		return fmt.Errorf("report: plot: %w", err)
 	}
 	return nil
+}
+
+// Title is a figure's title: what it shows, then on a second line the
+// machine it was measured on (device, backend, host CPU and cores), so a
+// figure cut out of its context still says where it comes from.
+func Title(what string, f *results.File) string {
+	p := f.Provenance
+	machine := p.Device.Name + " (" + p.Device.Backend
+	if p.Device.Backend != "cpu" && p.CPUModel != "" {
+		machine += "; host " + p.CPUModel
+	}
+	if p.CPUCores > 0 {
+		machine += fmt.Sprintf(", %d cores", p.CPUCores)
+	}
+	machine += ")"
+	return what + "\n" + machine
 }

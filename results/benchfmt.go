@@ -36,8 +36,8 @@ import (
 func WriteBenchfmt(w io.Writer, f *File) error {
 	bw := bufio.NewWriter(w)
 	p := f.Provenance
-	fmt.Fprintf(bw, "# wasmgpu: exp=%s commit=%s dirty=%v started=%s profile=%s partial=%v\n",
-		oneLine(f.Experiment), orNone(p.GitCommit), p.GitDirty, f.Started.UTC().Format(time.RFC3339), orNone(p.Profile), f.Partial)
+	fmt.Fprintf(bw, "# wasmgpu: exp=%s commit=%s dirty=%v started=%s profile=%s\n",
+		oneLine(f.Experiment), orNone(p.GitCommit), p.GitDirty, f.Started.UTC().Format(time.RFC3339), orNone(p.Profile))
 	var config []benchfmt.Config
 	for _, kv := range [][2]string{
 		{"goos", p.OS},

@@ -10,7 +10,7 @@ import (
 // Load reads every version from 1 to SchemaVersion and rejects newer ones.
 //
 // Version 2 added Case.Reps (which repetition each sample belongs to),
-// File.Failures (correctness failures as data, not notes), File.Partial,
+// File.Failures (correctness failures as data, not notes),
 // Provenance.Host, Profile, Overrides and Numbers, and writes non-finite
 // numbers as null instead of the strings "NaN", "+Inf" and "-Inf".
 const SchemaVersion = 2
@@ -23,10 +23,7 @@ type File struct {
 	Provenance Provenance `json:"provenance"`
 	Started    time.Time  `json:"started"`
 	Finished   time.Time  `json:"finished"`
-	// Partial is set when the run was stopped (an interrupt) before every
-	// case was measured: Cases holds only the cases that finished.
-	Partial bool   `json:"partial,omitempty"`
-	Cases   []Case `json:"cases"`
+	Cases      []Case     `json:"cases"`
 	// Failures are the correctness checks that failed: a result that is
 	// fast but wrong is not a result. Empty when every check passed.
 	Failures []Failure `json:"failures,omitempty"`

@@ -31,7 +31,7 @@ type variant struct {
 // Run executes the spec on env's device.
 func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, error) {
 	backend := env.Device.Info().Backend
-	p, err := s.Plan(backend, env.Quick)
+	p, err := s.Plan(backend, env.Quick, env.Overrides)
 	if err != nil {
 		return nil, err
 	}
@@ -59,14 +59,16 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	f.Provenance.DTypes = map[string]string{"weights": string(mw.DType), "kv": string(p.KV), "activations": "f32"}
 	modes := vs.Names()
 	f.Provenance.Mode = vs.String()
-	f.Provenance.Extra = map[string]string{
-		"model":                   map[bool]string{true: s.Model, false: env.ModelDir}[env.ModelDir == ""],
-		"weight_bytes_per_token":  strconv.FormatFloat(wb, 'f', 0, 64),
-		"weights_device_bytes":    strconv.FormatUint(w.DeviceBytes(), 10),
-		"max_seq":                 strconv.Itoa(p.MaxSeq),
-		"max_batch":               strconv.Itoa(p.MaxBatch),
-		"decode_tokens_per_rep":   strconv.Itoa(p.DecodeTokens),
-		"repetitions_incl_warmup": strconv.Itoa(p.Repetitions),
+	f.Provenance.SetExtra("model", map[bool]string{true: s.Model, false: env.ModelDir}[env.ModelDir == ""])
+	for k, v := range map[string]float64{
+		"weight_bytes_per_token":  wb,
+		"weights_device_bytes":    float64(w.DeviceBytes()),
+		"max_seq":                 float64(p.MaxSeq),
+		"max_batch":               float64(p.MaxBatch),
+		"decode_tokens_per_rep":   float64(p.DecodeTokens),
+		"repetitions_incl_warmup": float64(p.Repetitions),
+	} {
+		f.Provenance.SetNumber(k, v)
 	}
 
 	opts := llmhost.Options{KV: p.KV, MaxSeq: p.MaxSeq, MaxBatch: p.MaxBatch}
@@ -82,22 +84,24 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	done := 0
 	probe := func() error { return probes.measure(env, bwm) }
 	for _, n := range p.PromptLengths {
-		cases, caseNotes, err := runPrompt(ctx, env, p, cfg, w, rt, nativeModes, wasmModes, n, wb, probe, &done, total)
+		cases, failures, err := runPrompt(ctx, env, p, cfg, w, rt, nativeModes, wasmModes, n, wb, probe, &done, total)
 		if err != nil {
 			return nil, fmt.Errorf("llama prompt=%d: %w", n, err)
 		}
 		f.Cases = append(f.Cases, cases...)
-		f.Notes = append(f.Notes, caseNotes...)
+		f.Failures = append(f.Failures, failures...)
 	}
 	if note := probes.apply(f, wb); note != "" {
 		f.Notes = append(f.Notes, note)
 	}
-	f.Provenance.Extra["peak_rss_bytes"] = peakRSS()
+	if rss, ok := peakRSS(); ok {
+		f.Provenance.SetNumber("peak_rss_bytes", rss)
+	}
 	return f, nil
 }
 
 func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Config, w device.Weights, rt *wasm.Runtime,
-	nativeModes, wasmModes []device.Mode, n int, wb float64, probe func() error, done *int, total int) (cases []results.Case, notes []string, err error) {
+	nativeModes, wasmModes []device.Mode, n int, wb float64, probe func() error, done *int, total int) (cases []results.Case, failures []results.Failure, err error) {
 	var vs []*variant
 	defer func() {
 		for _, v := range vs {
@@ -142,7 +146,8 @@ func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Con
 	for _, v := range vs {
 		for r, t := range v.tokens {
 			if !slices.Equal(t, ref) {
-				notes = append(notes, fmt.Sprintf("INCORRECT: prompt=%d %s repetition %d generated %v, %s generated %v", n, v.name, r, t, vs[0].name, ref))
+				failures = append(failures, results.Failure{Case: fmt.Sprintf("prompt=%d/%s", n, v.name), Check: "tokens",
+					Detail: fmt.Sprintf("repetition %d generated %v, %s generated %v (greedy decoding with the same kernels must agree)", r, t, vs[0].name, ref)})
 			}
 		}
 	}
@@ -150,9 +155,13 @@ func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Con
 	kvRow := float64(cfg.KVBytesPerToken(p.KV.Size()))
 	for _, v := range vs {
 		var warm, timed []float64
+		var reps []int
 		warm = v.decode[0]
-		for _, d := range v.decode[1:] {
+		for r, d := range v.decode[1:] {
 			timed = append(timed, d...)
+			for range d {
+				reps = append(reps, r)
+			}
 		}
 		pre := stats.Summarize(v.prefill[1:])
 		dec := stats.Summarize(timed)
@@ -168,11 +177,11 @@ func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Con
 		}
 		labels := map[string]string{"tokens": fmt.Sprint(v.tokens[0])}
 		cases = append(cases,
-			results.Case{Group: group, Params: params, Variant: v.name, Warmup: warm, Samples: timed, Metrics: m, Labels: labels}.Summarize(),
+			results.Case{Group: group, Params: params, Variant: v.name, Warmup: warm, Samples: timed, Reps: reps, Metrics: m, Labels: labels}.Summarize(),
 			results.Case{Group: "prefill " + group, Params: params, Variant: v.name, Warmup: v.prefill[:1], Samples: v.prefill[1:],
 				Metrics: map[string]float64{"prefill_tokens_per_s": float64(n) / pre.Median}}.Summarize())
 	}
-	return cases, notes, nil
+	return cases, failures, nil
 }
 
 // converse runs one repetition: reset, prefill (timed), decode (each token timed).
@@ -185,7 +194,7 @@ func converse(ctx context.Context, v *variant, prompt []int32, decode int) error
 	if err != nil {
 		return fmt.Errorf("prefill: %w", err)
 	}
-	v.prefill = append(v.prefill, time.Since(start).Seconds())
+	v.prefill = append(v.prefill, experiments.Elapsed(start).Seconds())
 	toks := []int32{next}
 	times := make([]float64, 0, decode)
 	for i := 0; i < decode; i++ {
@@ -194,7 +203,7 @@ func converse(ctx context.Context, v *variant, prompt []int32, decode int) error
 		if err != nil {
 			return fmt.Errorf("decode token %d: %w", i, err)
 		}
-		times = append(times, time.Since(start).Seconds())
+		times = append(times, experiments.Elapsed(start).Seconds())
 		toks = append(toks, next)
 	}
 	v.decode = append(v.decode, times)
@@ -218,21 +227,21 @@ func WeightBytesPerToken(w *models.Weights) int64 {
 	return total - int64(len(w.Embed.Data)) + rowBytes
 }
 
-// peakRSS is the process's high-water resident memory (VmHWM), or "" where
-// /proc is not available.
-func peakRSS() string {
+// peakRSS is the process's high-water resident memory (VmHWM) in bytes;
+// false where /proc is not available.
+func peakRSS() (float64, bool) {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return ""
+		return 0, false
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			f := strings.Fields(v)
 			if len(f) == 2 && f[1] == "kB" {
-				kb, _ := strconv.ParseUint(f[0], 10, 64)
-				return strconv.FormatUint(kb*1024, 10)
+				kb, err := strconv.ParseUint(f[0], 10, 64)
+				return float64(kb) * 1024, err == nil
 			}
 		}
 	}
-	return ""
+	return 0, false
 }

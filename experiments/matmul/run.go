@@ -43,7 +43,7 @@ type named struct {
 // Run executes the spec on env's device and returns the measured cases.
 // The harness adds the spec text, provenance and times.
 func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, error) {
-	p, err := s.Plan(env.Device.Info().Backend, env.Quick)
+	p, err := s.Plan(env.Device.Info().Backend, env.Quick, env.Overrides)
 	if err != nil {
 		return nil, err
 	}
@@ -75,12 +75,13 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	total := len(shapes) * len(modes) * (p.Warmup + p.Repetitions)
 	done := 0
 	for _, sh := range shapes {
-		cases, caseNotes, err := runShape(ctx, env, p, sh, nativeModes, wasmModes, &done, total)
+		cases, caseNotes, failures, err := runShape(ctx, env, p, sh, nativeModes, wasmModes, &done, total)
 		if err != nil {
 			return nil, fmt.Errorf("matmul %s: %w", sh.group, err)
 		}
 		f.Cases = append(f.Cases, cases...)
 		f.Notes = append(f.Notes, caseNotes...)
+		f.Failures = append(f.Failures, failures...)
 	}
 	return f, nil
 }
@@ -104,7 +105,7 @@ func hostCallCost(ctx context.Context, env *experiments.Env, iters int) (results
 		if _, err := g.Call(ctx, "bench_nop", uint64(iters)); err != nil {
 			return c, fmt.Errorf("host call cost: %w", err)
 		}
-		per := time.Since(start).Seconds() / float64(iters)
+		per := experiments.Elapsed(start).Seconds() / float64(iters)
 		if i < 3 {
 			c.Warmup = append(c.Warmup, per)
 		} else {
@@ -116,7 +117,7 @@ func hostCallCost(ctx context.Context, env *experiments.Env, iters int) (results
 }
 
 // runShape measures every variant at one size, interleaved.
-func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativeModes, wasmModes []device.Mode, done *int, total int) (cases []results.Case, notes []string, err error) {
+func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativeModes, wasmModes []device.Mode, done *int, total int) (cases []results.Case, notes []string, failures []results.Failure, err error) {
 	var vs []*named
 	var rt *wasm.Runtime
 	defer func() {
@@ -132,7 +133,7 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 	for _, mode := range nativeModes {
 		v, err := newNative(env.Device, mode, sh.m, sh.n, sh.k, p.Seed)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		vs = append(vs, &named{name: "native-" + string(mode), mode: mode, v: v})
 	}
@@ -141,12 +142,12 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 		max := sh.bytes()*5/4 + 64<<20
 		rt, err = wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: max, CacheDir: env.CacheDir})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for _, mode := range wasmModes {
 			v, err := newWasm(ctx, rt, env.Device, mode, sh.m, sh.n, sh.k, p.Seed)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			vs = append(vs, &named{name: "wasm-" + string(mode), mode: mode, v: v})
 		}
@@ -169,7 +170,7 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 		for i := 0; i < p.Warmup; i++ {
 			dt, rep, err := timeRun(ctx, nv.v)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s warm-up: %w", nv.name, err)
+				return nil, nil, nil, fmt.Errorf("%s warm-up: %w", nv.name, err)
 			}
 			nv.warmup = append(nv.warmup, dt.Seconds())
 			last = rep
@@ -190,13 +191,13 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 		nv.metrics["host_alloc_bytes"] = float64(ms1.TotalAlloc - ms0.TotalAlloc)
 		e, err := nv.v.check(ctx, p.CheckWork)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s check: %w", nv.name, err)
+			return nil, nil, nil, fmt.Errorf("%s check: %w", nv.name, err)
 		}
 		nv.metrics["max_rel_err"] = e
 		if len(last.Addrs) == 0 {
 			last, err = nv.v.run(ctx)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", nv.name, err)
+				return nil, nil, nil, fmt.Errorf("%s: %w", nv.name, err)
 			}
 		}
 		proof(nv, last)
@@ -209,7 +210,7 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 			nv := vs[(i+r)%len(vs)]
 			dt, rep, err := timeRun(ctx, nv.v)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s round %d: %w", nv.name, r, err)
+				return nil, nil, nil, fmt.Errorf("%s round %d: %w", nv.name, r, err)
 			}
 			nv.samples = append(nv.samples, dt.Seconds())
 			nv.devTime = append(nv.devTime, rep.DeviceTime.Seconds())
@@ -228,11 +229,12 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 		// The last timed result must still be right.
 		e, err := nv.v.check(ctx, p.CheckWork)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s final check: %w", nv.name, err)
+			return nil, nil, nil, fmt.Errorf("%s final check: %w", nv.name, err)
 		}
 		nv.metrics["max_rel_err"] = math.Max(nv.metrics["max_rel_err"], e)
 		if !(nv.metrics["max_rel_err"] <= p.Tolerance) {
-			notes = append(notes, fmt.Sprintf("INCORRECT: %s %s max relative error %.3g exceeds %.3g", sh.group, nv.name, nv.metrics["max_rel_err"], p.Tolerance))
+			failures = append(failures, results.Failure{Case: sh.group + "/" + nv.name, Check: "max_rel_err",
+				Detail: fmt.Sprintf("max relative error %.3g vs the float64 product exceeds the tolerance %.3g", nv.metrics["max_rel_err"], p.Tolerance)})
 		}
 		st := nv.v.stats()
 		nv.metrics["staging_bytes"] = float64(st.StagingBytes)
@@ -253,7 +255,7 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 		}.Summarize())
 	}
 	slices.SortStableFunc(cases, func(a, b results.Case) int { return strings.Compare(a.Variant, b.Variant) })
-	return cases, notes, nil
+	return cases, notes, failures, nil
 }
 
 // proof records whether the kernel's operands were the linear memory's own

@@ -94,6 +94,27 @@ func Summarize(samples []float64) Summary {
 	return s
 }
 
+// Median returns the median of the finite values of xs (the mean of the
+// middle two for an even count), NaN with none. xs is not modified.
+func Median(xs []float64) float64 {
+	f, _ := finite(xs)
+	if len(f) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(f)
+	n := len(f)
+	if n%2 == 1 {
+		return f[n/2]
+	}
+	return (f[n/2-1] + f[n/2]) / 2
+}
+
+// Finite returns a copy of xs without NaN and ±Inf values.
+func Finite(xs []float64) []float64 {
+	f, _ := finite(xs)
+	return f
+}
+
 // finite returns a copy of xs without NaN and ±Inf values, and how many were
 // left out.
 func finite(xs []float64) (out []float64, dropped int) {

@@ -1,0 +1,152 @@
+package stats
+
+import (
+	"math"
+	"slices"
+
+	"golang.org/x/perf/benchmath"
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// Test returns the two-sided p-value of the Mann-Whitney U test of old
+// against newer (benchmath.AssumeNothing, as benchstat), 1 when a side has
+// no finite value.
+func Test(old, newer []float64, alpha float64) float64 {
+	xo, _ := finite(old)
+	xn, _ := finite(newer)
+	if len(xo) == 0 || len(xn) == 0 {
+		return 1
+	}
+	th := &benchmath.Thresholds{CompareAlpha: alpha}
+	return benchmath.AssumeNothing.Compare(benchmath.NewSample(xo, th), benchmath.NewSample(xn, th)).P
+}
+
+// Spread is the noise of a set of repetition medians relative to their
+// center: half their range over their median, pooled over the two sides
+// of a comparison (each side centred on its own median first, so a real
+// shift between the sides does not count as noise). 0 with fewer than two
+// values; NaN when a median is not positive.
+func Spread(old, newer []float64) float64 {
+	r := residuals(old, newer)
+	if len(r) < 2 {
+		return 0
+	}
+	lo, hi := slices.Min(r), slices.Max(r)
+	if !(lo > 0) {
+		return math.NaN()
+	}
+	return (hi - lo) / 2
+}
+
+// MinDetectable is the smallest relative slowdown d that the Mann-Whitney
+// test at alpha would call significant between repetition medians with the
+// observed noise: the pooled, centred medians of both sides (see Spread)
+// against the same values times 1+d, found by bisection. +Inf when even a
+// complete separation of the sides cannot reach alpha (too few
+// repetitions: 3 against 3 never can; 4 against 4 can).
+func MinDetectable(old, newer []float64, alpha float64) float64 {
+	xo, _ := finite(old)
+	xn, _ := finite(newer)
+	if len(xo) == 0 || len(xn) == 0 || minP(len(xo), len(xn)) >= alpha {
+		return math.Inf(1)
+	}
+	r := residuals(old, newer)
+	// Sides the size of the inputs, drawn from the pooled residuals.
+	a, b := spreadOver(r, len(xo)), spreadOver(r, len(xn))
+	shifted := func(d float64) []float64 {
+		out := make([]float64, len(b))
+		for i, x := range b {
+			out[i] = x * (1 + d)
+		}
+		return out
+	}
+	lo, hi := 0.0, slices.Max(r)/slices.Min(r) // complete separation: significant
+	if Test(a, shifted(hi), alpha) >= alpha {
+		hi *= 1.01
+	}
+	for range 40 {
+		mid := (lo + hi) / 2
+		if Test(a, shifted(mid), alpha) < alpha {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
+// minP is the smallest two-sided Mann-Whitney p-value samples of sizes m
+// and n can give: 2 / C(m+n, m).
+func minP(m, n int) float64 {
+	lc, _ := math.Lgamma(float64(m + n + 1))
+	la, _ := math.Lgamma(float64(m + 1))
+	lb, _ := math.Lgamma(float64(n + 1))
+	return 2 * math.Exp(-(lc - la - lb))
+}
+
+// residuals are each side's finite values over that side's median.
+func residuals(sides ...[]float64) []float64 {
+	var out []float64
+	for _, s := range sides {
+		xs, _ := finite(s)
+		if len(xs) == 0 {
+			continue
+		}
+		m := Summarize(xs).Median
+		for _, x := range xs {
+			out = append(out, x/m)
+		}
+	}
+	return out
+}
+
+// spreadOver picks n values evenly from the sorted pool, so a side of n
+// repetitions carries the pool's whole spread.
+func spreadOver(pool []float64, n int) []float64 {
+	s := slices.Sorted(slices.Values(pool))
+	out := make([]float64, n)
+	for i := range out {
+		j := 0
+		if n > 1 {
+			j = int(math.Round(float64(i) * float64(len(s)-1) / float64(n-1)))
+		}
+		out[i] = s[j]
+	}
+	return out
+}
+
+// Run-to-run noise calibration: see RunNoise.
+const (
+	// NoiseZ is the normal quantile of the band: two runs of the same code
+	// differ by more than the band 0.1% of the time (two-sided), if their
+	// log medians are normal.
+	NoiseZ = 3.29
+	// NoiseUpper is the one-sided level of the upper confidence bound
+	// taken for the run-to-run standard deviation, which a few runs
+	// estimate loosely.
+	NoiseUpper = 0.90
+)
+
+// RunNoise calibrates the run-to-run noise of one case from its medians in
+// k ≥ 3 runs of the same code on the same machine: sigma is the standard
+// deviation of their logarithms and band the relative difference two runs
+// stay within: exp(NoiseZ·√2·σ⁺) − 1, σ⁺ the NoiseUpper upper confidence
+// bound of sigma (χ² with k−1 degrees of freedom). NaN with fewer than 3
+// positive medians.
+func RunNoise(medians []float64) (sigma, band float64) {
+	var logs []float64
+	for _, m := range medians {
+		if m > 0 && !math.IsInf(m, 0) {
+			logs = append(logs, math.Log(m))
+		}
+	}
+	k := len(logs)
+	if k < 3 {
+		return math.NaN(), math.NaN()
+	}
+	sigma = stat.StdDev(logs, nil)
+	df := float64(k - 1)
+	upper := sigma * math.Sqrt(df/distuv.ChiSquared{K: df}.Quantile(1-NoiseUpper))
+	return sigma, math.Exp(NoiseZ*math.Sqrt2*upper) - 1
+}
