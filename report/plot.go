@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -64,10 +65,10 @@ func LinePlot(path string, p LineSpec) error {
 	fig := newFigure(p.Title, axisLabel(p.XLabel, p.LogX), axisLabel(p.YLabel, p.LogY))
 	plt := fig.plt
 	if p.LogX {
-		plt.X.Scale, plt.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+		plt.X.Scale, plt.X.Tick.Marker = plot.LogScale{}, logTicks{}
 	}
 	if p.LogY {
-		plt.Y.Scale, plt.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+		plt.Y.Scale, plt.Y.Tick.Marker = plot.LogScale{}, logTicks{}
 	}
 	if len(p.XTicks) > 0 {
 		plt.X.Tick.Marker = constTicks(p.XTicks, p.LogX)
@@ -122,12 +123,17 @@ func LinePlot(path string, p LineSpec) error {
 	return fig.save(path)
 }
 
-// axisLabel adds "(log scale)" to the label of a logarithmic axis.
+// axisLabel adds "log" to the label of a logarithmic axis: "time (ms)"
+// becomes "time (ms, log)". Keep y labels short (about 30 characters):
+// gonum/plot shrinks the data area to fit a long rotated label.
 func axisLabel(label string, log bool) string {
-	if log && label != "" {
-		return label + " (log scale)"
+	if !log || label == "" {
+		return label
 	}
-	return label
+	if strings.HasSuffix(label, ")") {
+		return strings.TrimSuffix(label, ")") + ", log)"
+	}
+	return label + " (log)"
 }
 
 // errPoints are the points of a series that have finite error bars, with
@@ -192,6 +198,46 @@ func (v *vline) Plot(c draw.Canvas, plt *plot.Plot) {
 // constrain y.
 func (v *vline) DataRange() (xmin, xmax, ymin, ymax float64) {
 	return v.X, v.X, math.Inf(1), math.Inf(-1)
+}
+
+// logTicks marks a logarithmic axis with labelled powers of ten and
+// unlabelled minor ticks between them, all inside the axis's range
+// (plot.LogTicks returns ticks beyond it, and the labels of those make
+// gonum/plot pad the data area as if they were drawn). With less than one
+// decade in range, 1-2-5 steps are labelled too.
+type logTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (logTicks) Ticks(min, max float64) []plot.Tick {
+	if !(min > 0) || !(max > min) {
+		return nil
+	}
+	var ts []plot.Tick
+	labelled := 0
+	for e := math.Floor(math.Log10(min)); e <= math.Ceil(math.Log10(max)); e++ {
+		p := math.Pow(10, e)
+		for k := 1.0; k < 10; k++ {
+			v := k * p
+			if v < min || v > max {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if k == 1 {
+				t.Label = strconv.FormatFloat(v, 'g', -1, 64)
+				labelled++
+			}
+			ts = append(ts, t)
+		}
+	}
+	if labelled < 2 {
+		for i := range ts {
+			k := ts[i].Value / math.Pow(10, math.Floor(math.Log10(ts[i].Value)+1e-9))
+			if r := math.Round(k); math.Abs(k-r) < 1e-9 && (r == 1 || r == 2 || r == 5) {
+				ts[i].Label = strconv.FormatFloat(ts[i].Value, 'g', 6, 64)
+			}
+		}
+	}
+	return ts
 }
 
 // constTicks labels exactly the given values, with minor ticks left out.

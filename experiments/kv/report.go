@@ -139,8 +139,8 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 	}
 	times := filepath.Join(dir, stem+"-times")
 	if err := report.LinePlot(times, report.LineSpec{
-		Title:  report.Title("KV cache: recompute vs restore from a snapshot", f),
-		XLabel: "context length (tokens)", YLabel: "median time (ms), 95% CI", LogX: true, LogY: true, XTicks: ticks,
+		Title:  report.Title("KV cache: recompute vs restore from a snapshot (median, 95% CI)", f),
+		XLabel: "context length (tokens)", YLabel: "time (ms)", LogX: true, LogY: true, XTicks: ticks,
 		Series: report.MedianSeries(only(f, OpRePrefill, OpRestoreWarm, OpRestoreCold), "ctx", 1e3),
 	}); err != nil {
 		return nil, fmt.Errorf("times figure: %w", err)
@@ -152,11 +152,11 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 	}
 	lo, hi := ticks[0], ticks[len(ticks)-1]
 	series = append(series,
-		report.Series{Name: fmt.Sprintf("write-up: %.2f× (24 tokens, M1 Metal)", WriteupSpeedup), X: []float64{lo, hi}, Y: []float64{WriteupSpeedup, WriteupSpeedup}},
-		report.Series{Name: "1× (break-even)", X: []float64{lo, hi}, Y: []float64{1, 1}})
+		report.Series{Name: fmt.Sprintf("write-up %.2f× (M1)", WriteupSpeedup), X: []float64{lo, hi}, Y: []float64{WriteupSpeedup, WriteupSpeedup}},
+		report.Series{Name: "break-even 1×", X: []float64{lo, hi}, Y: []float64{1, 1}})
 	spec := report.LineSpec{
-		Title:  report.Title("KV cache: speedup of restore over re-prefill", f),
-		XLabel: "context length (tokens)", YLabel: "re-prefill / restore (×, medians), 95% bootstrap CI", LogX: true, LogY: true, XTicks: ticks,
+		Title:  report.Title("KV cache: speedup of restore over re-prefill (medians, 95% bootstrap CI)", f),
+		XLabel: "context length (tokens)", YLabel: "re-prefill ÷ restore (×)", LogX: true, LogY: true, XTicks: ticks,
 		Series: series,
 	}
 	if len(series) > 2 {

@@ -92,16 +92,16 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 	}
 	dec := filepath.Join(dir, stem+"-decode")
 	if err := report.LinePlot(dec, report.LineSpec{
-		Title:  report.Title("Llama decode latency per token", f),
-		XLabel: "prompt length (tokens)", YLabel: "median decode time per token (ms), 95% CI", LogX: true, XTicks: ticks,
+		Title:  report.Title("Llama decode latency per token (median, 95% CI)", f),
+		XLabel: "prompt length (tokens)", YLabel: "time per token (ms)", LogX: true, XTicks: ticks,
 		Series: report.MedianSeries(decode, "prompt", 1e3),
 	}); err != nil {
 		return nil, fmt.Errorf("decode figure: %w", err)
 	}
 	pre := filepath.Join(dir, stem+"-prefill")
 	if err := report.LinePlot(pre, report.LineSpec{
-		Title:  report.Title("Llama prefill time for the whole prompt", f),
-		XLabel: "prompt length (tokens)", YLabel: "median prefill time (ms), 95% CI", LogX: true, XTicks: ticks,
+		Title:  report.Title("Llama prefill of the whole prompt (median, 95% CI)", f),
+		XLabel: "prompt length (tokens)", YLabel: "prefill time (ms)", LogX: true, XTicks: ticks,
 		Series: report.MedianSeries(prefill, "prompt", 1e3),
 	}); err != nil {
 		return []string{dec}, fmt.Errorf("prefill figure: %w", err)

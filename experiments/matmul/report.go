@@ -112,8 +112,8 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 	sf := sizeCases(f)
 	lat := filepath.Join(dir, stem+"-latency")
 	spec := report.LineSpec{
-		Title:  report.Title("matmul C=A·B, fp32: latency per call", f),
-		XLabel: "n (A, B, C are n×n)", YLabel: "median latency per call (ms), 95% CI",
+		Title:  report.Title("matmul C=A·B, fp32: latency per call (median, 95% CI)", f),
+		XLabel: "n (A, B and C are n×n)", YLabel: "time per call (ms)",
 		LogX: true, LogY: true, Series: report.MedianSeries(sf, "n", 1e3),
 	}
 	for _, c := range sf.Cases {
