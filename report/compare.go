@@ -99,35 +99,39 @@ func Compare(w io.Writer, files []*results.File, labels []string, o CompareOptio
 		}
 	}
 
-	g := Grid{Header: []string{"case", labels[0]}, Right: []bool{false, true}, Detail: []bool{false, false}}
+	g := Grid{Header: []string{"case", labels[0]}, Right: []bool{false, true}}
 	for _, l := range labels[1:] {
 		g.Header = append(g.Header, l, "Δ", "p (reps)", "noise", "min Δ", "verdict")
 		g.Right = append(g.Right, true, true, true, true, true, false)
-		g.Detail = append(g.Detail, false, false, false, false, false, false)
+	}
+	judged := make([]Judgement, len(files)-1)
+	for i, f := range files[1:] {
+		judged[i] = Judge(base, f, o)
+		regressed = regressed || judged[i].Regressed
 	}
 	var only []string
-	for _, bc := range base.Cases {
-		unit := bc.UnitOrDefault()
-		row := []string{bc.Name(), MedianPM(stats.Summarize(bc.RepMedians()), unit)}
-		for _, f := range files[1:] {
-			c, ok := f.Find(bc.Group, bc.Variant)
-			if !ok {
-				row = append(row, "-", "", "", "", "", "missing")
+	for r, bc := range base.Cases {
+		row := []string{bc.Name(), MedianPM(stats.Summarize(bc.RepMedians()), bc.UnitOrDefault())}
+		for _, j := range judged {
+			v := j.Rows[r]
+			switch {
+			case v.Verdict == "missing":
 				only = append(only, fmt.Sprintf("only in %s: %s", labels[0], bc.Name()))
-				continue
+				fallthrough
+			case v.Median == "":
+				row = append(row, "-", "", "", "", "", v.Verdict)
+			default:
+				row = append(row, v.Median, Percent(v.Delta), fmt.Sprintf("%s (%d+%d)", pValue(v.P), v.N[0], v.N[1]), pct(v.Noise), pct(v.Min), v.Verdict)
 			}
-			if c.UnitOrDefault() != unit {
-				row = append(row, "-", "", "", "", "", "units differ: "+unit+" vs "+c.UnitOrDefault())
-				continue
-			}
-			r := compareCase(bc, c, o)
-			if r.verdict == "REGRESSION" {
-				regressed = true
-			}
-			row = append(row, MedianPM(stats.Summarize(c.RepMedians()), unit), r.delta, r.p, pct(r.noise), pct(r.min), r.verdict)
 		}
 		g.Rows = append(g.Rows, row)
 	}
+	geo := []string{"geomean", ""}
+	for _, j := range judged {
+		v := j.Geomean
+		geo = append(geo, "", Percent(v.Delta), "", pct(v.Noise), pct(v.Min), v.Verdict)
+	}
+	g.Rows = append(g.Rows, geo)
 	for i, f := range files[1:] {
 		for _, c := range f.Cases {
 			if _, ok := base.Find(c.Group, c.Variant); !ok {
@@ -141,44 +145,111 @@ func Compare(w io.Writer, files []*results.File, labels []string, o CompareOptio
 	for _, s := range only {
 		fmt.Fprintln(w, s)
 	}
-	fmt.Fprint(w, Wrap(fmt.Sprintf("Each case is reduced to one median per repetition; p is the Mann-Whitney U test of those (α=%v). noise: %s. min Δ: the smallest slowdown a row flags, the largest of the threshold (%s), its noise and what its repetitions can resolve (∞: too few to ever be significant; raise -reps). REGRESSION: significant and slower by more than min Δ; faster: significant and faster by more than min Δ; ~: neither.",
+	fmt.Fprint(w, Wrap(fmt.Sprintf("Each case is reduced to one median per repetition; p is the Mann-Whitney U test of those (α=%v). noise: %s. min Δ: the smallest slowdown a row flags, the largest of the threshold (%s), its noise and what its repetitions can resolve (∞: too few to ever be significant; raise -reps). REGRESSION: significant and slower by more than min Δ; faster: significant and faster by more than min Δ; ~: neither. geomean: the geometric mean of the rows' ratios, judged against its calibrated band only (a slowdown of every case; n/a without -noise).",
 		o.Alpha, noiseSource, pct(o.Threshold)), 100))
 	return regressed, nil
 }
 
-// caseResult is one row's comparison.
-type caseResult struct {
-	delta, p, verdict string
-	noise, min        float64
+// Judgement is one file judged against a base: a RowJudgement per case of
+// the base, in its order, and one for the geometric mean of the rows.
+type Judgement struct {
+	Rows      []RowJudgement
+	Geomean   RowJudgement
+	Regressed bool
 }
 
-// compareCase compares two cases' repetition medians.
-func compareCase(old, cur results.Case, o CompareOptions) caseResult {
-	a, b := old.RepMedians(), cur.RepMedians()
-	sa, sb := stats.Summarize(a), stats.Summarize(b)
-	p := stats.Test(a, b, o.Alpha)
-	noise := stats.Spread(a, b)
-	if o.Noise != nil {
-		if cn, ok := o.Noise.Cases[old.Name()]; ok {
-			noise = math.Max(noise, cn.Band)
+// RowJudgement is one row of a comparison.
+type RowJudgement struct {
+	Case   string
+	Median string  // the new median ±CI, "" when the case cannot be compared
+	Delta  float64 // relative change of the median of repetition medians
+	P      float64 // Mann-Whitney p-value of the repetition medians
+	N      [2]int  // repetitions, base and new
+	Noise  float64 // what the row is judged against (see Compare)
+	Min    float64 // min Δ: the smallest slowdown it flags
+	// Verdict is "REGRESSION", "faster", "~", "missing", "no data",
+	// "n/a" (a geomean without a calibration) or "units differ: …".
+	Verdict string
+}
+
+// Judge compares cur with base case by case, and the geometric mean of
+// their ratios (see Compare for the rules). It does not check that the
+// files are comparable; Compare does.
+func Judge(base, cur *results.File, o CompareOptions) Judgement {
+	if o.Alpha == 0 {
+		o.Alpha = stats.DefaultAlpha
+	}
+	var j Judgement
+	var logs []float64
+	for _, bc := range base.Cases {
+		c, ok := cur.Find(bc.Group, bc.Variant)
+		switch {
+		case !ok:
+			j.Rows = append(j.Rows, RowJudgement{Case: bc.Name(), Verdict: "missing"})
+			continue
+		case c.UnitOrDefault() != bc.UnitOrDefault():
+			j.Rows = append(j.Rows, RowJudgement{Case: bc.Name(), Verdict: "units differ: " + bc.UnitOrDefault() + " vs " + c.UnitOrDefault()})
+			continue
+		}
+		r := judgeCase(bc, c, o)
+		if r.Verdict == "REGRESSION" {
+			j.Regressed = true
+		}
+		if !math.IsNaN(r.Delta) && r.Delta > -1 {
+			logs = append(logs, math.Log1p(r.Delta))
+		}
+		j.Rows = append(j.Rows, r)
+	}
+	j.Geomean = RowJudgement{Case: "geomean", Delta: math.NaN(), Noise: math.NaN(), Min: math.NaN(), Verdict: "no data"}
+	if len(logs) > 0 {
+		g := &j.Geomean
+		sum := 0.0
+		for _, l := range logs {
+			sum += l
+		}
+		g.Delta = math.Expm1(sum / float64(len(logs)))
+		g.Verdict = "n/a"
+		if o.Noise != nil {
+			if cn, ok := o.Noise.Cases[results.GeomeanCase]; ok {
+				g.Noise, g.Min = cn.Band, math.Max(o.Threshold, cn.Band)
+				g.Verdict = "~"
+				switch {
+				case g.Delta > g.Min:
+					g.Verdict, j.Regressed = "REGRESSION", true
+				case g.Delta < -g.Min:
+					g.Verdict = "faster"
+				}
+			}
 		}
 	}
-	minDelta := math.Max(o.Threshold, stats.MinDetectable(a, b, o.Alpha))
-	if !math.IsNaN(noise) {
-		minDelta = math.Max(minDelta, noise)
+	return j
+}
+
+// judgeCase compares two cases' repetition medians.
+func judgeCase(old, cur results.Case, o CompareOptions) RowJudgement {
+	a, b := old.RepMedians(), cur.RepMedians()
+	sa, sb := stats.Summarize(a), stats.Summarize(b)
+	r := RowJudgement{Case: old.Name(), Median: MedianPM(sb, cur.UnitOrDefault()), N: [2]int{sa.N, sb.N},
+		P: stats.Test(a, b, o.Alpha), Noise: stats.Spread(a, b), Verdict: "~", Delta: math.NaN()}
+	if o.Noise != nil {
+		if cn, ok := o.Noise.Cases[old.Name()]; ok {
+			r.Noise = math.Max(r.Noise, cn.Band)
+		}
 	}
-	r := caseResult{p: fmt.Sprintf("%s (%d+%d)", pValue(p), sa.N, sb.N), noise: noise, min: minDelta, verdict: "~"}
+	r.Min = math.Max(o.Threshold, stats.MinDetectable(a, b, o.Alpha))
+	if !math.IsNaN(r.Noise) {
+		r.Min = math.Max(r.Min, r.Noise)
+	}
 	if sa.N == 0 || sb.N == 0 || !(sa.Median > 0) {
-		r.delta, r.verdict = "?", "no data"
+		r.Verdict = "no data"
 		return r
 	}
-	change := sb.Median/sa.Median - 1
-	r.delta = Percent(change)
+	r.Delta = sb.Median/sa.Median - 1
 	switch {
-	case p < o.Alpha && change > minDelta:
-		r.verdict = "REGRESSION"
-	case p < o.Alpha && change < -minDelta:
-		r.verdict = "faster"
+	case r.P < o.Alpha && r.Delta > r.Min:
+		r.Verdict = "REGRESSION"
+	case r.P < o.Alpha && r.Delta < -r.Min:
+		r.Verdict = "faster"
 	}
 	return r
 }

@@ -111,10 +111,26 @@ func TestCompareRefuses(t *testing.T) {
 	a := file("matmul", decode("n=64", 1e-3, 0.01))
 	for name, b := range map[string]*results.File{
 		"experiment": file("llama", decode("n=64", 1e-3, 0.01)),
-		"spec":       func() *results.File { f := file("matmul", decode("n=64", 1e-3, 0.01)); f.Spec.SHA256 = "other"; return f }(),
-		"profile":    func() *results.File { f := file("matmul", decode("n=64", 1e-3, 0.01)); f.Provenance.Profile = "full"; return f }(),
-		"device":     func() *results.File { f := file("matmul", decode("n=64", 1e-3, 0.01)); f.Provenance.Device.Name = "H100"; return f }(),
-		"backend":    func() *results.File { f := file("matmul", decode("n=64", 1e-3, 0.01)); f.Provenance.Device.Backend = "cuda"; return f }(),
+		"spec": func() *results.File {
+			f := file("matmul", decode("n=64", 1e-3, 0.01))
+			f.Spec.SHA256 = "other"
+			return f
+		}(),
+		"profile": func() *results.File {
+			f := file("matmul", decode("n=64", 1e-3, 0.01))
+			f.Provenance.Profile = "full"
+			return f
+		}(),
+		"device": func() *results.File {
+			f := file("matmul", decode("n=64", 1e-3, 0.01))
+			f.Provenance.Device.Name = "H100"
+			return f
+		}(),
+		"backend": func() *results.File {
+			f := file("matmul", decode("n=64", 1e-3, 0.01))
+			f.Provenance.Device.Backend = "cuda"
+			return f
+		}(),
 	} {
 		var buf bytes.Buffer
 		_, err := Compare(&buf, []*results.File{a, b}, []string{"a", "b"}, CompareOptions{})
@@ -178,5 +194,30 @@ func TestCompareColumns(t *testing.T) {
 	header := strings.Split(buf.String(), "\n")[3]
 	if strings.Count(header, "verdict") != 2 || !strings.Contains(header, "| B ") || !strings.Contains(header, "| C ") {
 		t.Errorf("header %q: want a column group per later file", header)
+	}
+}
+
+// TestJudgeGeomean: every case 8% slower, each row inside its 10% band,
+// but the geometric mean's band is 3%: the geomean row catches it.
+func TestJudgeGeomean(t *testing.T) {
+	var a, b []results.Case
+	cal := map[string]results.CaseNoise{results.GeomeanCase: {Runs: 10, Band: 0.03}}
+	for _, g := range []string{"n=1", "n=2", "n=3", "n=4"} {
+		a = append(a, decode(g, 1e-3, 0.01))
+		b = append(b, decode(g, 1.08e-3, 0.01))
+		cal[g+"/wasm-zerocopy"] = results.CaseNoise{Runs: 10, Band: 0.10}
+	}
+	fa, fb := file("matmul", a...), file("matmul", b...)
+	j := Judge(fa, fb, CompareOptions{Threshold: 0.05, Noise: &results.Noise{Cases: cal}})
+	for _, r := range j.Rows {
+		if r.Verdict != "~" || math.Abs(r.Delta-0.08) > 1e-9 || r.Min != 0.10 {
+			t.Errorf("row %+v: want ~ with min Δ 10%%", r)
+		}
+	}
+	if g := j.Geomean; g.Verdict != "REGRESSION" || math.Abs(g.Delta-0.08) > 1e-9 || !j.Regressed {
+		t.Errorf("geomean %+v, regressed %v", g, j.Regressed)
+	}
+	if g := Judge(fa, fb, CompareOptions{Threshold: 0.5}).Geomean; g.Verdict != "n/a" {
+		t.Errorf("geomean without a calibration: %+v", g)
 	}
 }

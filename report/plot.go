@@ -34,6 +34,8 @@ type Series struct {
 	Name   string
 	X, Y   []float64
 	Lo, Hi []float64
+	// Points draws markers only, no line between them (a scatter).
+	Points bool
 }
 
 // VLine is a labelled vertical marker, e.g. where two series cross.
@@ -95,7 +97,11 @@ func LinePlot(path string, p LineSpec) error {
 		scatter.Color = c
 		scatter.Shape = plotutil.Shape(i)
 		scatter.Radius = vg.Points(3.5)
-		plt.Add(line, scatter)
+		if s.Points {
+			plt.Add(scatter)
+		} else {
+			plt.Add(line, scatter)
+		}
 		if len(errs.xys) > 0 {
 			eb, err := plotter.NewYErrorBars(errs)
 			if err != nil {
@@ -105,7 +111,11 @@ func LinePlot(path string, p LineSpec) error {
 			eb.Width = vg.Points(1)
 			plt.Add(eb)
 		}
-		fig.addLegend(s.Name, line, scatter)
+		if s.Points {
+			fig.addLegend(s.Name, scatter)
+		} else {
+			fig.addLegend(s.Name, line, scatter)
+		}
 	}
 	if points == 0 {
 		return fmt.Errorf("report: plot %s: no drawable points", path)

@@ -38,6 +38,11 @@ type CaseNoise struct {
 	Band     float64 `json:"band"`      // relative difference two runs stay within
 }
 
+// GeomeanCase is the name under which a calibration keeps the noise of the
+// geometric mean of a run's case medians: compare's test for a slowdown of
+// every case at once.
+const GeomeanCase = "geomean"
+
 // NoiseMethod says how Calibrate computes a band, for the file.
 const NoiseMethod = "per case: each run's median of its repetition medians; band = exp(z·√2·σ⁺) − 1 with σ⁺ the upper confidence bound of the standard deviation of the log run medians (stats.RunNoise)"
 
@@ -65,6 +70,20 @@ func Calibrate(files []*File) (*Noise, error) {
 			medians[name] = append(medians[name], stats.Summarize(c.RepMedians()).Median)
 		}
 	}
+	// The geometric mean over the cases every run has, per run.
+	for i := range files {
+		sum, n := 0.0, 0
+		for _, name := range order {
+			if m := medians[name]; len(m) == len(files) && m[i] > 0 {
+				sum += math.Log(m[i])
+				n++
+			}
+		}
+		if n > 0 {
+			medians[GeomeanCase] = append(medians[GeomeanCase], math.Exp(sum/float64(n)))
+		}
+	}
+	order = append(order, GeomeanCase)
 	for _, name := range order {
 		sigma, band := stats.RunNoise(medians[name])
 		if math.IsNaN(band) {
