@@ -111,21 +111,57 @@ func CheckBackends[B any](src spec.Source, backends map[string]B, modes func(B) 
 	return nil
 }
 
+// Sections are the parts of a spec every experiment has besides its
+// fields: the experiment's name, a section per backend (B) and the quick
+// profile (Q). Experiments embed it with `yaml:",inline"`.
+type Sections[B, Q any] struct {
+	Experiment string       `yaml:"experiment"`
+	Backends   map[string]B `yaml:"backends"`
+	Quick      *Q           `yaml:"quick"`
+}
+
+// SectionsRequired are the YAML paths of Sections' required fields.
+var SectionsRequired = []string{"$.experiment", "$.backends"}
+
 // Backend returns the backends section for name, or an error saying the
 // spec has none.
-func Backend[B any](src spec.Source, backends map[string]B, name string) (B, error) {
-	b, ok := backends[name]
+func (s Sections[B, Q]) Backend(src spec.Source, name string) (B, error) {
+	b, ok := s.Backends[name]
 	if !ok {
 		return b, fmt.Errorf("%s: no backends.%s section: this spec does not say what to run on %s (it has %s)",
-			src.Path, name, name, strings.Join(slices.Sorted(maps.Keys(backends)), ", "))
+			src.Path, name, name, strings.Join(slices.Sorted(maps.Keys(s.Backends)), ", "))
 	}
 	return b, nil
 }
 
-// CheckExperiment checks a spec's `experiment:` field.
-func CheckExperiment(src spec.Source, got, want string) error {
-	if got != want {
-		return src.Errorf("$.experiment", "must be %q, not %q", want, got)
+// Validator is a decoded spec that checks its values, keeping src to name
+// the line of a field it refuses.
+type Validator interface {
+	Validate(src spec.Source) error
+}
+
+// ParseSpec decodes a spec strictly (spec.Parse: unknown fields, wrong
+// types and the missing required fields are errors) and validates it;
+// every error names the file, the line and the field.
+func ParseSpec[T any, PT interface {
+	*T
+	Validator
+}](path string, data []byte, required ...string) (*T, error) {
+	var s T
+	src, err := spec.Parse(path, data, &s, required...)
+	if err != nil {
+		return nil, err
+	}
+	if err := PT(&s).Validate(src); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// CheckExperiment checks the spec's `experiment:` field.
+func (s Sections[B, Q]) CheckExperiment(src spec.Source, want string) error {
+	if s.Experiment != want {
+		return src.Errorf("$.experiment", "must be %q, not %q", want, s.Experiment)
 	}
 	return nil
 }

@@ -12,11 +12,18 @@ import (
 	"github.com/wasmgpu/wasmgpu/results"
 )
 
-// parseCommand parses a subcommand's flags; help exits 0 on stdout.
-func parseCommand(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, synopsis string) (code int, ok bool) {
+// parseCommand parses a command's flags. Its usage is the synopsis and the
+// flags (head, when set, writes what comes before the flags instead); -h
+// prints it on stdout and returns code 0 with ok false; a bad flag returns
+// 2.
+func parseCommand(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, synopsis string, head ...func(io.Writer)) (code int, ok bool) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: %s\n\nflags:\n", synopsis)
+		if len(head) > 0 {
+			head[0](fs.Output())
+		} else {
+			fmt.Fprintf(fs.Output(), "usage: %s\n\nflags:\n", synopsis)
+		}
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,7 +32,6 @@ type genOptions struct {
 func generateMain(args []string, stdout, stderr io.Writer) int {
 	var o genOptions
 	fs := flag.NewFlagSet("harness generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&o.model, "model", "", "Hugging Face Llama folder: config.json, model.safetensors, tokenizer.json")
 	fs.StringVar(&o.synthetic, "synthetic", "", "instead of -model: synthetic weights of preset llama-3.2-1b or tiny and a byte-level tokenizer (gibberish; for testing the plumbing)")
 	fs.StringVar(&o.prompt, "prompt", "", "the prompt text")
@@ -47,17 +45,8 @@ func generateMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.backend, "backend", "auto", "device backend: auto, cpu, cuda or metal")
 	fs.StringVar(&o.mode, "mode", "", "memory mode (default: the backend's first)")
 	fs.BoolVar(&o.native, "native", false, "run the engine natively instead of inside the Wasm guest")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: harness generate -model DIR -prompt TEXT [flags]\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	if code, ok := parseCommand(fs, args, stdout, stderr, "harness generate (-model DIR | -synthetic tiny|llama-3.2-1b) -prompt TEXT [flags]"); !ok {
+		return code
 	}
 	if (o.model == "") == (o.synthetic == "") || o.prompt == "" || o.n < 1 {
 		fs.Usage()

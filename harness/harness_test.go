@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmgpu/wasmgpu/experiments"
 	"github.com/wasmgpu/wasmgpu/results"
 )
 
@@ -32,22 +33,19 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-const tinySpec = `experiment: matmul
-seed: 3
-warmup: 1
-repetitions: 3
-min_repetitions: 2
-budget_seconds: 5
-check_work: 1000000
-tolerance: 1.0e-5
-host_call_iterations: 1000
-region_mib: [1]
-backends:
-  cpu:
-    sizes: [16, 33]
-    wasm_modes: [zerocopy, copy]
-    native_modes: [zerocopy]
-`
+// small is the built-in matmul spec cut down to two small sizes and three
+// rounds: a run of a second.
+var small = []string{"-exp", "matmul", "-set", "n=16,33", "-reps", "3", "-warmup", "1"}
+
+// builtin is the built-in spec of exp.
+func builtin(t *testing.T, exp string) string {
+	t.Helper()
+	data, err := experiments.BuiltinSpec(exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
 
 func writeFile(t *testing.T, dir, name, text string) string {
 	t.Helper()
@@ -69,8 +67,8 @@ func runHarness(t *testing.T, args ...string) (code int, stdout, stderr string) 
 // TestRunWritesOutputs runs a small matmul spec end to end on cpu.
 func TestRunWritesOutputs(t *testing.T) {
 	dir := t.TempDir()
-	spec := writeFile(t, dir, "mm.yaml", tinySpec)
-	code, stdout, stderr := runHarness(t, "-spec", spec, "-backend", "cpu", "-out", dir, "-cache", "none", "-no-progress")
+	spec := writeFile(t, dir, "mm.yaml", builtin(t, "matmul"))
+	code, stdout, stderr := runHarness(t, append(small, "-spec", spec, "-backend", "cpu", "-out", dir, "-cache", "none", "-no-progress")...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -88,7 +86,7 @@ func TestRunWritesOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := f.Provenance
-	if p.Device.Backend != "cpu" || f.Spec.Text != tinySpec || p.GoVersion == "" || p.Profile != "full" {
+	if p.Device.Backend != "cpu" || f.Spec.Text != builtin(t, "matmul") || p.GoVersion == "" || p.Profile != "full" || len(p.Overrides) != 3 {
 		t.Errorf("provenance incomplete: %+v", p)
 	}
 	if p.Host.MemoryBytes == 0 || p.Host.Kernel == "" || len(p.Host.LoadStart) != 3 || len(p.Host.LoadEnd) != 3 {
@@ -185,19 +183,19 @@ func TestRunFromAnyFolder(t *testing.T) {
 
 func TestRunRejectsBadInput(t *testing.T) {
 	dir := t.TempDir()
-	bad := writeFile(t, dir, "bad.yaml", strings.Replace(tinySpec, "repetitions: 3", "repetitions: -3", 1))
+	mm := writeFile(t, dir, "z.yaml", builtin(t, "matmul"))
+	bad := writeFile(t, dir, "bad.yaml", strings.Replace(builtin(t, "matmul"), "repetitions: 25", "repetitions: -3", 1))
 	readOnly := filepath.Join(dir, "ro")
 	if err := os.WriteFile(readOnly, nil, 0o644); err != nil { // a file where -out wants a folder
 		t.Fatal(err)
 	}
-	mm := writeFile(t, dir, "z.yaml", tinySpec)
 	for _, tc := range []struct {
 		name string
 		args []string
 		code int
 		want string
 	}{
-		{"bad spec value", []string{"-spec", bad}, 1, "bad.yaml:4"},
+		{"bad spec value", []string{"-spec", bad}, 1, "bad.yaml:10:14: field \"repetitions\": must be ≥ 1"},
 		{"missing spec", []string{"-spec", filepath.Join(dir, "nope.yaml")}, 1, "nope.yaml"},
 		{"unknown experiment in a spec", []string{"-spec", writeFile(t, dir, "x.yaml", "experiment: sorting\n")}, 1, `unknown experiment "sorting" (known: matmul, llama, kv)`},
 		{"unknown -exp", []string{"-exp", "bogus"}, 2, `unknown experiment "bogus" (known: kv, llama, matmul)`},
@@ -258,9 +256,8 @@ func TestInterrupt(t *testing.T) {
 		t.Skip("runs a subprocess")
 	}
 	dir := t.TempDir()
-	slow := strings.NewReplacer("sizes: [16, 33]", "sizes: [1024, 1536]", "repetitions: 3", "repetitions: 50", "min_repetitions: 2", "min_repetitions: 50",
-		"budget_seconds: 5", "budget_seconds: 600").Replace(tinySpec)
-	args, _ := json.Marshal([]string{"-spec", writeFile(t, dir, "slow.yaml", slow), "-backend", "cpu", "-out", dir, "-cache", "none", "-no-progress"})
+	// Rounds of two 1536-wide products: the signal lands in one.
+	args, _ := json.Marshal([]string{"-exp", "matmul", "-set", "n=1024,1536", "-reps", "50", "-backend", "cpu", "-out", dir, "-cache", "none", "-no-progress"})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")

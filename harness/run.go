@@ -48,7 +48,6 @@ const interruptGrace = 500 * time.Millisecond
 func runMain(args []string, stdout, stderr io.Writer) int {
 	var o runOptions
 	fs := flag.NewFlagSet("harness", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&o.exp, "exp", "matmul", "experiment to run: "+driverNames())
 	fs.StringVar(&o.spec, "spec", "", "spec file to run instead of the built-in experiments/NAME.yaml")
 	fs.StringVar(&o.backend, "backend", "auto", "device backend: auto, cpu, cuda or metal")
@@ -64,17 +63,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.noProgress, "no-progress", false, "do not draw a progress bar")
 	fs.BoolVar(&o.verbose, "v", false, "say why auto passed over a backend")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
-	fs.Usage = func() {
-		usage(fs.Output())
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	if code, ok := parseCommand(fs, args, stdout, stderr, "", usage); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		return fail(stderr, 2, "unexpected argument %q (commands: compare, noise, report, generate; see -h)", fs.Arg(0))

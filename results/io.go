@@ -119,18 +119,9 @@ func sortedKeys[V any](m map[string]V) []string {
 // samples (null in the JSON is NaN, and a bound the samples cannot give is
 // ±Inf again). A schema-1 file is upgraded as it is read; see upgradeV1.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("results: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var f File
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("results: %s: %w", path, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("results: %s: trailing data after the JSON document", path)
+	if err := decodeFile(path, &f); err != nil {
+		return nil, err
 	}
 	if f.Schema < 1 || f.Schema > SchemaVersion {
 		return nil, fmt.Errorf("results: %s: schema %d not supported (want 1..%d)", path, f.Schema, SchemaVersion)
@@ -187,6 +178,24 @@ func upgradeV1(f *File) {
 			delete(p.Extra, k)
 		}
 	}
+}
+
+// decodeFile decodes the JSON document in path into v strictly: unknown
+// fields and trailing data are errors naming the file.
+func decodeFile(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("results: %s: %w", path, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("results: %s: trailing data after the JSON document", path)
+	}
+	return nil
 }
 
 // DefaultPath returns where a run's file goes:

@@ -1,11 +1,9 @@
 package results
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 
 	"github.com/wasmgpu/wasmgpu/internal/stats"
@@ -146,15 +144,9 @@ func (n *Noise) WriteAtomic(path string) error {
 
 // LoadNoise reads a calibration written by WriteAtomic, strictly.
 func LoadNoise(path string) (*Noise, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("results: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var n Noise
-	if err := dec.Decode(&n); err != nil {
-		return nil, fmt.Errorf("results: noise calibration %s: %w", path, err)
+	if err := decodeFile(path, &n); err != nil {
+		return nil, err
 	}
 	if n.Schema != 1 {
 		return nil, fmt.Errorf("results: noise calibration %s: schema %d not supported (want 1)", path, n.Schema)

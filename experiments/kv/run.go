@@ -67,17 +67,12 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	if err != nil {
 		return nil, err
 	}
-	vs, err := env.Variants("kv", p.NativeModes, p.WasmModes)
-	if err != nil {
-		return nil, err
-	}
-	nativeModes, wasmModes := vs.Native, vs.Wasm
-	f := &results.File{Experiment: "kv", Notes: vs.Notes}
-	model, err := env.LoadModel("kv", p.Config, p.Seed, p.WeightsDType)
+	f, vs, model, err := env.StartLLM("kv", p.LLMPlan, p.NativeModes, p.WasmModes)
 	if err != nil {
 		return nil, err
 	}
 	defer model.Close()
+	nativeModes, wasmModes := vs.Native, vs.Wasm
 	mw, w := model.Host, model.Device
 	cfg := mw.Config
 	for _, n := range p.ContextLengths {
@@ -87,10 +82,6 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	}
 
 	modes := vs.Names()
-	f.Provenance.Weights = mw.Source
-	f.Provenance.DTypes = map[string]string{"weights": string(mw.DType), "kv": string(p.KV), "activations": "f32"}
-	f.Provenance.Mode = vs.String()
-	f.Provenance.SetExtra("model", map[bool]string{true: p.Model, false: env.ModelDir}[env.ModelDir == ""])
 	f.Provenance.SetExtra("speedup_ci_method", "percentile bootstrap of median(re-prefill)/median(restore), 4000 resamples of each side independently; none below 6 timed samples a side")
 	for k, v := range map[string]float64{
 		"kv_bytes_per_token":      float64(cfg.KVBytesPerToken(p.KV.Size())),

@@ -17,15 +17,13 @@ import (
 
 // Spec is experiments/kv.yaml.
 type Spec struct {
-	Experiment      string `yaml:"experiment"`
-	experiments.LLM `yaml:",inline"`
+	experiments.Sections[BackendSpec, Profile] `yaml:",inline"`
+	experiments.LLM                            `yaml:",inline"`
 	// ContinuationTokens is how many greedy tokens after each restore are
 	// compared with the uninterrupted conversation.
-	ContinuationTokens int                    `yaml:"continuation_tokens"`
-	ContextLengths     []int                  `yaml:"context_lengths"`
-	SnapshotDir        string                 `yaml:"snapshot_dir"`
-	Backends           map[string]BackendSpec `yaml:"backends"`
-	Quick              *Profile               `yaml:"quick"`
+	ContinuationTokens int    `yaml:"continuation_tokens"`
+	ContextLengths     []int  `yaml:"context_lengths"`
+	SnapshotDir        string `yaml:"snapshot_dir"`
 
 	src spec.Source
 }
@@ -61,24 +59,21 @@ var Driver = experiments.Define(experiments.Driver{
 	Table:     Table, Figures: Figures,
 }, Parse, Run)
 
-// Parse decodes a kv spec strictly and validates it; errors name the file,
-// line and field.
+// Parse decodes a kv spec strictly and validates it; errors name the
+// file, line and field.
 func Parse(path string, data []byte) (*Spec, error) {
-	var s Spec
-	src, err := spec.Parse(path, data, &s, append([]string{"$.experiment", "$.continuation_tokens", "$.context_lengths", "$.backends"},
-		experiments.LLMRequired...)...)
-	if err != nil {
-		return nil, err
-	}
+	required := append([]string{"$.continuation_tokens", "$.context_lengths"}, experiments.SectionsRequired...)
+	return experiments.ParseSpec[Spec](path, data, append(required, experiments.LLMRequired...)...)
+}
+
+// Validate checks the spec's values (experiments.Validator).
+func (s *Spec) Validate(src spec.Source) error {
 	s.src = src
-	if err := s.validate(); err != nil {
-		return nil, err
-	}
-	return &s, nil
+	return s.validate()
 }
 
 func (s *Spec) validate() error {
-	if err := experiments.CheckExperiment(s.src, s.Experiment, "kv"); err != nil {
+	if err := s.CheckExperiment(s.src, "kv"); err != nil {
 		return err
 	}
 	if err := s.LLM.Check(s.src, 2); err != nil {
@@ -133,7 +128,7 @@ func (s *Spec) checkLengths(at string, lengths []int) error {
 // and then the command line's overrides: -reps (timed repetitions; the
 // warm-up repetition is added) and -set ctx=….
 func (s *Spec) Plan(backend string, quick bool, o experiments.Overrides) (Plan, error) {
-	b, err := experiments.Backend(s.src, s.Backends, backend)
+	b, err := s.Backend(s.src, backend)
 	if err != nil {
 		return Plan{}, err
 	}

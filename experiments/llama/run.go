@@ -35,17 +35,12 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	if err != nil {
 		return nil, err
 	}
-	vs, err := env.Variants("llama", p.NativeModes, p.WasmModes)
-	if err != nil {
-		return nil, err
-	}
-	nativeModes, wasmModes := vs.Native, vs.Wasm
-	f := &results.File{Experiment: "llama", Notes: vs.Notes}
-	model, err := env.LoadModel("llama", p.Config, p.Seed, p.WeightsDType)
+	f, vs, model, err := env.StartLLM("llama", p.LLMPlan, p.NativeModes, p.WasmModes)
 	if err != nil {
 		return nil, err
 	}
 	defer model.Close()
+	nativeModes, wasmModes := vs.Native, vs.Wasm
 	mw, w := model.Host, model.Device
 	cfg := mw.Config
 
@@ -55,11 +50,7 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 		return nil, err
 	}
 	wb := float64(WeightBytesPerToken(mw))
-	f.Provenance.Weights = mw.Source
-	f.Provenance.DTypes = map[string]string{"weights": string(mw.DType), "kv": string(p.KV), "activations": "f32"}
 	modes := vs.Names()
-	f.Provenance.Mode = vs.String()
-	f.Provenance.SetExtra("model", map[bool]string{true: s.Model, false: env.ModelDir}[env.ModelDir == ""])
 	for k, v := range map[string]float64{
 		"weight_bytes_per_token":  wb,
 		"weights_device_bytes":    float64(w.DeviceBytes()),

@@ -18,12 +18,10 @@ import (
 
 // Spec is experiments/llama.yaml.
 type Spec struct {
-	Experiment      string `yaml:"experiment"`
-	experiments.LLM `yaml:",inline"`
-	DecodeTokens    int                    `yaml:"decode_tokens"`
-	PromptLengths   []int                  `yaml:"prompt_lengths"`
-	Backends        map[string]BackendSpec `yaml:"backends"`
-	Quick           *Profile               `yaml:"quick"`
+	experiments.Sections[BackendSpec, Profile] `yaml:",inline"`
+	experiments.LLM                            `yaml:",inline"`
+	DecodeTokens                               int   `yaml:"decode_tokens"`
+	PromptLengths                              []int `yaml:"prompt_lengths"`
 
 	src spec.Source
 }
@@ -63,21 +61,18 @@ var Driver = experiments.Define(experiments.Driver{
 // Parse decodes a llama spec strictly and validates it; errors name the
 // file, line and field.
 func Parse(path string, data []byte) (*Spec, error) {
-	var s Spec
-	src, err := spec.Parse(path, data, &s, append([]string{"$.experiment", "$.decode_tokens", "$.prompt_lengths", "$.backends"},
-		experiments.LLMRequired...)...)
-	if err != nil {
-		return nil, err
-	}
+	required := append([]string{"$.decode_tokens", "$.prompt_lengths"}, experiments.SectionsRequired...)
+	return experiments.ParseSpec[Spec](path, data, append(required, experiments.LLMRequired...)...)
+}
+
+// Validate checks the spec's values (experiments.Validator).
+func (s *Spec) Validate(src spec.Source) error {
 	s.src = src
-	if err := s.validate(); err != nil {
-		return nil, err
-	}
-	return &s, nil
+	return s.validate()
 }
 
 func (s *Spec) validate() error {
-	if err := experiments.CheckExperiment(s.src, s.Experiment, "llama"); err != nil {
+	if err := s.CheckExperiment(s.src, "llama"); err != nil {
 		return err
 	}
 	if err := s.LLM.Check(s.src, 1); err != nil {
@@ -121,7 +116,7 @@ func (s *Spec) checkLengths(at string, lengths []int, decode int) error {
 // and then the command line's overrides: -reps (timed repetitions; the
 // warm-up repetition is added), -set prompt=… and -set decode=….
 func (s *Spec) Plan(backend string, quick bool, o experiments.Overrides) (Plan, error) {
-	b, err := experiments.Backend(s.src, s.Backends, backend)
+	b, err := s.Backend(s.src, backend)
 	if err != nil {
 		return Plan{}, err
 	}

@@ -47,12 +47,11 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	if err != nil {
 		return nil, err
 	}
-	vs, err := env.Variants("matmul", p.NativeModes, p.WasmModes)
+	f, vs, err := env.Start("matmul", p.NativeModes, p.WasmModes)
 	if err != nil {
 		return nil, err
 	}
 	nativeModes, wasmModes := vs.Native, vs.Wasm
-	f := &results.File{Experiment: "matmul", Notes: vs.Notes}
 	var shapes []shape
 	for _, n := range p.Sizes {
 		shapes = append(shapes, shape{group: fmt.Sprintf("n=%d", n), m: n, n: n, k: n})
@@ -62,7 +61,6 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 		shapes = append(shapes, shape{group: fmt.Sprintf("region=%dMiB", mib), m: n, n: n, k: n, region: mib})
 	}
 	modes := vs.Names()
-	f.Provenance.Mode = vs.String()
 	f.Provenance.DTypes = map[string]string{"matmul": "f32"}
 
 	if len(wasmModes) > 0 {

@@ -14,18 +14,16 @@ import (
 
 // Spec is experiments/matmul.yaml.
 type Spec struct {
-	Experiment         string                 `yaml:"experiment"`
-	Seed               uint64                 `yaml:"seed"`
-	Warmup             int                    `yaml:"warmup"`
-	Repetitions        int                    `yaml:"repetitions"`
-	MinRepetitions     int                    `yaml:"min_repetitions"`
-	BudgetSeconds      float64                `yaml:"budget_seconds"`
-	CheckWork          int                    `yaml:"check_work"`
-	Tolerance          float64                `yaml:"tolerance"`
-	HostCallIterations int                    `yaml:"host_call_iterations"`
-	RegionMiB          []int                  `yaml:"region_mib"`
-	Backends           map[string]BackendSpec `yaml:"backends"`
-	Quick              *Profile               `yaml:"quick"`
+	experiments.Sections[BackendSpec, Profile] `yaml:",inline"`
+	Seed                                       uint64  `yaml:"seed"`
+	Warmup                                     int     `yaml:"warmup"`
+	Repetitions                                int     `yaml:"repetitions"`
+	MinRepetitions                             int     `yaml:"min_repetitions"`
+	BudgetSeconds                              float64 `yaml:"budget_seconds"`
+	CheckWork                                  int     `yaml:"check_work"`
+	Tolerance                                  float64 `yaml:"tolerance"`
+	HostCallIterations                         int     `yaml:"host_call_iterations"`
+	RegionMiB                                  []int   `yaml:"region_mib"`
 
 	src spec.Source
 }
@@ -74,22 +72,19 @@ var Driver = experiments.Define(experiments.Driver{
 // missing fields are errors) and validates its values; every error names
 // the file, the line and the field.
 func Parse(path string, data []byte) (*Spec, error) {
-	var s Spec
-	src, err := spec.Parse(path, data, &s, "$.experiment", "$.seed", "$.warmup", "$.repetitions",
-		"$.min_repetitions", "$.budget_seconds", "$.check_work", "$.tolerance",
-		"$.host_call_iterations", "$.backends")
-	if err != nil {
-		return nil, err
-	}
+	return experiments.ParseSpec[Spec](path, data, append([]string{"$.seed", "$.warmup", "$.repetitions",
+		"$.min_repetitions", "$.budget_seconds", "$.check_work", "$.tolerance", "$.host_call_iterations"},
+		experiments.SectionsRequired...)...)
+}
+
+// Validate checks the spec's values (experiments.Validator).
+func (s *Spec) Validate(src spec.Source) error {
 	s.src = src
-	if err := s.validate(); err != nil {
-		return nil, err
-	}
-	return &s, nil
+	return s.validate()
 }
 
 func (s *Spec) validate() error {
-	if err := experiments.CheckExperiment(s.src, s.Experiment, "matmul"); err != nil {
+	if err := s.CheckExperiment(s.src, "matmul"); err != nil {
 		return err
 	}
 	for _, c := range []struct {
@@ -160,7 +155,7 @@ func (s *Spec) checkSizes(at string, sizes []int) error {
 // and then the command line's overrides: -reps (timed rounds), -warmup and
 // -set n=… (the sizes; the region cases are dropped when sizes are set).
 func (s *Spec) Plan(backend string, quick bool, o experiments.Overrides) (Plan, error) {
-	b, err := experiments.Backend(s.src, s.Backends, backend)
+	b, err := s.Backend(s.src, backend)
 	if err != nil {
 		return Plan{}, err
 	}
