@@ -118,50 +118,59 @@ type Sections[B, Q any] struct {
 	Experiment string       `yaml:"experiment"`
 	Backends   map[string]B `yaml:"backends"`
 	Quick      *Q           `yaml:"quick"`
+	// Src is the spec's file and text, kept so that a check can name the
+	// line of a field it refuses (Src.Errorf). ParseSpec sets it.
+	Src spec.Source `yaml:"-"`
 }
+
+// setSource keeps the spec's source (see ParseSpec).
+func (s *Sections[B, Q]) setSource(src spec.Source) { s.Src = src }
 
 // SectionsRequired are the YAML paths of Sections' required fields.
 var SectionsRequired = []string{"$.experiment", "$.backends"}
 
 // Backend returns the backends section for name, or an error saying the
 // spec has none.
-func (s Sections[B, Q]) Backend(src spec.Source, name string) (B, error) {
+func (s Sections[B, Q]) Backend(name string) (B, error) {
 	b, ok := s.Backends[name]
 	if !ok {
 		return b, fmt.Errorf("%s: no backends.%s section: this spec does not say what to run on %s (it has %s)",
-			src.Path, name, name, strings.Join(slices.Sorted(maps.Keys(s.Backends)), ", "))
+			s.Src.Path, name, name, strings.Join(slices.Sorted(maps.Keys(s.Backends)), ", "))
 	}
 	return b, nil
 }
 
-// Validator is a decoded spec that checks its values, keeping src to name
-// the line of a field it refuses.
+// Validator is a decoded spec (one embedding Sections) that checks its
+// values.
 type Validator interface {
-	Validate(src spec.Source) error
+	setSource(spec.Source)
+	Validate() error
 }
 
 // ParseSpec decodes a spec strictly (spec.Parse: unknown fields, wrong
-// types and the missing required fields are errors) and validates it;
-// every error names the file, the line and the field.
+// types and missing required fields — Sections' and those given — are
+// errors) and validates it; every error names the file, the line and the
+// field.
 func ParseSpec[T any, PT interface {
 	*T
 	Validator
 }](path string, data []byte, required ...string) (*T, error) {
 	var s T
-	src, err := spec.Parse(path, data, &s, required...)
+	src, err := spec.Parse(path, data, &s, append(required, SectionsRequired...)...)
 	if err != nil {
 		return nil, err
 	}
-	if err := PT(&s).Validate(src); err != nil {
+	PT(&s).setSource(src)
+	if err := PT(&s).Validate(); err != nil {
 		return nil, err
 	}
 	return &s, nil
 }
 
 // CheckExperiment checks the spec's `experiment:` field.
-func (s Sections[B, Q]) CheckExperiment(src spec.Source, want string) error {
+func (s Sections[B, Q]) CheckExperiment(want string) error {
 	if s.Experiment != want {
-		return src.Errorf("$.experiment", "must be %q, not %q", want, s.Experiment)
+		return s.Src.Errorf("$.experiment", "must be %q, not %q", want, s.Experiment)
 	}
 	return nil
 }
@@ -183,7 +192,8 @@ type LLM struct {
 	Repetitions int `yaml:"repetitions"`
 }
 
-// LLMRequired are the YAML paths of LLM's fields, all required.
+// LLMRequired are the YAML paths of LLM's fields, all required. Append to
+// a copy: slices.Concat(LLMRequired, more).
 var LLMRequired = []string{"$.model", "$.seed", "$.weights_dtype", "$.kv_dtype", "$.max_seq", "$.max_batch", "$.repetitions"}
 
 // Check validates the LLM fields; max_seq must be at least minSeq.

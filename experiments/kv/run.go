@@ -62,8 +62,7 @@ type runEnv struct {
 
 // Run executes the spec on env's device.
 func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, error) {
-	backend := env.Device.Info().Backend
-	p, err := s.Plan(backend, env.Quick, env.Overrides)
+	p, err := s.Plan(env.Device.Info().Backend, env.Quick, env.Overrides)
 	if err != nil {
 		return nil, err
 	}
@@ -72,9 +71,7 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 		return nil, err
 	}
 	defer model.Close()
-	nativeModes, wasmModes := vs.Native, vs.Wasm
-	mw, w := model.Host, model.Device
-	cfg := mw.Config
+	cfg := model.Host.Config
 	for _, n := range p.ContextLengths {
 		if n+p.ContinuationTokens > cfg.MaxPositionEmbeddings {
 			return nil, fmt.Errorf("kv: context %d plus %d continuation tokens exceeds the model's %d positions", n, p.ContinuationTokens, cfg.MaxPositionEmbeddings)
@@ -93,11 +90,11 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 		f.Provenance.SetNumber(k, v)
 	}
 
-	r := &runEnv{Env: env, p: p, cfg: cfg, w: w, meta: snapshot.Meta{
-		Fingerprint: Fingerprint(cfg, mw.Source), SourceDevice: backend,
+	r := &runEnv{Env: env, p: p, cfg: cfg, w: model.Device, meta: snapshot.Meta{
+		Fingerprint: Fingerprint(cfg, model.Host.Source), SourceDevice: env.Device.Info().Backend,
 	}}
 	opts := llmhost.Options{KV: p.KV, MaxSeq: p.MaxSeq, MaxBatch: p.MaxBatch}
-	if len(wasmModes) > 0 {
+	if len(vs.Wasm) > 0 {
 		r.rt, err = wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: llmhost.MemoryBytes(cfg, opts), CacheDir: env.CacheDir})
 		if err != nil {
 			return nil, fmt.Errorf("kv: %w", err)
@@ -120,7 +117,7 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 
 	total, done := len(p.ContextLengths)*len(modes)*p.Repetitions, 0
 	for _, n := range p.ContextLengths {
-		cases, caseNotes, failures, err := r.runContext(ctx, nativeModes, wasmModes, n, &done, total)
+		cases, caseNotes, failures, err := r.runContext(ctx, vs.Native, vs.Wasm, n, &done, total)
 		if err != nil {
 			return nil, fmt.Errorf("kv ctx=%d: %w", n, err)
 		}

@@ -9,9 +9,9 @@ package kv
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
-	"github.com/wasmgpu/wasmgpu/internal/spec"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
 
@@ -24,8 +24,6 @@ type Spec struct {
 	ContinuationTokens int    `yaml:"continuation_tokens"`
 	ContextLengths     []int  `yaml:"context_lengths"`
 	SnapshotDir        string `yaml:"snapshot_dir"`
-
-	src spec.Source
 }
 
 // BackendSpec is what one backend runs; empty fields take the top level's.
@@ -62,38 +60,32 @@ var Driver = experiments.Define(experiments.Driver{
 // Parse decodes a kv spec strictly and validates it; errors name the
 // file, line and field.
 func Parse(path string, data []byte) (*Spec, error) {
-	required := append([]string{"$.continuation_tokens", "$.context_lengths"}, experiments.SectionsRequired...)
-	return experiments.ParseSpec[Spec](path, data, append(required, experiments.LLMRequired...)...)
+	return experiments.ParseSpec[Spec](path, data, slices.Concat(experiments.LLMRequired, []string{"$.continuation_tokens", "$.context_lengths"})...)
 }
 
 // Validate checks the spec's values (experiments.Validator).
-func (s *Spec) Validate(src spec.Source) error {
-	s.src = src
-	return s.validate()
-}
-
-func (s *Spec) validate() error {
-	if err := s.CheckExperiment(s.src, "kv"); err != nil {
+func (s *Spec) Validate() error {
+	if err := s.CheckExperiment("kv"); err != nil {
 		return err
 	}
-	if err := s.LLM.Check(s.src, 2); err != nil {
+	if err := s.LLM.Check(s.Src, 2); err != nil {
 		return err
 	}
 	if s.ContinuationTokens < 1 || s.ContinuationTokens >= s.MaxSeq {
-		return s.src.Errorf("$.continuation_tokens", "must be in [1, max_seq %d), got %d", s.MaxSeq, s.ContinuationTokens)
+		return s.Src.Errorf("$.continuation_tokens", "must be in [1, max_seq %d), got %d", s.MaxSeq, s.ContinuationTokens)
 	}
 	if len(s.ContextLengths) == 0 {
-		return s.src.Errorf("$.context_lengths", "must list at least one context length")
+		return s.Src.Errorf("$.context_lengths", "must list at least one context length")
 	}
 	if err := s.checkLengths("$.context_lengths", s.ContextLengths); err != nil {
 		return err
 	}
-	err := experiments.CheckBackends(s.src, s.Backends, func(b BackendSpec) experiments.Modes { return b.Modes },
+	err := experiments.CheckBackends(s.Src, s.Backends, func(b BackendSpec) experiments.Modes { return b.Modes },
 		func(at string, m device.Mode) error {
 			if m == device.Resident {
 				// A resident mirror is updated only by explicit uploads:
 				// bytes restored into the linear memory would not reach it.
-				return s.src.Errorf(at, "mode resident cannot restore a snapshot in place")
+				return s.Src.Errorf(at, "mode resident cannot restore a snapshot in place")
 			}
 			return nil
 		},
@@ -103,7 +95,7 @@ func (s *Spec) validate() error {
 	}
 	if q := s.Quick; q != nil {
 		if q.Repetitions != 0 && q.Repetitions < 2 {
-			return s.src.Errorf("$.quick.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", q.Repetitions)
+			return s.Src.Errorf("$.quick.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", q.Repetitions)
 		}
 		if err := s.checkLengths("$.quick.context_lengths", q.ContextLengths); err != nil {
 			return err
@@ -117,7 +109,7 @@ func (s *Spec) validate() error {
 func (s *Spec) checkLengths(at string, lengths []int) error {
 	for i, n := range lengths {
 		if n < 1 || n+s.ContinuationTokens > s.MaxSeq {
-			return s.src.Errorf(fmt.Sprintf("%s[%d]", at, i),
+			return s.Src.Errorf(fmt.Sprintf("%s[%d]", at, i),
 				"must be ≥ 1 and leave room for continuation_tokens %d within max_seq %d, got %d", s.ContinuationTokens, s.MaxSeq, n)
 		}
 	}
@@ -128,7 +120,7 @@ func (s *Spec) checkLengths(at string, lengths []int) error {
 // and then the command line's overrides: -reps (timed repetitions; the
 // warm-up repetition is added) and -set ctx=….
 func (s *Spec) Plan(backend string, quick bool, o experiments.Overrides) (Plan, error) {
-	b, err := s.Backend(s.src, backend)
+	b, err := s.Backend(backend)
 	if err != nil {
 		return Plan{}, err
 	}

@@ -90,21 +90,22 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 			ticks = append(ticks, c.Params["prompt"])
 		}
 	}
-	dec := filepath.Join(dir, stem+"-decode")
-	if err := report.LinePlot(dec, report.LineSpec{
-		Title:  report.Title("Llama decode latency per token (median, 95% CI)", f),
-		XLabel: "prompt length (tokens)", YLabel: "time per token (ms)", LogX: true, XTicks: ticks,
-		Series: report.MedianSeries(decode, "prompt", 1e3),
-	}); err != nil {
-		return nil, fmt.Errorf("decode figure: %w", err)
+	var paths []string
+	for _, fig := range []struct {
+		name, what, y string
+		cases         *results.File
+	}{
+		{"decode", "Llama decode latency per token (median, 95% CI)", "time per token (ms)", decode},
+		{"prefill", "Llama prefill of the whole prompt (median, 95% CI)", "prefill time (ms)", prefill},
+	} {
+		path := filepath.Join(dir, stem+"-"+fig.name)
+		if err := report.LinePlot(path, report.LineSpec{
+			Title: report.Title(fig.what, f), XLabel: "prompt length (tokens)", YLabel: fig.y, LogX: true, XTicks: ticks,
+			Series: report.MedianSeries(fig.cases, "prompt", 1e3),
+		}); err != nil {
+			return paths, fmt.Errorf("%s figure: %w", fig.name, err)
+		}
+		paths = append(paths, path)
 	}
-	pre := filepath.Join(dir, stem+"-prefill")
-	if err := report.LinePlot(pre, report.LineSpec{
-		Title:  report.Title("Llama prefill of the whole prompt (median, 95% CI)", f),
-		XLabel: "prompt length (tokens)", YLabel: "prefill time (ms)", LogX: true, XTicks: ticks,
-		Series: report.MedianSeries(prefill, "prompt", 1e3),
-	}); err != nil {
-		return []string{dec}, fmt.Errorf("prefill figure: %w", err)
-	}
-	return []string{dec, pre}, nil
+	return paths, nil
 }

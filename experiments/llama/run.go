@@ -30,8 +30,7 @@ type variant struct {
 
 // Run executes the spec on env's device.
 func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, error) {
-	backend := env.Device.Info().Backend
-	p, err := s.Plan(backend, env.Quick, env.Overrides)
+	p, err := s.Plan(env.Device.Info().Backend, env.Quick, env.Overrides)
 	if err != nil {
 		return nil, err
 	}
@@ -40,20 +39,18 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 		return nil, err
 	}
 	defer model.Close()
-	nativeModes, wasmModes := vs.Native, vs.Wasm
-	mw, w := model.Host, model.Device
-	cfg := mw.Config
+	cfg := model.Host.Config
 
 	bwm, _ := env.Device.(device.BandwidthMeter)
 	var probes bandwidthProbes
 	if err := probes.measure(env, bwm); err != nil {
 		return nil, err
 	}
-	wb := float64(WeightBytesPerToken(mw))
+	wb := float64(WeightBytesPerToken(model.Host))
 	modes := vs.Names()
 	for k, v := range map[string]float64{
 		"weight_bytes_per_token":  wb,
-		"weights_device_bytes":    float64(w.DeviceBytes()),
+		"weights_device_bytes":    float64(model.Device.DeviceBytes()),
 		"max_seq":                 float64(p.MaxSeq),
 		"max_batch":               float64(p.MaxBatch),
 		"decode_tokens_per_rep":   float64(p.DecodeTokens),
@@ -64,7 +61,7 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 
 	opts := llmhost.Options{KV: p.KV, MaxSeq: p.MaxSeq, MaxBatch: p.MaxBatch}
 	var rt *wasm.Runtime
-	if len(wasmModes) > 0 {
+	if len(vs.Wasm) > 0 {
 		rt, err = wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: llmhost.MemoryBytes(cfg, opts), CacheDir: env.CacheDir})
 		if err != nil {
 			return nil, err
@@ -75,7 +72,7 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	done := 0
 	probe := func() error { return probes.measure(env, bwm) }
 	for _, n := range p.PromptLengths {
-		cases, failures, err := runPrompt(ctx, env, p, cfg, w, rt, nativeModes, wasmModes, n, wb, probe, &done, total)
+		cases, failures, err := runPrompt(ctx, env, p, cfg, model.Device, rt, vs.Native, vs.Wasm, n, wb, probe, &done, total)
 		if err != nil {
 			return nil, fmt.Errorf("llama prompt=%d: %w", n, err)
 		}

@@ -10,9 +10,9 @@ package llama
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
-	"github.com/wasmgpu/wasmgpu/internal/spec"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
 
@@ -22,8 +22,6 @@ type Spec struct {
 	experiments.LLM                            `yaml:",inline"`
 	DecodeTokens                               int   `yaml:"decode_tokens"`
 	PromptLengths                              []int `yaml:"prompt_lengths"`
-
-	src spec.Source
 }
 
 // BackendSpec is what one backend runs; empty fields take the top level's.
@@ -61,34 +59,28 @@ var Driver = experiments.Define(experiments.Driver{
 // Parse decodes a llama spec strictly and validates it; errors name the
 // file, line and field.
 func Parse(path string, data []byte) (*Spec, error) {
-	required := append([]string{"$.decode_tokens", "$.prompt_lengths"}, experiments.SectionsRequired...)
-	return experiments.ParseSpec[Spec](path, data, append(required, experiments.LLMRequired...)...)
+	return experiments.ParseSpec[Spec](path, data, slices.Concat(experiments.LLMRequired, []string{"$.decode_tokens", "$.prompt_lengths"})...)
 }
 
 // Validate checks the spec's values (experiments.Validator).
-func (s *Spec) Validate(src spec.Source) error {
-	s.src = src
-	return s.validate()
-}
-
-func (s *Spec) validate() error {
-	if err := s.CheckExperiment(s.src, "llama"); err != nil {
+func (s *Spec) Validate() error {
+	if err := s.CheckExperiment("llama"); err != nil {
 		return err
 	}
-	if err := s.LLM.Check(s.src, 1); err != nil {
+	if err := s.LLM.Check(s.Src, 1); err != nil {
 		return err
 	}
 	if err := s.checkLengths("$", s.PromptLengths, s.DecodeTokens); err != nil {
 		return err
 	}
-	err := experiments.CheckBackends(s.src, s.Backends, func(b BackendSpec) experiments.Modes { return b.Modes }, nil,
+	err := experiments.CheckBackends(s.Src, s.Backends, func(b BackendSpec) experiments.Modes { return b.Modes }, nil,
 		func(at string, b BackendSpec) error { return s.checkLengths(at, b.PromptLengths, b.DecodeTokens) })
 	if err != nil {
 		return err
 	}
 	if q := s.Quick; q != nil {
 		if q.Repetitions != 0 && q.Repetitions < 2 {
-			return s.src.Errorf("$.quick.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", q.Repetitions)
+			return s.Src.Errorf("$.quick.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", q.Repetitions)
 		}
 		if err := s.checkLengths("$.quick", q.PromptLengths, q.DecodeTokens); err != nil {
 			return err
@@ -101,11 +93,11 @@ func (s *Spec) validate() error {
 // every conversation must fit max_seq.
 func (s *Spec) checkLengths(at string, lengths []int, decode int) error {
 	if decode < 0 || decode > s.MaxSeq {
-		return s.src.Errorf(at+".decode_tokens", "must be in [1, max_seq %d], got %d", s.MaxSeq, decode)
+		return s.Src.Errorf(at+".decode_tokens", "must be in [1, max_seq %d], got %d", s.MaxSeq, decode)
 	}
 	for i, n := range lengths {
 		if n < 1 || n+max(decode, s.DecodeTokens) > s.MaxSeq {
-			return s.src.Errorf(fmt.Sprintf("%s.prompt_lengths[%d]", at, i),
+			return s.Src.Errorf(fmt.Sprintf("%s.prompt_lengths[%d]", at, i),
 				"must be ≥ 1 and leave room for the decoded tokens within max_seq %d, got %d", s.MaxSeq, n)
 		}
 	}
@@ -116,7 +108,7 @@ func (s *Spec) checkLengths(at string, lengths []int, decode int) error {
 // and then the command line's overrides: -reps (timed repetitions; the
 // warm-up repetition is added), -set prompt=… and -set decode=….
 func (s *Spec) Plan(backend string, quick bool, o experiments.Overrides) (Plan, error) {
-	b, err := s.Backend(s.src, backend)
+	b, err := s.Backend(backend)
 	if err != nil {
 		return Plan{}, err
 	}

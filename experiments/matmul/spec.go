@@ -8,7 +8,6 @@ import (
 	"fmt"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
-	"github.com/wasmgpu/wasmgpu/internal/spec"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
 
@@ -24,8 +23,6 @@ type Spec struct {
 	Tolerance                                  float64 `yaml:"tolerance"`
 	HostCallIterations                         int     `yaml:"host_call_iterations"`
 	RegionMiB                                  []int   `yaml:"region_mib"`
-
-	src spec.Source
 }
 
 // BackendSpec is what one backend runs.
@@ -72,19 +69,13 @@ var Driver = experiments.Define(experiments.Driver{
 // missing fields are errors) and validates its values; every error names
 // the file, the line and the field.
 func Parse(path string, data []byte) (*Spec, error) {
-	return experiments.ParseSpec[Spec](path, data, append([]string{"$.seed", "$.warmup", "$.repetitions",
-		"$.min_repetitions", "$.budget_seconds", "$.check_work", "$.tolerance", "$.host_call_iterations"},
-		experiments.SectionsRequired...)...)
+	return experiments.ParseSpec[Spec](path, data, "$.seed", "$.warmup", "$.repetitions",
+		"$.min_repetitions", "$.budget_seconds", "$.check_work", "$.tolerance", "$.host_call_iterations")
 }
 
 // Validate checks the spec's values (experiments.Validator).
-func (s *Spec) Validate(src spec.Source) error {
-	s.src = src
-	return s.validate()
-}
-
-func (s *Spec) validate() error {
-	if err := s.CheckExperiment(s.src, "matmul"); err != nil {
+func (s *Spec) Validate() error {
+	if err := s.CheckExperiment("matmul"); err != nil {
 		return err
 	}
 	for _, c := range []struct {
@@ -98,24 +89,24 @@ func (s *Spec) validate() error {
 		{"$.host_call_iterations", s.HostCallIterations},
 	} {
 		if c.v < 1 {
-			return s.src.Errorf(c.path, "must be ≥ 1, got %d", c.v)
+			return s.Src.Errorf(c.path, "must be ≥ 1, got %d", c.v)
 		}
 	}
 	if s.MinRepetitions > s.Repetitions {
-		return s.src.Errorf("$.min_repetitions", "must be ≤ repetitions (%d), got %d", s.Repetitions, s.MinRepetitions)
+		return s.Src.Errorf("$.min_repetitions", "must be ≤ repetitions (%d), got %d", s.Repetitions, s.MinRepetitions)
 	}
 	if !(s.BudgetSeconds > 0) {
-		return s.src.Errorf("$.budget_seconds", "must be > 0, got %g", s.BudgetSeconds)
+		return s.Src.Errorf("$.budget_seconds", "must be > 0, got %g", s.BudgetSeconds)
 	}
 	if !(s.Tolerance > 0 && s.Tolerance < 1) {
-		return s.src.Errorf("$.tolerance", "must be in (0, 1), got %g", s.Tolerance)
+		return s.Src.Errorf("$.tolerance", "must be in (0, 1), got %g", s.Tolerance)
 	}
 	for i, mib := range s.RegionMiB {
 		if mib < 1 || mib > 3*maxSize*maxSize*4>>20 {
-			return s.src.Errorf(fmt.Sprintf("$.region_mib[%d]", i), "must be in [1, %d], got %d", 3*maxSize*maxSize*4>>20, mib)
+			return s.Src.Errorf(fmt.Sprintf("$.region_mib[%d]", i), "must be in [1, %d], got %d", 3*maxSize*maxSize*4>>20, mib)
 		}
 	}
-	err := experiments.CheckBackends(s.src, s.Backends, func(b BackendSpec) experiments.Modes { return b.Modes }, nil,
+	err := experiments.CheckBackends(s.Src, s.Backends, func(b BackendSpec) experiments.Modes { return b.Modes }, nil,
 		func(at string, b BackendSpec) error { return s.checkSizes(at+".sizes", b.Sizes) })
 	if err != nil {
 		return err
@@ -127,13 +118,13 @@ func (s *Spec) validate() error {
 			}
 		}
 		if q.Warmup != nil && *q.Warmup < 1 {
-			return s.src.Errorf("$.quick.warmup", "must be ≥ 1, got %d", *q.Warmup)
+			return s.Src.Errorf("$.quick.warmup", "must be ≥ 1, got %d", *q.Warmup)
 		}
 		if q.Repetitions != nil && (*q.Repetitions < 1) {
-			return s.src.Errorf("$.quick.repetitions", "must be ≥ 1, got %d", *q.Repetitions)
+			return s.Src.Errorf("$.quick.repetitions", "must be ≥ 1, got %d", *q.Repetitions)
 		}
 		if q.BudgetSeconds != nil && !(*q.BudgetSeconds > 0) {
-			return s.src.Errorf("$.quick.budget_seconds", "must be > 0, got %g", *q.BudgetSeconds)
+			return s.Src.Errorf("$.quick.budget_seconds", "must be > 0, got %g", *q.BudgetSeconds)
 		}
 	}
 	return nil
@@ -141,11 +132,11 @@ func (s *Spec) validate() error {
 
 func (s *Spec) checkSizes(at string, sizes []int) error {
 	if len(sizes) == 0 {
-		return s.src.Errorf(at, "must list at least one size")
+		return s.Src.Errorf(at, "must list at least one size")
 	}
 	for i, n := range sizes {
 		if n < 1 || n > maxSize {
-			return s.src.Errorf(fmt.Sprintf("%s[%d]", at, i), "must be in [1, %d], got %d", maxSize, n)
+			return s.Src.Errorf(fmt.Sprintf("%s[%d]", at, i), "must be in [1, %d], got %d", maxSize, n)
 		}
 	}
 	return nil
@@ -155,7 +146,7 @@ func (s *Spec) checkSizes(at string, sizes []int) error {
 // and then the command line's overrides: -reps (timed rounds), -warmup and
 // -set n=… (the sizes; the region cases are dropped when sizes are set).
 func (s *Spec) Plan(backend string, quick bool, o experiments.Overrides) (Plan, error) {
-	b, err := s.Backend(s.src, backend)
+	b, err := s.Backend(backend)
 	if err != nil {
 		return Plan{}, err
 	}
