@@ -144,23 +144,27 @@ func (s Sections[B, Q]) Backend(name string) (B, error) {
 // values.
 type Validator interface {
 	setSource(spec.Source)
+	CheckExperiment(want string) error
 	Validate() error
 }
 
-// ParseSpec decodes a spec strictly (spec.Parse: unknown fields, wrong
-// types and missing required fields — Sections' and those given — are
-// errors) and validates it; every error names the file, the line and the
-// field.
+// ParseSpec decodes a spec of experiment strictly (spec.Parse: unknown
+// fields, wrong types and missing required fields — Sections' and those
+// given — are errors), checks its `experiment:` field and validates it;
+// every error names the file, the line and the field.
 func ParseSpec[T any, PT interface {
 	*T
 	Validator
-}](path string, data []byte, required ...string) (*T, error) {
+}](experiment, path string, data []byte, required ...string) (*T, error) {
 	var s T
 	src, err := spec.Parse(path, data, &s, append(required, SectionsRequired...)...)
 	if err != nil {
 		return nil, err
 	}
 	PT(&s).setSource(src)
+	if err := PT(&s).CheckExperiment(experiment); err != nil {
+		return nil, err
+	}
 	if err := PT(&s).Validate(); err != nil {
 		return nil, err
 	}

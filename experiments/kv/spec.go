@@ -57,17 +57,13 @@ var Driver = experiments.Define(experiments.Driver{
 	Table:     Table, Figures: Figures,
 }, Parse, Run)
 
-// Parse decodes a kv spec strictly and validates it; errors name the
-// file, line and field.
+// Parse decodes a kv spec strictly and validates it (ParseSpec).
 func Parse(path string, data []byte) (*Spec, error) {
-	return experiments.ParseSpec[Spec](path, data, slices.Concat(experiments.LLMRequired, []string{"$.continuation_tokens", "$.context_lengths"})...)
+	return experiments.ParseSpec[Spec]("kv", path, data, slices.Concat(experiments.LLMRequired, []string{"$.continuation_tokens", "$.context_lengths"})...)
 }
 
 // Validate checks the spec's values (experiments.Validator).
 func (s *Spec) Validate() error {
-	if err := s.CheckExperiment("kv"); err != nil {
-		return err
-	}
 	if err := s.LLM.Check(s.Src, 2); err != nil {
 		return err
 	}

@@ -56,17 +56,13 @@ var Driver = experiments.Define(experiments.Driver{
 	Table:     Table, Figures: Figures,
 }, Parse, Run)
 
-// Parse decodes a llama spec strictly and validates it; errors name the
-// file, line and field.
+// Parse decodes a llama spec strictly and validates it (ParseSpec).
 func Parse(path string, data []byte) (*Spec, error) {
-	return experiments.ParseSpec[Spec](path, data, slices.Concat(experiments.LLMRequired, []string{"$.decode_tokens", "$.prompt_lengths"})...)
+	return experiments.ParseSpec[Spec]("llama", path, data, slices.Concat(experiments.LLMRequired, []string{"$.decode_tokens", "$.prompt_lengths"})...)
 }
 
 // Validate checks the spec's values (experiments.Validator).
 func (s *Spec) Validate() error {
-	if err := s.CheckExperiment("llama"); err != nil {
-		return err
-	}
 	if err := s.LLM.Check(s.Src, 1); err != nil {
 		return err
 	}

@@ -69,15 +69,12 @@ var Driver = experiments.Define(experiments.Driver{
 // missing fields are errors) and validates its values; every error names
 // the file, the line and the field.
 func Parse(path string, data []byte) (*Spec, error) {
-	return experiments.ParseSpec[Spec](path, data, "$.seed", "$.warmup", "$.repetitions",
+	return experiments.ParseSpec[Spec]("matmul", path, data, "$.seed", "$.warmup", "$.repetitions",
 		"$.min_repetitions", "$.budget_seconds", "$.check_work", "$.tolerance", "$.host_call_iterations")
 }
 
 // Validate checks the spec's values (experiments.Validator).
 func (s *Spec) Validate() error {
-	if err := s.CheckExperiment("matmul"); err != nil {
-		return err
-	}
 	for _, c := range []struct {
 		path string
 		v    int
