@@ -323,7 +323,7 @@ func printResult(stdout, stderr io.Writer, drv experiments.Driver, f *results.Fi
 		}
 	}
 	for _, n := range f.Notes {
-		fmt.Fprintln(notes, "note:", n)
+		fmt.Fprint(notes, report.Wrap("note: "+n, 100))
 	}
 	return nil
 }

@@ -41,13 +41,16 @@ var ErrIncomparable = errors.New("files are not comparable")
 // to one median per repetition (results.Case.RepMedians), because the
 // tokens of one decode, or the calls of one round, share that repetition's
 // state and are not independent; counting them as samples made every
-// run-to-run wobble "significant". A row is a REGRESSION when the
-// Mann-Whitney U test of the repetition medians is significant at Alpha
-// and the change of the median exceeds the smallest change the row could
-// detect: the largest of Threshold, the statistical resolution of its
-// repetitions (stats.MinDetectable), and its noise. The noise is the
-// calibrated run-to-run band of the case when Noise has it, else the
-// half-range of the repetition medians (stats.Spread); both are shown.
+// run-to-run wobble "significant". A change is measured on each run's
+// fastest repetition (stats.Fastest: other tenants only ever add time). A
+// row is a REGRESSION when the Mann-Whitney U test of the repetition
+// medians is significant at Alpha and the change exceeds the smallest
+// change the row could detect: the largest of Threshold, the statistical
+// resolution of its repetitions (stats.MinDetectable), and its noise. The
+// noise is the calibrated run-to-run band of the case when Noise has it,
+// else the half-range of the repetition medians (stats.Spread); both are
+// shown. A case measured while other processes used more than results.BusyCores
+// (results.MetricOthersCPU, on either side) is not judged: "busy".
 //
 // Files of different experiments, specs, profiles, overrides, backends or
 // devices are refused with an error wrapping ErrIncomparable unless
@@ -88,6 +91,10 @@ func Compare(w io.Writer, files []*results.File, labels []string, o CompareOptio
 		fmt.Fprintf(w, "%s: %s, commit %.12s%s, %s, %s profile, load %s → %s\n", labels[i], f.Experiment, orDash(p.GitCommit),
 			map[bool]string{true: " (dirty)", false: ""}[p.GitDirty], f.Started.Format("2006-01-02 15:04Z"), orDash(p.Profile),
 			loadAvg(p.Host.LoadStart), loadAvg(p.Host.LoadEnd))
+		if busy, most := busyCases(f); busy > 0 {
+			fmt.Fprintf(w, "warning: %s: %d of %d cases ran while other processes used more than %.2g of a core (up to %.2g): not judged (busy)\n",
+				labels[i], busy, len(f.Cases), results.BusyCores, most)
+		}
 	}
 	noiseSource := "the half-range of each row's repetition medians (no run-to-run calibration given: pass -noise)"
 	if o.Noise != nil {
@@ -111,17 +118,17 @@ func Compare(w io.Writer, files []*results.File, labels []string, o CompareOptio
 	}
 	var only []string
 	for r, bc := range base.Cases {
-		row := []string{bc.Name(), MedianPM(stats.Summarize(bc.RepMedians()), bc.UnitOrDefault())}
+		row := []string{bc.Name(), Value(stats.Fastest(bc.RepMedians()), bc.UnitOrDefault())}
 		for _, j := range judged {
 			v := j.Rows[r]
 			switch {
 			case v.Verdict == "missing":
 				only = append(only, fmt.Sprintf("only in %s: %s", labels[0], bc.Name()))
 				fallthrough
-			case v.Median == "":
+			case v.Value == "":
 				row = append(row, "-", "", "", "", "", v.Verdict)
 			default:
-				row = append(row, v.Median, Percent(v.Delta), fmt.Sprintf("%s (%d+%d)", pValue(v.P), v.N[0], v.N[1]), pct(v.Noise), pct(v.Min), v.Verdict)
+				row = append(row, v.Value, Percent(v.Delta), fmt.Sprintf("%s (%d+%d)", pValue(v.P), v.N[0], v.N[1]), pct(v.Noise), pct(v.Min), v.Verdict)
 			}
 		}
 		g.Rows = append(g.Rows, row)
@@ -145,8 +152,8 @@ func Compare(w io.Writer, files []*results.File, labels []string, o CompareOptio
 	for _, s := range only {
 		fmt.Fprintln(w, s)
 	}
-	fmt.Fprint(w, Wrap(fmt.Sprintf("Each case is reduced to one median per repetition; p is the Mann-Whitney U test of those (α=%v). noise: %s. min Δ: the smallest slowdown a row flags, the largest of the threshold (%s), its noise and what its repetitions can resolve (∞: too few to ever be significant; raise -reps). REGRESSION: significant and slower by more than min Δ; faster: significant and faster by more than min Δ; ~: neither. geomean: the geometric mean of the rows' ratios, judged against its calibrated band only (a slowdown of every case; n/a without -noise).",
-		o.Alpha, noiseSource, pct(o.Threshold)), 100))
+	fmt.Fprint(w, Wrap(fmt.Sprintf("Each case is reduced to one median per repetition; times and Δ are of the fastest repetition (other tenants only add time); p is the Mann-Whitney U test of the repetition medians (α=%v). noise: %s. min Δ: the smallest slowdown a row flags, the largest of the threshold (%s), its noise and what its repetitions can resolve (∞: too few to ever be significant; raise -reps). REGRESSION: significant and slower by more than min Δ; faster: significant and faster by more than min Δ; ~: neither; busy: measured while other processes used more than %.2g of a core, not judged. geomean: the geometric mean of the rows' ratios, judged against its calibrated band only (a slowdown of every case; n/a without -noise).",
+		o.Alpha, noiseSource, pct(o.Threshold), results.BusyCores), 100))
 	return regressed, nil
 }
 
@@ -160,14 +167,15 @@ type Judgement struct {
 
 // RowJudgement is one row of a comparison.
 type RowJudgement struct {
-	Case   string
-	Median string  // the new median ±CI, "" when the case cannot be compared
-	Delta  float64 // relative change of the median of repetition medians
-	P      float64 // Mann-Whitney p-value of the repetition medians
-	N      [2]int  // repetitions, base and new
-	Noise  float64 // what the row is judged against (see Compare)
-	Min    float64 // min Δ: the smallest slowdown it flags
-	// Verdict is "REGRESSION", "faster", "~", "missing", "no data",
+	Case  string
+	Value string  // the new fastest repetition median, "" when the case cannot be compared
+	Delta float64 // relative change of the fastest repetition median
+	P     float64 // Mann-Whitney p-value of the repetition medians
+	N     [2]int  // repetitions, base and new
+	Noise float64 // what the row is judged against (see Compare)
+	Min   float64 // min Δ: the smallest slowdown it flags
+	// Verdict is "REGRESSION", "faster", "~", "busy" (a side was measured
+	// while other processes used more than results.BusyCores), "missing", "no data",
 	// "n/a" (a geomean without a calibration) or "units differ: …".
 	Verdict string
 }
@@ -195,7 +203,7 @@ func Judge(base, cur *results.File, o CompareOptions) Judgement {
 		if r.Verdict == "REGRESSION" {
 			j.Regressed = true
 		}
-		if !math.IsNaN(r.Delta) && r.Delta > -1 {
+		if !math.IsNaN(r.Delta) && r.Delta > -1 && r.Verdict != "busy" {
 			logs = append(logs, math.Log1p(r.Delta))
 		}
 		j.Rows = append(j.Rows, r)
@@ -229,29 +237,43 @@ func Judge(base, cur *results.File, o CompareOptions) Judgement {
 func judgeCase(old, cur results.Case, o CompareOptions) RowJudgement {
 	a, b := old.RepMedians(), cur.RepMedians()
 	sa, sb := stats.Summarize(a), stats.Summarize(b)
-	r := RowJudgement{Case: old.Name(), Median: MedianPM(sb, cur.UnitOrDefault()), N: [2]int{sa.N, sb.N},
+	r := RowJudgement{Case: old.Name(), Value: Value(stats.Fastest(b), cur.UnitOrDefault()), N: [2]int{sa.N, sb.N},
 		P: stats.Test(a, b, o.Alpha), Noise: stats.Spread(a, b), Verdict: "~", Delta: math.NaN()}
 	if o.Noise != nil {
 		if cn, ok := o.Noise.Cases[old.Name()]; ok {
-			r.Noise = math.Max(r.Noise, cn.Band)
+			r.Noise = cn.Band // the run-to-run noise of what is compared, the fastest repetition
 		}
 	}
 	r.Min = math.Max(o.Threshold, stats.MinDetectable(a, b, o.Alpha))
 	if !math.IsNaN(r.Noise) {
 		r.Min = math.Max(r.Min, r.Noise)
 	}
-	if sa.N == 0 || sb.N == 0 || !(sa.Median > 0) {
+	fa, fb := stats.Fastest(a), stats.Fastest(b)
+	if sa.N == 0 || sb.N == 0 || !(fa > 0) {
 		r.Verdict = "no data"
 		return r
 	}
-	r.Delta = sb.Median/sa.Median - 1
+	r.Delta = fb/fa - 1
 	switch {
+	case old.Busy() || cur.Busy():
+		r.Verdict = "busy"
 	case r.P < o.Alpha && r.Delta > r.Min:
 		r.Verdict = "REGRESSION"
 	case r.P < o.Alpha && r.Delta < -r.Min:
 		r.Verdict = "faster"
 	}
 	return r
+}
+
+// busyCases counts f's busy cases, and the most CPU others used in one.
+func busyCases(f *results.File) (busy int, most float64) {
+	for _, c := range f.Cases {
+		if c.Busy() {
+			busy++
+			most = math.Max(most, c.Metrics[results.MetricOthersCPU])
+		}
+	}
+	return busy, most
 }
 
 // pct formats a fraction as an unsigned percentage, "∞" when unbounded.

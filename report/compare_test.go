@@ -221,3 +221,28 @@ func TestJudgeGeomean(t *testing.T) {
 		t.Errorf("geomean without a calibration: %+v", g)
 	}
 }
+
+func TestCompareWarnsBusy(t *testing.T) {
+	a := file("matmul", decode("n=64", 1e-3, 0.01), decode("n=128", 1e-3, 0.01))
+	b := file("matmul", decode("n=64", 1e-3, 0.01), decode("n=128", 1e-3, 0.01))
+	b.Cases[1].Metrics = map[string]float64{results.MetricOthersCPU: 0.9}
+	var buf bytes.Buffer
+	if _, err := Compare(&buf, []*results.File{a, b}, []string{"a", "b"}, CompareOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "warning: b: 1 of 2 cases ran while other processes used more than 0.25 of a core (up to 0.9)") {
+		t.Errorf("no busy warning:\n%s", buf.String())
+	}
+}
+
+// TestCompareBusy: a case measured while other processes kept a core busy
+// is not judged, whatever its change.
+func TestCompareBusy(t *testing.T) {
+	a := file("matmul", decode("n=64", 1e-3, 0.01))
+	b := file("matmul", decode("n=64", 2e-3, 0.01))
+	b.Cases[0].Metrics = map[string]float64{results.MetricOthersCPU: 1.0}
+	j := Judge(a, b, CompareOptions{Threshold: 0.05})
+	if j.Regressed || j.Rows[0].Verdict != "busy" || j.Geomean.Verdict != "no data" {
+		t.Errorf("busy case judged: %+v", j)
+	}
+}

@@ -367,8 +367,9 @@ func (f *figure) save(path string) (err error) {
 }
 
 // Title is a figure's title: what it shows, then on a second line the
-// machine it was measured on (device, backend, host CPU and cores), so a
-// figure cut out of its context still says where it comes from.
+// machine it was measured on (device, backend, host CPU and cores), when
+// and at which commit, so a figure cut out of its context still says where
+// it comes from.
 func Title(what string, f *results.File) string {
 	p := f.Provenance
 	machine := p.Device.Name + " (" + p.Device.Backend
@@ -379,5 +380,11 @@ func Title(what string, f *results.File) string {
 		machine += fmt.Sprintf(", %d cores", p.CPUCores)
 	}
 	machine += ")"
+	if !f.Started.IsZero() {
+		machine += ", run " + f.Started.UTC().Format("2006-01-02 15:04Z")
+	}
+	if c := p.GitCommit; len(c) >= 7 {
+		machine += ", commit " + c[:7]
+	}
 	return what + "\n" + machine
 }

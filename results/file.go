@@ -99,6 +99,23 @@ type DeviceInfo struct {
 	Props   map[string]string `json:"props,omitempty"`  // backend facts: memory, bus, …
 }
 
+// MetricOthersCPU is the metric, in cores, of how much CPU other processes
+// used on average while a case's timed repetitions ran (internal/cpuload;
+// NaN where it cannot be known). compare warns about cases measured on a
+// busy machine.
+const MetricOthersCPU = "others_cpu_cores"
+
+// BusyCores is how much CPU, in cores, other processes may use on average
+// while a case is measured before the case counts as busy.
+const BusyCores = 0.25
+
+// Busy reports whether c was measured while other processes used more than
+// BusyCores (MetricOthersCPU): its times include their load, so compare
+// does not judge it and Calibrate leaves it out.
+func (c Case) Busy() bool {
+	return c.Metrics[MetricOthersCPU] > BusyCores
+}
+
 // DefaultUnit is the unit of Case samples when Case.Unit is empty.
 const DefaultUnit = "s"
 

@@ -214,3 +214,47 @@ func TestCollectProvenance(t *testing.T) {
 		t.Errorf("missing host facts: %+v", p)
 	}
 }
+
+// TestCalibrate: the band of each case from k runs; busy cases left out;
+// runs of different experiments refused.
+func TestCalibrate(t *testing.T) {
+	mk := func(x float64, busy bool) *File {
+		f := sampleFile()
+		f.Cases = []Case{
+			{Group: "g", Variant: "a", Samples: []float64{x, 2 * x}},
+			{Group: "g", Variant: "b", Samples: []float64{3}},
+		}
+		if busy {
+			f.Cases[0].Metrics = map[string]float64{MetricOthersCPU: 1}
+		}
+		return f
+	}
+	files := []*File{mk(1, false), mk(1.01, false), mk(0.99, false), mk(5, true)}
+	n, err := Calibrate(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := n.Cases["g/a"], n.Cases["g/b"]
+	if a.Runs != 3 || !(a.Band > 0 && a.Band < 0.2) || b.Runs != 4 || b.Band != 0 || n.Runs != 4 {
+		t.Errorf("calibration %+v", n.Cases)
+	}
+	if g, ok := n.Cases[GeomeanCase]; !ok || g.Runs != 4 {
+		t.Errorf("geomean %+v (over the cases quiet in every run: g/b)", g)
+	}
+	other := mk(1, false)
+	other.Experiment = "llama"
+	if _, err := Calibrate(append(files, other)); err == nil || !strings.Contains(err.Error(), "experiment") {
+		t.Errorf("mixed experiments: %v", err)
+	}
+	if _, err := Calibrate(files[:2]); err == nil {
+		t.Error("two runs calibrated")
+	}
+	p := filepath.Join(t.TempDir(), "n.json")
+	if err := n.WriteAtomic(p); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadNoise(p)
+	if err != nil || back.Cases["g/a"] != a {
+		t.Errorf("round trip %+v, %v", back, err)
+	}
+}

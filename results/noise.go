@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/wasmgpu/wasmgpu/internal/stats"
@@ -42,10 +43,13 @@ type CaseNoise struct {
 const GeomeanCase = "geomean"
 
 // NoiseMethod says how Calibrate computes a band, for the file.
-const NoiseMethod = "per case: each run's median of its repetition medians; band = exp(z·√2·σ⁺) − 1 with σ⁺ the upper confidence bound of the standard deviation of the log run medians (stats.RunNoise)"
+const NoiseMethod = "per case: each run's fastest repetition median (stats.Fastest); band = exp(3.0·√2·σ⁺) − 1, σ⁺ the 75% upper confidence bound of the standard deviation of their logarithms (stats.RunNoise)"
 
 // Calibrate computes the run-to-run noise of files, k ≥ 3 runs of one
-// experiment, spec, profile and machine.
+// experiment, spec, profile and machine: per case, of the statistic compare
+// judges (the fastest repetition median), and of their geometric mean.
+// Busy cases (measured while other processes used the CPU) are left out; a
+// case with fewer than 3 quiet runs gets no band.
 func Calibrate(files []*File) (*Noise, error) {
 	if len(files) < 3 {
 		return nil, fmt.Errorf("results: calibrate: need at least 3 runs, got %d", len(files))
@@ -64,30 +68,38 @@ func Calibrate(files []*File) (*Noise, error) {
 			name := c.Name()
 			if _, ok := medians[name]; !ok {
 				order = append(order, name)
+				medians[name] = make([]float64, len(files))
 			}
-			medians[name] = append(medians[name], stats.Summarize(c.RepMedians()).Median)
+			medians[name][i] = stats.Fastest(c.RepMedians())
+			if c.Busy() {
+				medians[name][i] = math.NaN() // not the code's own time
+			}
 		}
 	}
-	// The geometric mean over the cases every run has, per run.
-	for i := range files {
-		sum, n := 0.0, 0
-		for _, name := range order {
-			if m := medians[name]; len(m) == len(files) && m[i] > 0 {
-				sum += math.Log(m[i])
-				n++
-			}
+	// The geometric mean, per run, over the cases every run has quiet.
+	var quiet []string
+	for _, name := range order {
+		if !slices.ContainsFunc(medians[name], func(x float64) bool { return !(x > 0) }) {
+			quiet = append(quiet, name)
 		}
-		if n > 0 {
-			medians[GeomeanCase] = append(medians[GeomeanCase], math.Exp(sum/float64(n)))
+	}
+	for i := range files {
+		sum := 0.0
+		for _, name := range quiet {
+			sum += math.Log(medians[name][i])
+		}
+		if len(quiet) > 0 {
+			medians[GeomeanCase] = append(medians[GeomeanCase], math.Exp(sum/float64(len(quiet))))
 		}
 	}
 	order = append(order, GeomeanCase)
 	for _, name := range order {
-		sigma, band := stats.RunNoise(medians[name])
+		ms := slices.DeleteFunc(slices.Clone(medians[name]), func(x float64) bool { return !(x > 0) })
+		sigma, band := stats.RunNoise(ms)
 		if math.IsNaN(band) {
 			continue
 		}
-		n.Cases[name] = CaseNoise{Runs: len(medians[name]), SigmaLog: sigma, Band: band}
+		n.Cases[name] = CaseNoise{Runs: len(ms), SigmaLog: sigma, Band: band}
 	}
 	return n, nil
 }

@@ -105,9 +105,23 @@ func speedupCI(c results.Case) string {
 	}
 	lo, hi := c.Metrics["speedup_ci_lo"], c.Metrics["speedup_ci_hi"]
 	if math.IsNaN(lo) || math.IsNaN(hi) {
-		return fmt.Sprintf("%.3g× [n too small]", s)
+		return ratio(s) + "× [n too small]"
 	}
-	return fmt.Sprintf("%.3g× [%.3g, %.3g]", s, lo, hi)
+	return fmt.Sprintf("%s× [%s, %s]", ratio(s), ratio(lo), ratio(hi))
+}
+
+// ratio formats a speedup with three significant digits and no exponent:
+// 4.77, 12.7, 2020.
+func ratio(x float64) string {
+	switch a := math.Abs(x); {
+	case math.IsNaN(x) || math.IsInf(x, 0):
+		return fmt.Sprint(x)
+	case a >= 100:
+		return fmt.Sprintf("%.0f", x)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", x)
+	}
+	return fmt.Sprintf("%.2f", x)
 }
 
 // only returns f with just the cases whose op is in keep.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
+	"github.com/wasmgpu/wasmgpu/internal/cpuload"
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/results"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
@@ -178,6 +179,7 @@ func (r *runEnv) runContext(ctx context.Context, nativeModes, wasmModes []device
 		}
 	}
 	prompt := experiments.PromptIDs(r.p.Seed, n, r.cfg.VocabSize)
+	load := cpuload.Now()
 	for rep := 0; rep < r.p.Repetitions; rep++ {
 		for i := range kinds {
 			k := kinds[(i+rep)%len(kinds)]
@@ -188,8 +190,12 @@ func (r *runEnv) runContext(ctx context.Context, nativeModes, wasmModes []device
 			r.Tick(*done, total, fmt.Sprintf("ctx=%d %s", n, k.name))
 		}
 	}
+	others := cpuload.Others(load, cpuload.Now())
 	for _, k := range kinds {
-		cases = append(cases, k.cases(n, r.p.KV)...)
+		for _, c := range k.cases(n, r.p.KV) {
+			c.Metrics[results.MetricOthersCPU] = others
+			cases = append(cases, c)
+		}
 		for _, w := range k.wrong {
 			failures = append(failures, results.Failure{Case: fmt.Sprintf("ctx=%d/%s", n, k.name), Check: "continuation", Detail: w})
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
+	"github.com/wasmgpu/wasmgpu/internal/cpuload"
 	"github.com/wasmgpu/wasmgpu/internal/stats"
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/results"
@@ -114,6 +115,7 @@ func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Con
 		vs = append(vs, &variant{name: "wasm-" + string(m), s: s})
 	}
 	prompt := experiments.PromptIDs(p.Seed, n, cfg.VocabSize)
+	load := cpuload.Now()
 	for rep := 0; rep < p.Repetitions; rep++ {
 		for i := range vs {
 			v := vs[(i+rep)%len(vs)]
@@ -139,6 +141,7 @@ func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Con
 			}
 		}
 	}
+	others := cpuload.Others(load, cpuload.Now())
 	group := fmt.Sprintf("prompt=%d", n)
 	kvRow := float64(cfg.KVBytesPerToken(p.KV.Size()))
 	for _, v := range vs {
@@ -162,12 +165,13 @@ func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Con
 			"weight_bytes_per_token": wb,
 			"achieved_Bps":           wb / dec.Median,
 			"kv_bytes_per_token":     kvRow,
+			results.MetricOthersCPU:  others,
 		}
 		labels := map[string]string{"tokens": fmt.Sprint(v.tokens[0])}
 		cases = append(cases,
 			results.Case{Group: group, Params: params, Variant: v.name, Warmup: warm, Samples: timed, Reps: reps, Metrics: m, Labels: labels}.Summarize(),
 			results.Case{Group: "prefill " + group, Params: params, Variant: v.name, Warmup: v.prefill[:1], Samples: v.prefill[1:],
-				Metrics: map[string]float64{"prefill_tokens_per_s": float64(n) / pre.Median}}.Summarize())
+				Metrics: map[string]float64{"prefill_tokens_per_s": float64(n) / pre.Median, results.MetricOthersCPU: others}}.Summarize())
 	}
 	return cases, failures, nil
 }

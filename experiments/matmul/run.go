@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
+	"github.com/wasmgpu/wasmgpu/internal/cpuload"
 	"github.com/wasmgpu/wasmgpu/internal/rss"
 	"github.com/wasmgpu/wasmgpu/internal/stats"
 	"github.com/wasmgpu/wasmgpu/results"
@@ -98,6 +99,7 @@ func hostCallCost(ctx context.Context, env *experiments.Env, iters int) (results
 		return c, err
 	}
 	defer g.Close(ctx)
+	load := cpuload.Now()
 	for i := 0; i < 18; i++ {
 		start := time.Now()
 		if _, err := g.Call(ctx, "bench_nop", uint64(iters)); err != nil {
@@ -110,6 +112,7 @@ func hostCallCost(ctx context.Context, env *experiments.Env, iters int) (results
 			c.Samples = append(c.Samples, per)
 		}
 	}
+	c.Metrics = map[string]float64{results.MetricOthersCPU: cpuload.Others(load, cpuload.Now())}
 	env.Logf("host call: %.1f ns per guest→host call", stats.Summarize(c.Samples).Median*1e9)
 	return c.Summarize(), nil
 }
@@ -202,7 +205,7 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 	}
 
 	// Timed rounds, interleaved; the starting variant rotates each round.
-	start := time.Now()
+	start, load := time.Now(), cpuload.Now()
 	for r := 0; r < p.Repetitions; r++ {
 		for i := range vs {
 			nv := vs[(i+r)%len(vs)]
@@ -222,6 +225,7 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 		}
 	}
 
+	others := cpuload.Others(load, cpuload.Now())
 	flops := 2 * float64(sh.m) * float64(sh.n) * float64(sh.k)
 	for _, nv := range vs {
 		// The last timed result must still be right.
@@ -243,6 +247,7 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 		sum := stats.Summarize(nv.samples)
 		nv.metrics["gflops"] = flops / sum.Median / 1e9
 		nv.metrics["device_median_s"] = stats.Summarize(nv.devTime).Median
+		nv.metrics[results.MetricOthersCPU] = others
 		params := map[string]float64{"n": float64(sh.n), "m": float64(sh.m), "k": float64(sh.k), "region_bytes": float64(sh.bytes())}
 		if sh.region > 0 {
 			params["region_mib"] = float64(sh.region)

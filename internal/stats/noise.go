@@ -118,22 +118,37 @@ func spreadOver(pool []float64, n int) []float64 {
 
 // Run-to-run noise calibration: see RunNoise.
 const (
-	// NoiseZ is the normal quantile of the band: two runs of the same code
-	// differ by more than the band 0.1% of the time (two-sided), if their
-	// log medians are normal.
-	NoiseZ = 3.29
+	// NoiseZ is the normal quantile of the band: a run of the same code
+	// is slower than another by more than the band 0.13% of the time (one
+	// side: compare flags slowdowns), if their log values are normal.
+	NoiseZ = 3.0
 	// NoiseUpper is the one-sided level of the upper confidence bound
 	// taken for the run-to-run standard deviation, which a few runs
 	// estimate loosely.
-	NoiseUpper = 0.90
+	NoiseUpper = 0.75
 )
 
-// RunNoise calibrates the run-to-run noise of one case from its medians in
-// k ≥ 3 runs of the same code on the same machine: sigma is the standard
-// deviation of their logarithms and band the relative difference two runs
-// stay within: exp(NoiseZ·√2·σ⁺) − 1, σ⁺ the NoiseUpper upper confidence
-// bound of sigma (χ² with k−1 degrees of freedom). NaN with fewer than 3
-// positive medians.
+// Fastest is the smallest finite value of xs, NaN with none: of a case's
+// repetition medians, the repetition least disturbed. On a shared machine
+// other tenants only ever add time (a burst of a neighbour's compile took
+// matmul rounds from 86 ms to 300–600 ms in the middle of a run), so the
+// fastest repetition is the steadiest measure of the code's own cost from
+// run to run (1–1.5% here, where medians moved by 15–30%), as timeit and
+// hyperfine's minimum are.
+func Fastest(xs []float64) float64 {
+	f, _ := finite(xs)
+	if len(f) == 0 {
+		return math.NaN()
+	}
+	return slices.Min(f)
+}
+
+// RunNoise calibrates the run-to-run noise of one case from its values
+// (Fastest of its repetition medians) in k ≥ 3 runs of the same code on
+// the same machine: sigma is the standard deviation of their logarithms
+// and band the relative slowdown one run shows over another at most:
+// exp(NoiseZ·√2·σ⁺) − 1, σ⁺ the NoiseUpper upper confidence bound of sigma
+// (χ² with k−1 degrees of freedom). NaN with fewer than 3 positive values.
 func RunNoise(medians []float64) (sigma, band float64) {
 	var logs []float64
 	for _, m := range medians {
