@@ -23,6 +23,9 @@ type Driver struct {
 	Warmup bool
 	// UsesModel says whether -model applies.
 	UsesModel bool
+	// Check parses and validates the spec (data, read from path), so a bad
+	// spec is refused before a device is opened.
+	Check func(path string, data []byte) error
 	// Run parses the spec (data, read from path) and runs it on env.
 	Run func(ctx context.Context, env *Env, path string, data []byte) (*results.File, error)
 	// Table writes the result table in format; the terminal format may
@@ -33,9 +36,13 @@ type Driver struct {
 	Figures func(dir, stem string, f *results.File) ([]string, error)
 }
 
-// Define makes a Driver's Run from a strict spec parser and a runner of
-// the parsed spec.
+// Define makes a Driver's Check and Run from a strict spec parser and a
+// runner of the parsed spec.
 func Define[S any](d Driver, parse func(path string, data []byte) (S, error), run func(context.Context, *Env, S) (*results.File, error)) Driver {
+	d.Check = func(path string, data []byte) error {
+		_, err := parse(path, data)
+		return err
+	}
 	d.Run = func(ctx context.Context, env *Env, path string, data []byte) (*results.File, error) {
 		s, err := parse(path, data)
 		if err != nil {

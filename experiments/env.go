@@ -1,7 +1,12 @@
-// Package experiments holds the experiment specs (*.yaml, data) and what every
-// experiment driver shares: the environment a run gets from the harness. Each
-// experiment kind is a subpackage (matmul, …) that turns a spec into a
-// results.File; drivers use runtime/ only, never a backend directly.
+// Package experiments holds the experiment specs (*.yaml, data, built into
+// the binary) and what every experiment driver shares: the environment a
+// run gets from the harness (Env, with the command line's Overrides), the
+// parts of a spec every experiment has and their strict parsing
+// (Sections, Modes, LLM, ParseSpec), the run's start (Start, StartLLM) and
+// the Driver the harness lists. Each experiment kind is a subpackage
+// (matmul, llama, kv) that turns a spec into a results.File; drivers use
+// runtime/ only, never a backend directly. Adding an experiment is a spec
+// and a Driver.
 package experiments
 
 import (

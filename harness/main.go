@@ -67,12 +67,15 @@
 // as benchstat compares columns, and exits 1 when a case regressed. Each
 // case's samples are reduced to one median per repetition, the unit of
 // replication (the tokens of one decode share its state and are not
-// independent); the Mann-Whitney U test of those medians must be
-// significant (α = 0.05) and the slowdown must exceed the row's "min Δ":
-// the largest of -threshold (default 0.05, i.e. 5%), the row's noise and
-// what its repetitions can resolve at all. The noise is the run-to-run band
-// from a -noise calibration where it has the case, else half the range of
-// the row's repetition medians. Each row shows both.
+// independent), and a change is measured on each run's fastest repetition
+// (other tenants of a shared machine only add time). The Mann-Whitney U
+// test of the repetition medians must be significant (α = 0.05) and the
+// slowdown must exceed the row's "min Δ": the largest of -threshold
+// (default 0.05, i.e. 5%), the row's noise and what its repetitions can
+// resolve at all. The noise is the run-to-run band from a -noise
+// calibration where it has the case, else half the range of the row's
+// repetition medians. Each row shows both. A case measured while other
+// processes used more than a quarter of a core is "busy" and not judged.
 //
 // compare refuses (exit 2) files of different experiments, specs, profiles,
 // overrides, backends or devices, unless -force; it warns when the
@@ -83,11 +86,12 @@
 // # noise
 //
 // noise calibrates compare: given k ≥ 3 result files of one commit, spec and
-// machine, it writes for each case the band two runs stay within
-// (exp(3.29·√2·σ⁺) − 1, σ⁺ the 90% upper bound of the standard deviation of
-// the log run medians). scripts/aa-study.sh makes one and measures how often
-// compare then flags runs of the same code (the false-alarm rate) and
-// whether it catches a 10% slowdown injected with WASMGPU_TEST_SLOWDOWN.
+// machine, it writes for each case the band one run's fastest repetition
+// stays within of another's (exp(3.0·√2·σ⁺) − 1, σ⁺ the 75% upper bound of
+// the standard deviation of their logarithms; busy cases left out).
+// scripts/aa-study.sh makes one and measures how often compare then flags
+// runs of the same code (the false-alarm rate) and whether it catches a 10%
+// slowdown injected with WASMGPU_TEST_SLOWDOWN.
 //
 // # report
 //

@@ -160,6 +160,9 @@ func run(ctx context.Context, o runOptions, stdout, stderr io.Writer) (int, erro
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
+	if err := drv.Check(path, specText); err != nil {
+		return 0, err
+	}
 	if err := o.overrides.Check(drv); err != nil {
 		return 0, usageError{err}
 	}

@@ -49,7 +49,7 @@ func TestRunNoise(t *testing.T) {
 		t.Errorf("identical runs: %v %v", s, b)
 	}
 	s, b := RunNoise([]float64{1, 1.02, 0.98, 1.01, 0.99, 1.0, 1.03, 0.97})
-	if !(s > 0.01 && s < 0.03) || !(b > 3.29*math.Sqrt2*s) {
+	if !(s > 0.01 && s < 0.03) || !(b > math.Expm1(NoiseZ*math.Sqrt2*s)) {
 		t.Errorf("sigma %v, band %v: the band must exceed z·√2·σ (σ's upper bound is larger)", s, b)
 	}
 }
