@@ -87,8 +87,9 @@
 //
 // noise calibrates compare: given k ≥ 3 result files of one commit, spec and
 // machine, it writes for each case the band one run's fastest repetition
-// stays within of another's (exp(3.0·√2·σ⁺) − 1, σ⁺ the 75% upper bound of
-// the standard deviation of their logarithms; busy cases left out).
+// stays within of another's (exp(t·√2·σ⁺) − 1: σ⁺ the 90% upper bound of
+// the standard deviation of their logarithms, t the Student-t quantile of
+// k − 1 degrees of freedom at 0.999; busy cases left out).
 // scripts/aa-study.sh makes one and measures how often compare then flags
 // runs of the same code (the false-alarm rate) and whether it catches a 10%
 // slowdown injected with WASMGPU_TEST_SLOWDOWN.

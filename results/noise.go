@@ -43,7 +43,7 @@ type CaseNoise struct {
 const GeomeanCase = "geomean"
 
 // NoiseMethod says how Calibrate computes a band, for the file.
-const NoiseMethod = "per case: each run's fastest repetition median (stats.Fastest); band = exp(3.0·√2·σ⁺) − 1, σ⁺ the 75% upper confidence bound of the standard deviation of their logarithms (stats.RunNoise)"
+const NoiseMethod = "per case: each run's fastest repetition median (stats.Fastest), busy runs left out; band = exp(t·√2·σ⁺) − 1, t the Student-t quantile (k−1 degrees of freedom) at 0.999, σ⁺ the 90% upper confidence bound of the standard deviation of their logarithms (stats.RunNoise)"
 
 // Calibrate computes the run-to-run noise of files, k ≥ 3 runs of one
 // experiment, spec, profile and machine: per case, of the statistic compare

@@ -118,14 +118,13 @@ func spreadOver(pool []float64, n int) []float64 {
 
 // Run-to-run noise calibration: see RunNoise.
 const (
-	// NoiseZ is the normal quantile of the band: a run of the same code
-	// is slower than another by more than the band 0.13% of the time (one
-	// side: compare flags slowdowns), if their log values are normal.
-	NoiseZ = 3.0
+	// NoiseTail is the one-sided probability that one run of the same
+	// code is slower than another by more than the band: 0.1%.
+	NoiseTail = 0.001
 	// NoiseUpper is the one-sided level of the upper confidence bound
 	// taken for the run-to-run standard deviation, which a few runs
 	// estimate loosely.
-	NoiseUpper = 0.75
+	NoiseUpper = 0.90
 )
 
 // Fastest is the smallest finite value of xs, NaN with none: of a case's
@@ -147,8 +146,13 @@ func Fastest(xs []float64) float64 {
 // (Fastest of its repetition medians) in k ≥ 3 runs of the same code on
 // the same machine: sigma is the standard deviation of their logarithms
 // and band the relative slowdown one run shows over another at most:
-// exp(NoiseZ·√2·σ⁺) − 1, σ⁺ the NoiseUpper upper confidence bound of sigma
-// (χ² with k−1 degrees of freedom). NaN with fewer than 3 positive values.
+// exp(t·√2·σ⁺) − 1, with t the Student-t quantile of k−1 degrees of freedom
+// at 1−NoiseTail and σ⁺ the NoiseUpper upper confidence bound of sigma (χ²
+// with k−1 degrees of freedom). Both are wider than a normal model with a
+// known σ would give: on a shared machine the differences between runs
+// have heavier tails than normal (the false-alarm study of
+// scripts/aa-study.sh saw 6% differences where σ was 0.7%). NaN with fewer
+// than 3 positive values.
 func RunNoise(medians []float64) (sigma, band float64) {
 	var logs []float64
 	for _, m := range medians {
@@ -163,5 +167,6 @@ func RunNoise(medians []float64) (sigma, band float64) {
 	sigma = stat.StdDev(logs, nil)
 	df := float64(k - 1)
 	upper := sigma * math.Sqrt(df/distuv.ChiSquared{K: df}.Quantile(1-NoiseUpper))
-	return sigma, math.Exp(NoiseZ*math.Sqrt2*upper) - 1
+	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Quantile(1 - NoiseTail)
+	return sigma, math.Exp(t*math.Sqrt2*upper) - 1
 }

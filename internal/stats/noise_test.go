@@ -49,8 +49,10 @@ func TestRunNoise(t *testing.T) {
 		t.Errorf("identical runs: %v %v", s, b)
 	}
 	s, b := RunNoise([]float64{1, 1.02, 0.98, 1.01, 0.99, 1.0, 1.03, 0.97})
-	if !(s > 0.01 && s < 0.03) || !(b > math.Expm1(NoiseZ*math.Sqrt2*s)) {
-		t.Errorf("sigma %v, band %v: the band must exceed z·√2·σ (σ's upper bound is larger)", s, b)
+	// k = 8: t(7) at 0.999 is 4.785; the 90% bound of σ is σ·√(7/2.833).
+	want := math.Expm1(4.785 * math.Sqrt2 * s * math.Sqrt(7/2.833))
+	if !(s > 0.01 && s < 0.03) || math.Abs(b-want) > 0.01*want {
+		t.Errorf("sigma %v, band %v, want %v", s, b, want)
 	}
 }
 
