@@ -123,8 +123,8 @@ type Sections[B, Q any] struct {
 	Src spec.Source `yaml:"-"`
 }
 
-// setSource keeps the spec's source (see ParseSpec).
-func (s *Sections[B, Q]) setSource(src spec.Source) { s.Src = src }
+// SetSource keeps the spec's source (ParseSpec calls it).
+func (s *Sections[B, Q]) SetSource(src spec.Source) { s.Src = src }
 
 // SectionsRequired are the YAML paths of Sections' required fields.
 var SectionsRequired = []string{"$.experiment", "$.backends"}
@@ -143,7 +143,7 @@ func (s Sections[B, Q]) Backend(name string) (B, error) {
 // Validator is a decoded spec (one embedding Sections) that checks its
 // values.
 type Validator interface {
-	setSource(spec.Source)
+	SetSource(spec.Source)
 	CheckExperiment(want string) error
 	Validate() error
 }
@@ -161,7 +161,7 @@ func ParseSpec[T any, PT interface {
 	if err != nil {
 		return nil, err
 	}
-	PT(&s).setSource(src)
+	PT(&s).SetSource(src)
 	if err := PT(&s).CheckExperiment(experiment); err != nil {
 		return nil, err
 	}
