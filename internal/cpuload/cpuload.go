@@ -37,8 +37,8 @@ type Sample struct {
 // Now samples the CPU times.
 func Now() Sample {
 	s := Sample{at: time.Now()}
-	busy, ok1 := machineBusy()
-	self, ok2 := selfTime()
+	busy, ok1 := readProc("/proc/stat", parseStat)
+	self, ok2 := readProc("/proc/self/stat", parseSelf)
 	s.busy, s.self, s.ok = busy, self, ok1 && ok2
 	return s
 }
@@ -57,19 +57,20 @@ func Others(a, b Sample) float64 {
 	return math.Max(0, (b.busy-a.busy)-(b.self-a.self)) / wall
 }
 
-// machineBusy is the busy time of all CPUs in ticks: the "cpu" line of
-// /proc/stat less idle and iowait.
-func machineBusy() (float64, bool) {
+// readProc parses a /proc file with parse; false off Linux or on an error.
+func readProc(path string, parse func(string) (float64, bool)) (float64, bool) {
 	if runtime.GOOS != "linux" {
 		return 0, false
 	}
-	b, err := os.ReadFile("/proc/stat")
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, false
 	}
-	return parseStat(string(b))
+	return parse(string(b))
 }
 
+// parseStat returns the busy time of all CPUs in ticks: the "cpu" line of
+// /proc/stat less idle and iowait.
 func parseStat(text string) (float64, bool) {
 	line, _, _ := strings.Cut(text, "\n")
 	f := strings.Fields(line)
@@ -93,19 +94,8 @@ func parseStat(text string) (float64, bool) {
 	return busy, true
 }
 
-// selfTime is this process's user and system time in ticks
+// parseSelf returns this process's user and system time in ticks
 // (/proc/self/stat fields 14 and 15).
-func selfTime() (float64, bool) {
-	if runtime.GOOS != "linux" {
-		return 0, false
-	}
-	b, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return 0, false
-	}
-	return parseSelf(string(b))
-}
-
 func parseSelf(text string) (float64, bool) {
 	// The command name (field 2) is in parentheses and may hold spaces.
 	i := strings.LastIndexByte(text, ')')
