@@ -229,16 +229,16 @@ func TestCalibrate(t *testing.T) {
 		}
 		return f
 	}
-	files := []*File{mk(1, false), mk(1.01, false), mk(0.99, false), mk(5, true)}
+	files := []*File{mk(1, false), mk(1.01, false), mk(0.99, false), mk(1.005, false), mk(0.995, false), mk(1, false), mk(5, true)}
 	n, err := Calibrate(files)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, b := n.Cases["g/a"], n.Cases["g/b"]
-	if a.Runs != 3 || !(a.Band > 0 && a.Band < 0.2) || b.Runs != 4 || b.Band != 0 || n.Runs != 4 {
+	if a.Runs != 6 || !(a.Band > 0 && a.Band < 0.2) || b.Runs != 7 || b.Band != 0 || n.Runs != 7 {
 		t.Errorf("calibration %+v", n.Cases)
 	}
-	if g, ok := n.Cases[GeomeanCase]; !ok || g.Runs != 4 {
+	if g, ok := n.Cases[GeomeanCase]; !ok || g.Runs != 7 {
 		t.Errorf("geomean %+v (over the cases quiet in every run: g/b)", g)
 	}
 	other := mk(1, false)
