@@ -299,6 +299,7 @@ func margin(a *plot.Axis, log bool, below, above float64) {
 // area rather than on it, so it never hides a point.
 type figure struct {
 	plt     *plot.Plot
+	title   string // drawn by draw, across the figure, not by plt
 	legend  plot.Legend
 	entries int
 }
@@ -306,7 +307,6 @@ type figure struct {
 // newFigure makes a plot with the house's fonts, a grid and the labels.
 func newFigure(title, x, y string) *figure {
 	plt := plot.New()
-	plt.Title.Text = title
 	plt.Title.TextStyle.Font.Size = vg.Points(13)
 	plt.X.Label.Text = x
 	plt.Y.Label.Text = y
@@ -318,7 +318,7 @@ func newFigure(title, x, y string) *figure {
 	leg := plot.NewLegend()
 	leg.TextStyle.Font.Size = vg.Points(10)
 	leg.Top, leg.Left = true, true
-	return &figure{plt: plt, legend: leg}
+	return &figure{plt: plt, title: title, legend: leg}
 }
 
 // addLegend adds a legend entry (none for an empty name).
@@ -330,17 +330,31 @@ func (f *figure) addLegend(name string, thumbs ...plot.Thumbnailer) {
 	f.entries++
 }
 
-// draw draws the plot into c, with the legend in a strip at its right.
+// draw draws the title across the whole figure (its first line 13 points,
+// the rest 10), the plot below it, and the legend in a strip at the plot's
+// right.
 func (f *figure) draw(c draw.Canvas) {
+	lines := strings.Split(f.title, "\n")
+	ts := f.plt.Title.TextStyle
+	ts.XAlign, ts.YAlign = draw.XCenter, draw.YTop
+	y := c.Max.Y - vg.Points(4)
+	for i, line := range lines {
+		if i > 0 {
+			ts.Font.Size = vg.Points(10)
+		}
+		c.FillText(ts, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: y}, line)
+		y -= ts.Height(line) + vg.Points(2)
+	}
+	top := c.Max.Y - y + vg.Points(6)
+	area := draw.Crop(c, 0, 0, 0, -top)
 	if f.entries == 0 {
-		f.plt.Draw(c)
+		f.plt.Draw(area)
 		return
 	}
 	r := f.legend.Rectangle(c)
 	strip := r.Max.X - r.Min.X + vg.Points(14)
-	f.plt.Draw(draw.Crop(c, 0, -strip, 0, 0))
-	top := f.plt.Title.TextStyle.Height(f.plt.Title.Text) + f.plt.Title.Padding + vg.Points(8)
-	f.legend.Draw(draw.Crop(c, c.Max.X-c.Min.X-strip+vg.Points(8), 0, 0, -top))
+	f.plt.Draw(draw.Crop(area, 0, -strip, 0, 0))
+	f.legend.Draw(draw.Crop(area, area.Max.X-area.Min.X-strip+vg.Points(8), 0, 0, -vg.Points(4)))
 }
 
 // save writes the figure as path.png (FigDPI) and path.svg, each
@@ -373,11 +387,8 @@ func (f *figure) save(path string) (err error) {
 func Title(what string, f *results.File) string {
 	p := f.Provenance
 	machine := p.Device.Name + " (" + p.Device.Backend
-	if p.Device.Backend != "cpu" && p.CPUModel != "" {
-		machine += "; host " + p.CPUModel
-	}
 	if p.CPUCores > 0 {
-		machine += fmt.Sprintf(", %d cores", p.CPUCores)
+		machine += fmt.Sprintf(", %d-core host", p.CPUCores)
 	}
 	machine += ")"
 	if !f.Started.IsZero() {
