@@ -42,8 +42,11 @@ func rows(f *results.File) []*row {
 
 // Table writes one row per context length and session with the medians
 // side by side, the speedups and the restore bandwidth; then every case with
-// its raw statistics and warm-up. The terminal table leaves the snapshot,
-// first-token and bandwidth columns to the Markdown file.
+// its raw statistics and warm-up. "restore" is restore-warm, "cold
+// restore" restore-cold, "tcp" tcp-migrate, "continues" whether every
+// restore continued the conversation token for token. The terminal table
+// leaves the snapshot, first-token and bandwidth columns to the Markdown
+// file.
 func Table(w io.Writer, f *results.File, format report.Format) error {
 	med := func(r *row, op string) string {
 		c, ok := r.ops[op]
@@ -64,8 +67,8 @@ func Table(w io.Writer, f *results.File, format report.Format) error {
 		return format(v)
 	}
 	g := report.Grid{
-		Header: []string{"ctx", "session", "re-prefill", "snapshot", "size", "restore warm", "restore cold", "tcp migrate",
-			"speedup warm [95% CI]", "speedup cold", "re-prefill+token", "restore+token", "speedup +token", "restore GB/s", "continuation"},
+		Header: []string{"ctx", "session", "re-prefill", "snapshot", "size", "restore", "cold restore", "tcp",
+			"speedup [95% CI]", "speedup cold", "re-prefill+token", "restore+token", "speedup +token", "restore GB/s", "continues"},
 		Right:  []bool{true, false, true, true, true, true, true, true, true, true, true, true, true, true, false},
 		Detail: []bool{false, false, false, true, true, false, false, false, false, true, true, true, true, true, false},
 	}
