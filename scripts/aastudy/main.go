@@ -86,7 +86,15 @@ func main() {
 	flag.IntVar(&o.slowed, "slowed", 5, "pairs whose second run is slowed down")
 	flag.Float64Var(&o.slowdown, "slowdown", 0.10, "the injected slowdown, a fraction")
 	flag.Float64Var(&o.threshold, "threshold", 0.05, "compare's -threshold")
+	from := flag.String("from", "", "rewrite the summary and figure of this aa-study.json instead of running a study")
 	flag.Parse()
+	if *from != "" {
+		if err := rewrite(*from); err != nil {
+			fmt.Fprintln(os.Stderr, "aastudy:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "aastudy:", err)
 		os.Exit(1)
@@ -180,19 +188,51 @@ func run(o options) error {
 		p := pair{Kind: r.kind, Base: filepath.Base(r.bp), Cur: filepath.Base(r.cp), Flagged: j.Regressed, Judgement: j,
 			Uncal: report.Judge(r.base, r.cur, without).Regressed, Geomean: j.Geomean.Delta, WorstRatio: math.Inf(-1),
 			LoadStart: first(r.base.Provenance.Host.LoadStart), LoadEnd: first(r.cur.Provenance.Host.LoadEnd)}
-		for _, row := range append(slices.Clone(j.Rows), j.Geomean) {
-			if row.Verdict == "REGRESSION" {
-				p.Rows = append(p.Rows, row.Case)
-			}
-			if row.Min > 0 && !math.IsInf(row.Min, 0) && !math.IsNaN(row.Delta) {
-				p.WorstRatio = math.Max(p.WorstRatio, row.Delta/row.Min)
-			}
-		}
+		p.Rows, p.WorstRatio = worst(j)
 		fmt.Fprintf(os.Stderr, "aastudy: pair %d (%s): flagged %v %v; uncalibrated %v; geomean %+.1f%%\n", i+1, r.kind, p.Flagged, p.Rows, p.Uncal, 100*p.Geomean)
 		s.Pairs = append(s.Pairs, p)
 	}
 	s.Finished = time.Now().UTC()
 	return s.write(o.out)
+}
+
+// worst returns the rows j flags and the largest slowdown over its row's
+// min Δ among the rows compare could flag: judged (not busy) with a
+// significant test, and the geomean row (judged by its band alone). A pair
+// is flagged exactly when it is above 1.
+func worst(j report.Judgement) ([]string, float64) {
+	var rows []string
+	ratio := 0.0
+	for i, row := range append(slices.Clone(j.Rows), j.Geomean) {
+		if row.Verdict == "REGRESSION" {
+			rows = append(rows, row.Case)
+		}
+		geomean := i == len(j.Rows)
+		could := (geomean && row.Verdict != "n/a" && row.Verdict != "no data") ||
+			(!geomean && row.P < 0.05 && (row.Verdict == "~" || row.Verdict == "REGRESSION" || row.Verdict == "faster"))
+		if could && row.Min > 0 && !math.IsInf(row.Min, 0) && !math.IsNaN(row.Delta) {
+			ratio = math.Max(ratio, row.Delta/row.Min)
+		}
+	}
+	return rows, ratio
+}
+
+// rewrite recomputes each pair's summary from its recorded judgement and
+// writes the study's Markdown and figure again (-from): the study's runs
+// are not repeated.
+func rewrite(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var s study
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for i := range s.Pairs {
+		s.Pairs[i].Rows, s.Pairs[i].WorstRatio = worst(s.Pairs[i].Judgement)
+	}
+	return s.write(filepath.Dir(path))
 }
 
 // runHarness runs one quick run and returns its result file.
@@ -252,7 +292,7 @@ func (s *study) write(dir string) error {
 	fmt.Fprintf(&b, "Calibration: %d runs spread among the pairs (`noise-%s-quick.json`, the file CI's gate uses). Threshold %.0f%%. %s\n\n", s.Calibration, s.Experiment, 100*s.Threshold, s.Method)
 	fmt.Fprintf(&b, "Machine load (1-minute load average at each run's start and end, %d readings on %s): median %.2f, min %.2f, max %.2f. The machine was shared with other engineers' builds and tests while this ran.\n\n",
 		len(s.Load), s.Machine, load.Median, load.Min, load.Max)
-	fmt.Fprintf(&b, "| pair | kind | flagged | rows flagged | geomean Δ | worst Δ ÷ min Δ | load |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| pair | kind | flagged | rows flagged | geomean Δ | worst Δ ÷ min Δ (flagged above 1) | load |\n|---|---|---|---|---|---|---|\n")
 	for i, p := range s.Pairs {
 		fmt.Fprintf(&b, "| %d | %s | %v | %s | %+.1f%% | %.2f | %.2f → %.2f |\n", i+1, p.Kind, p.Flagged, strings.Join(p.Rows, ", "), 100*p.Geomean, p.WorstRatio, p.LoadStart, p.LoadEnd)
 	}
@@ -273,7 +313,8 @@ func (s *study) write(dir string) error {
 	}
 	series = append(series, report.Series{Name: "flag line (Δ = min Δ)", X: []float64{1, float64(len(s.Pairs))}, Y: []float64{1, 1}})
 	return report.LinePlot(filepath.Join(dir, "aa-study"), report.LineSpec{
-		Title:  fmt.Sprintf("harness compare: largest slowdown ÷ its row's min Δ, per pair\n%s quick, %s", s.Experiment, s.Machine),
+		Title: fmt.Sprintf("harness compare: the largest slowdown ÷ its row's min Δ, per pair (above 1: flagged)\n"+
+			"rows compare could flag (not busy, p < 0.05) and the geomean; %s quick on %s, commit %.7s", s.Experiment, s.Machine, s.Commit),
 		XLabel: "pair (in run order)", YLabel: "worst Δ ÷ min Δ", Series: series,
 	})
 }
