@@ -152,7 +152,7 @@ func Compare(w io.Writer, files []*results.File, labels []string, o CompareOptio
 	for _, s := range only {
 		fmt.Fprintln(w, s)
 	}
-	fmt.Fprint(w, Wrap(fmt.Sprintf("Each case is reduced to one median per repetition; times and Δ are of the fastest repetition (other tenants only add time); p is the Mann-Whitney U test of the repetition medians (α=%v). noise: %s. min Δ: the smallest slowdown a row flags, the largest of the threshold (%s), its noise and what its repetitions can resolve (∞: too few to ever be significant; raise -reps). REGRESSION: significant and slower by more than min Δ; faster: significant and faster by more than min Δ; ~: neither; busy: measured while other processes used more than %.2g of a core, not judged. geomean: the geometric mean of the rows' ratios, judged against its calibrated band only (a slowdown of every case; n/a without -noise).",
+	fmt.Fprint(w, Wrap(fmt.Sprintf("Each case is reduced to one median per repetition; times and Δ are of the fastest repetition (other tenants only add time); p is the Mann-Whitney U test of the repetition medians (α=%v). noise: %s. min Δ: the smallest slowdown a row flags, the largest of the threshold (%s), its noise and what its repetitions can resolve (∞: too few to ever be significant; raise -reps). REGRESSION: significant and slower by more than min Δ; faster: significant and faster by more than min Δ; ~: neither; busy: measured while other processes used more than %.2g of a core, not judged; no band: the calibration has none for the case, not judged. geomean: the geometric mean of the rows' ratios, judged against its calibrated band only (a slowdown of every case; n/a without -noise).",
 		o.Alpha, noiseSource, pct(o.Threshold), results.BusyCores), 100))
 	return regressed, nil
 }
@@ -203,7 +203,7 @@ func Judge(base, cur *results.File, o CompareOptions) Judgement {
 		if r.Verdict == "REGRESSION" {
 			j.Regressed = true
 		}
-		if !math.IsNaN(r.Delta) && r.Delta > -1 && r.Verdict != "busy" {
+		if !math.IsNaN(r.Delta) && r.Delta > -1 && r.Verdict != "busy" && r.Verdict != "no band" {
 			logs = append(logs, math.Log1p(r.Delta))
 		}
 		j.Rows = append(j.Rows, r)
@@ -239,8 +239,11 @@ func judgeCase(old, cur results.Case, o CompareOptions) RowJudgement {
 	sa, sb := stats.Summarize(a), stats.Summarize(b)
 	r := RowJudgement{Case: old.Name(), Value: Value(stats.Fastest(b), cur.UnitOrDefault()), N: [2]int{sa.N, sb.N},
 		P: stats.Test(a, b, o.Alpha), Noise: stats.Spread(a, b), Verdict: "~", Delta: math.NaN()}
+	banded := true
 	if o.Noise != nil {
-		if cn, ok := o.Noise.Cases[old.Name()]; ok {
+		var cn results.CaseNoise
+		cn, banded = o.Noise.Cases[old.Name()]
+		if banded {
 			r.Noise = cn.Band // the run-to-run noise of what is compared, the fastest repetition
 		}
 	}
@@ -257,6 +260,11 @@ func judgeCase(old, cur results.Case, o CompareOptions) RowJudgement {
 	switch {
 	case old.Busy() || cur.Busy():
 		r.Verdict = "busy"
+	case !banded:
+		// The calibration has no band for this case (it was busy in most
+		// calibration runs): its within-run spread says nothing of how far
+		// a second run lands, so it is shown, not judged.
+		r.Verdict = "no band"
 	case r.P < o.Alpha && r.Delta > r.Min:
 		r.Verdict = "REGRESSION"
 	case r.P < o.Alpha && r.Delta < -r.Min:

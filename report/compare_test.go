@@ -246,3 +246,18 @@ func TestCompareBusy(t *testing.T) {
 		t.Errorf("busy case judged: %+v", j)
 	}
 }
+
+// TestCompareNoBand: with a calibration, a case it has no band for is not
+// judged, however large its change.
+func TestCompareNoBand(t *testing.T) {
+	a := file("matmul", decode("n=64", 1e-3, 0.01), decode("n=1024", 1e-3, 0.01))
+	b := file("matmul", decode("n=64", 1e-3, 0.01), decode("n=1024", 1.5e-3, 0.01))
+	n := &results.Noise{Cases: map[string]results.CaseNoise{"n=64/wasm-zerocopy": {Runs: 10, Band: 0.05}}}
+	j := Judge(a, b, CompareOptions{Threshold: 0.05, Noise: n})
+	if j.Regressed || j.Rows[1].Verdict != "no band" || j.Rows[0].Verdict != "~" {
+		t.Errorf("judgement %+v", j.Rows)
+	}
+	if !Judge(a, b, CompareOptions{Threshold: 0.05}).Regressed {
+		t.Error("without a calibration the 50% slowdown is not flagged")
+	}
+}

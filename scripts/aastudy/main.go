@@ -217,9 +217,9 @@ func worst(j report.Judgement) ([]string, float64) {
 	return rows, ratio
 }
 
-// rewrite recomputes each pair's summary from its recorded judgement and
-// writes the study's Markdown and figure again (-from): the study's runs
-// are not repeated.
+// rewrite recomputes each pair's summary from its recorded judgement (and
+// the calibration beside it) and writes the study's Markdown and figure
+// again (-from): the study's runs are not repeated.
 func rewrite(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -229,10 +229,32 @@ func rewrite(path string) error {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	noise, err := results.LoadNoise(filepath.Join(filepath.Dir(path), "noise-"+s.Experiment+"-quick.json"))
+	if err != nil {
+		return err
+	}
 	for i := range s.Pairs {
-		s.Pairs[i].Rows, s.Pairs[i].WorstRatio = worst(s.Pairs[i].Judgement)
+		p := &s.Pairs[i]
+		rejudge(&p.Judgement, noise)
+		p.Flagged = p.Judgement.Regressed
+		p.Rows, p.WorstRatio = worst(p.Judgement)
 	}
 	return s.write(filepath.Dir(path))
+}
+
+// rejudge applies what report.Judge does with a calibration to a
+// recorded judgement: a row whose case the calibration has no band for is
+// "no band", not judged.
+func rejudge(j *report.Judgement, n *results.Noise) {
+	j.Regressed = false
+	for i := range j.Rows {
+		r := &j.Rows[i]
+		if _, ok := n.Cases[r.Case]; !ok && r.Verdict != "busy" && r.Verdict != "missing" && r.Verdict != "no data" {
+			r.Verdict = "no band"
+		}
+		j.Regressed = j.Regressed || r.Verdict == "REGRESSION"
+	}
+	j.Regressed = j.Regressed || j.Geomean.Verdict == "REGRESSION"
 }
 
 // runHarness runs one quick run and returns its result file.
