@@ -284,13 +284,16 @@ func busyCases(f *results.File) (busy int, most float64) {
 	return busy, most
 }
 
-// pct formats a fraction as an unsigned percentage, "∞" when unbounded.
+// pct formats a fraction as an unsigned percentage, ">999%" from 10 up,
+// "∞" when unbounded.
 func pct(x float64) string {
 	switch {
 	case math.IsNaN(x):
 		return "?"
 	case math.IsInf(x, 1):
 		return "∞"
+	case x >= 10:
+		return ">999%"
 	case x < 0.1:
 		return fmt.Sprintf("%.1f%%", x*100)
 	}
