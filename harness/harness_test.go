@@ -217,6 +217,10 @@ func TestRunRejectsBadInput(t *testing.T) {
 			if code != tc.code || !strings.Contains(stderr, tc.want) {
 				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, stderr, tc.code, tc.want)
 			}
+			time.Sleep(10 * time.Millisecond) // a stray interrupt message would come now
+			if strings.Contains(stderr, "interrupted") {
+				t.Errorf("a refused run says it was interrupted: %q", stderr)
+			}
 		})
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "results", "*", "*.json")); len(m) != 0 {

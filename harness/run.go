@@ -90,8 +90,11 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	}
 	defer os.RemoveAll(tmp)
 	o.tmp = tmp
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -102,8 +105,9 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		select {
 		case <-done:
 			return
-		case <-ctx.Done():
+		case <-sigs:
 		}
+		cancel()
 		fmt.Fprintln(stderr, "\nharness: interrupted: stopping; nothing is written")
 		select {
 		case <-done:
