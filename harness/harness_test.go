@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -54,6 +55,24 @@ func writeFile(t *testing.T, dir, name, text string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// syncBuffer is a bytes.Buffer safe for a goroutine that may write late.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // runHarness runs the harness's run command in this process.
@@ -213,13 +232,14 @@ func TestRunRejectsBadInput(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"-backend", "cpu", "-out", dir, "-cache", "none", "-no-progress"}, tc.args...)
-			code, _, stderr := runHarness(t, args...)
-			if code != tc.code || !strings.Contains(stderr, tc.want) {
-				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, stderr, tc.code, tc.want)
+			var out, errs syncBuffer
+			code := runMain(args, &out, &errs)
+			if code != tc.code || !strings.Contains(errs.String(), tc.want) {
+				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, errs.String(), tc.code, tc.want)
 			}
-			time.Sleep(10 * time.Millisecond) // a stray interrupt message would come now
-			if strings.Contains(stderr, "interrupted") {
-				t.Errorf("a refused run says it was interrupted: %q", stderr)
+			time.Sleep(20 * time.Millisecond) // a stray interrupt message would come now
+			if strings.Contains(errs.String(), "interrupted") {
+				t.Errorf("a refused run says it was interrupted: %q", errs.String())
 			}
 		})
 	}
