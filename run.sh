@@ -3,7 +3,8 @@
 #
 #   ./run.sh all            every spec in experiments/ on the auto-detected backend
 #   ./run.sh matmul|llama|kv  one experiment
-#   ./run.sh ci             a quick smoke run of each experiment on cpu, output in a temp dir
+#   ./run.sh ci             a quick smoke run of each experiment on cpu, output in a temp dir,
+#                           and the compare gate (a second matmul run must compare clean)
 #
 # Extra arguments go to the harness, e.g. ./run.sh all -backend cpu -quick.
 # Results land in results/<machine>/ and figures in plots/<machine>/.
@@ -38,10 +39,25 @@ ci)
   done
   # The outputs a user relies on exist and parse.
   for f in "$out"/results/*/*.json; do
-    ./bin/harness compare "$f" "$f" >/dev/null
+    ./bin/harness report "$f" >/dev/null
   done
   ls "$out"/plots/*/*.png "$out"/plots/*/*.svg >/dev/null
-  echo "run.sh ci: ok ($(ls "$out"/results/*/*.json | wc -l) result files)" >&2
+  # The regression gate: a second quick matmul run of the same commit must
+  # pass compare (judged against the committed run-to-run calibration of
+  # this machine kind), and a matmul file against a llama file is refused.
+  echo "== compare gate: two quick matmul runs of this commit" >&2
+  ./bin/harness -spec experiments/matmul.yaml -quick -backend cpu -no-progress -out "$out/again" "$@" >/dev/null
+  noise=results/cpu-amd-epyc/aa-study/noise-matmul-quick.json
+  ./bin/harness compare -noise "$noise" "$out"/results/*/matmul-*.json "$out"/again/results/*/matmul-*.json
+  set +e
+  ./bin/harness compare "$out"/results/*/matmul-*.json "$out"/results/*/llama-*.json
+  code=$?
+  set -e
+  if [ "$code" != 2 ]; then
+    echo "run.sh ci: compare of a matmul file with a llama file exited $code, want 2" >&2
+    exit 1
+  fi
+  echo "run.sh ci: ok ($(ls "$out"/results/*/*.json | wc -l) result files; compare gate passed)" >&2
   ;;
 matmul | llama | kv)
   ./bin/harness -exp "$what" "$@"

@@ -1,7 +1,12 @@
-// Package experiments holds the experiment specs (*.yaml, data) and what every
-// experiment driver shares: the environment a run gets from the harness. Each
-// experiment kind is a subpackage (matmul, …) that turns a spec into a
-// results.File; drivers use runtime/ only, never a backend directly.
+// Package experiments holds the experiment specs (*.yaml, data, built into
+// the binary) and what every experiment driver shares: the environment a
+// run gets from the harness (Env, with the command line's Overrides), the
+// parts of a spec every experiment has and their strict parsing
+// (Sections, Modes, LLM, ParseSpec), the run's start (Start, StartLLM) and
+// the Driver the harness lists. Each experiment kind is a subpackage
+// (matmul, llama, kv) that turns a spec into a results.File; drivers use
+// runtime/ only, never a backend directly. Adding an experiment is a spec
+// and a Driver.
 package experiments
 
 import (
@@ -24,6 +29,12 @@ type Env struct {
 	CacheDir string
 	// ModelDir is a Hugging Face model folder ("" for synthetic weights).
 	ModelDir string
+	// Overrides are the command line's changes to the plan.
+	Overrides Overrides
+	// TempDir is where a driver puts scratch files ("" for the system's
+	// temporary directory); the harness removes it when the run ends,
+	// even when an interrupt ends the process.
+	TempDir string
 	// Log receives progress lines; Progress, when set, is advanced once per
 	// timed sample so a bar can show the run's progress.
 	Log      io.Writer

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/wasmgpu/wasmgpu/results"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
 
@@ -44,3 +45,34 @@ func (v Variants) Names() []string {
 
 // String lists the names comma-separated, for provenance.
 func (v Variants) String() string { return strings.Join(v.Names(), ",") }
+
+// Start begins a run of experiment: it resolves the variants (Variants) and
+// returns the result file with the dropped modes' notes and the memory
+// modes recorded.
+func (e *Env) Start(experiment string, native, wasm []device.Mode) (*results.File, Variants, error) {
+	v, err := e.Variants(experiment, native, wasm)
+	if err != nil {
+		return nil, v, err
+	}
+	f := &results.File{Experiment: experiment, Notes: v.Notes}
+	f.Provenance.Mode = v.String()
+	return f, v, nil
+}
+
+// StartLLM is Start for an LLM experiment: it also loads the model
+// (LoadModel; the caller closes it) and records the weights, the dtypes and
+// the model's name in the file's provenance.
+func (e *Env) StartLLM(experiment string, p LLMPlan, native, wasm []device.Mode) (*results.File, Variants, *Model, error) {
+	f, v, err := e.Start(experiment, native, wasm)
+	if err != nil {
+		return nil, v, nil, err
+	}
+	m, err := e.LoadModel(experiment, p.Config, p.Seed, p.WeightsDType)
+	if err != nil {
+		return nil, v, nil, err
+	}
+	f.Provenance.Weights = m.Host.Source
+	f.Provenance.DTypes = map[string]string{"weights": string(m.Host.DType), "kv": string(p.KV), "activations": "f32"}
+	f.Provenance.SetExtra("model", map[bool]string{true: p.Model, false: e.ModelDir}[e.ModelDir == ""])
+	return f, v, m, nil
+}

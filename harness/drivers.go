@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"sort"
+	"strings"
 
 	"github.com/goccy/go-yaml"
 
@@ -12,73 +10,44 @@ import (
 	"github.com/wasmgpu/wasmgpu/experiments/kv"
 	"github.com/wasmgpu/wasmgpu/experiments/llama"
 	"github.com/wasmgpu/wasmgpu/experiments/matmul"
-	"github.com/wasmgpu/wasmgpu/results"
 )
 
-// drivers are the experiment kinds the harness knows.
-var drivers = map[string]experiments.Driver{
-	"matmul": {
-		Name: "matmul",
-		Run: func(ctx context.Context, env *experiments.Env, path string) (*results.File, error) {
-			s, err := matmul.Load(path)
-			if err != nil {
-				return nil, err
-			}
-			return matmul.Run(ctx, env, s)
-		},
-		Table:   matmul.Table,
-		Figures: matmul.Figures,
-	},
-	"llama": {
-		Name: "llama",
-		Run: func(ctx context.Context, env *experiments.Env, path string) (*results.File, error) {
-			s, err := llama.Load(path)
-			if err != nil {
-				return nil, err
-			}
-			return llama.Run(ctx, env, s)
-		},
-		Table:   llama.Table,
-		Figures: llama.Figures,
-	},
-	"kv": {
-		Name: "kv",
-		Run: func(ctx context.Context, env *experiments.Env, path string) (*results.File, error) {
-			s, err := kv.Load(path)
-			if err != nil {
-				return nil, err
-			}
-			return kv.Run(ctx, env, s)
-		},
-		Table:   kv.Table,
-		Figures: kv.Figures,
-	},
+// drivers are the experiment kinds the harness knows, in the order help
+// lists them. Adding an experiment is its spec in experiments/ and its
+// Driver here.
+var drivers = []experiments.Driver{matmul.Driver, llama.Driver, kv.Driver}
+
+// driverNames lists the drivers' names.
+func driverNames() string {
+	names := make([]string, len(drivers))
+	for i, d := range drivers {
+		names[i] = d.Name
+	}
+	return strings.Join(names, ", ")
 }
 
-func driverNames() []string {
-	var names []string
-	for n := range drivers {
-		names = append(names, n)
+// findDriver returns the driver of an experiment kind; an unknown kind is
+// an error naming the known ones.
+func findDriver(kind string) (experiments.Driver, error) {
+	for _, d := range drivers {
+		if d.Name == kind {
+			return d, nil
+		}
 	}
-	sort.Strings(names)
-	return names
+	return experiments.Driver{}, fmt.Errorf("unknown experiment %q (known: %s)", kind, driverNames())
 }
 
-// specKind reads only the `experiment:` field of a spec, to pick its driver;
-// the driver then decodes the whole file strictly.
-func specKind(path string) (string, []byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", nil, fmt.Errorf("read spec: %w", err)
-	}
+// specKind reads only the `experiment:` field of a spec, to pick its
+// driver; the driver then decodes the whole spec strictly.
+func specKind(path string, data []byte) (string, error) {
 	var head struct {
 		Experiment string `yaml:"experiment"`
 	}
 	if err := yaml.Unmarshal(data, &head); err != nil {
-		return "", nil, fmt.Errorf("%s: %v", path, err)
+		return "", fmt.Errorf("%s: %v", path, err)
 	}
 	if head.Experiment == "" {
-		return "", nil, fmt.Errorf("%s: missing field \"experiment\" (one of %v)", path, driverNames())
+		return "", fmt.Errorf("%s: missing field \"experiment\" (one of %s)", path, driverNames())
 	}
-	return head.Experiment, data, nil
+	return head.Experiment, nil
 }

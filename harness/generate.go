@@ -9,7 +9,7 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/wasmgpu/wasmgpu/experiments/llama"
+	"github.com/wasmgpu/wasmgpu/experiments"
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/models/tokenizer"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
@@ -32,7 +32,6 @@ type genOptions struct {
 func generateMain(args []string, stdout, stderr io.Writer) int {
 	var o genOptions
 	fs := flag.NewFlagSet("harness generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&o.model, "model", "", "Hugging Face Llama folder: config.json, model.safetensors, tokenizer.json")
 	fs.StringVar(&o.synthetic, "synthetic", "", "instead of -model: synthetic weights of preset llama-3.2-1b or tiny and a byte-level tokenizer (gibberish; for testing the plumbing)")
 	fs.StringVar(&o.prompt, "prompt", "", "the prompt text")
@@ -46,12 +45,8 @@ func generateMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.backend, "backend", "auto", "device backend: auto, cpu, cuda or metal")
 	fs.StringVar(&o.mode, "mode", "", "memory mode (default: the backend's first)")
 	fs.BoolVar(&o.native, "native", false, "run the engine natively instead of inside the Wasm guest")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: harness generate -model DIR -prompt TEXT [flags]\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseCommand(fs, args, stdout, stderr, "harness generate (-model DIR | -synthetic tiny|llama-3.2-1b) -prompt TEXT [flags]"); !ok {
+		return code
 	}
 	if (o.model == "") == (o.synthetic == "") || o.prompt == "" || o.n < 1 {
 		fs.Usage()
@@ -78,7 +73,7 @@ func generate(ctx context.Context, o genOptions, stdout, stderr io.Writer) error
 			return err
 		}
 	} else {
-		preset, ok := llama.Presets[o.synthetic]
+		preset, ok := experiments.Presets[o.synthetic]
 		if !ok {
 			return fmt.Errorf("-synthetic: unknown preset %q (want llama-3.2-1b or tiny)", o.synthetic)
 		}
@@ -169,12 +164,15 @@ func generate(ctx context.Context, o genOptions, stdout, stderr io.Writer) error
 	}
 	decodeStart := time.Now()
 	produced := 0
+	text := &textOut{w: stdout, keepLines: o.model != ""}
 	for {
 		if stopAt[next] {
 			break
 		}
 		if b, ok := tok.TokenBytes(int(next)); ok && !tok.IsSpecial(int(next)) {
-			stdout.Write(b)
+			if _, err := text.Write(b); err != nil {
+				return err
+			}
 		}
 		produced++
 		if produced >= o.n || ctx.Err() != nil {
@@ -184,12 +182,16 @@ func generate(ctx context.Context, o genOptions, stdout, stderr io.Writer) error
 			return err
 		}
 	}
+	if err := text.Flush(); err != nil {
+		return err
+	}
 	fmt.Fprintln(stdout)
 	dt := time.Since(decodeStart)
 	per := time.Duration(0)
 	if produced > 1 {
 		per = dt / time.Duration(produced-1)
 	}
-	fmt.Fprintf(stderr, "harness generate: %d tokens; time to first token %v; %v per token after it\n", produced, ttft.Round(time.Microsecond), per.Round(time.Microsecond))
+	fmt.Fprintf(stderr, "harness generate: %d tokens (%d characters shown, escaped where not printable); time to first token %v; %v per token after it\n",
+		produced, text.wrote, ttft.Round(time.Microsecond), per.Round(time.Microsecond))
 	return nil
 }

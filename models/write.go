@@ -2,11 +2,11 @@ package models
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/wasmgpu/wasmgpu/internal/atomicfile"
 	"github.com/wasmgpu/wasmgpu/internal/safetensors"
 )
 
@@ -25,7 +25,7 @@ func WriteSafetensors(dir string, w *Weights) error {
 	if err != nil {
 		return fmt.Errorf("write weights %s: config: %w", dir, err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ConfigFile), append(cj, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), append(cj, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write weights %s: %w", dir, err)
 	}
 	md := map[string]string{"format": "pt"}
@@ -36,38 +36,4 @@ func WriteSafetensors(dir string, w *Weights) error {
 		return fmt.Errorf("write weights %s: %w", dir, err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path, fsyncs it and
-// renames it into place.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, os.Remove(f.Name()))
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return errors.Join(err, f.Close())
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return errors.Join(err, f.Close())
-	}
-	if err := f.Sync(); err != nil {
-		return errors.Join(err, f.Close())
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	return safetensors.SyncDir(dir)
 }

@@ -82,6 +82,21 @@ func MedianCI(s stats.Summary, unit string) string {
 	return fmt.Sprintf("%s [%s, %s]", Value(s.Median, unit), Value(s.CILo, unit), Value(s.CIHi, unit))
 }
 
+// MedianPM formats a summary as "median ±p%", p the larger distance from
+// the median to a bound of its 95% CI in percent of the median, as
+// benchstat prints it; "±∞" when the samples give no interval, "-" with no
+// samples.
+func MedianPM(s stats.Summary, unit string) string {
+	if s.N == 0 {
+		return "-"
+	}
+	if !s.HasCI() || s.Median == 0 {
+		return Value(s.Median, unit) + " ±∞"
+	}
+	pm := math.Max(s.Median-s.CILo, s.CIHi-s.Median) / math.Abs(s.Median)
+	return fmt.Sprintf("%s ±%.0f%%", Value(s.Median, unit), math.Ceil(pm*100))
+}
+
 // Percent formats a fraction as a signed percentage: 0.1234 → "+12.34%".
 func Percent(frac float64) string {
 	if s, ok := nonFinite(frac); ok {
@@ -121,4 +136,28 @@ func nonFinite(x float64) (string, bool) {
 		return "-∞", true
 	}
 	return "", false
+}
+
+// Wrap breaks text into lines of at most width runes at spaces (a longer
+// word gets a line of its own); each line ends in a newline.
+func Wrap(text string, width int) string {
+	var b strings.Builder
+	n := 0
+	for _, word := range strings.Fields(text) {
+		w := len([]rune(word))
+		if n > 0 && n+1+w > width {
+			b.WriteByte('\n')
+			n = 0
+		}
+		if n > 0 {
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(word)
+		n += w
+	}
+	if n > 0 {
+		b.WriteByte('\n')
+	}
+	return b.String()
 }

@@ -3,12 +3,10 @@ package report
 import (
 	"fmt"
 	"image/color"
-	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -17,6 +15,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/wasmgpu/wasmgpu/results"
 )
 
 // Figure size and resolution: 8×5 in at 150 dpi is 1200×750 pixels, readable
@@ -34,6 +34,8 @@ type Series struct {
 	Name   string
 	X, Y   []float64
 	Lo, Hi []float64
+	// Points draws markers only, no line between them (a scatter).
+	Points bool
 }
 
 // VLine is a labelled vertical marker, e.g. where two series cross.
@@ -42,7 +44,9 @@ type VLine struct {
 	Label string
 }
 
-// LineSpec describes a line figure.
+// LineSpec describes a line figure. A linear y axis starts at zero (a
+// cut axis makes a 5% change look dramatic); a logarithmic one says so in
+// its label.
 type LineSpec struct {
 	Title, XLabel, YLabel string
 	LogX, LogY            bool // logarithmic axes
@@ -60,13 +64,13 @@ type LineSpec struct {
 // Points that cannot be drawn are dropped: non-finite coordinates, and
 // coordinates ≤ 0 on a log axis. It is an error if nothing is left to draw.
 func LinePlot(path string, p LineSpec) error {
-	plt := plot.New()
-	setLabels(plt, p.Title, p.XLabel, p.YLabel)
+	fig := newFigure(p.Title, axisLabel(p.XLabel, p.LogX), axisLabel(p.YLabel, p.LogY))
+	plt := fig.plt
 	if p.LogX {
-		plt.X.Scale, plt.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+		plt.X.Scale, plt.X.Tick.Marker = plot.LogScale{}, logTicks{}
 	}
 	if p.LogY {
-		plt.Y.Scale, plt.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+		plt.Y.Scale, plt.Y.Tick.Marker = plot.LogScale{}, logTicks{}
 	}
 	if len(p.XTicks) > 0 {
 		plt.X.Tick.Marker = constTicks(p.XTicks, p.LogX)
@@ -93,7 +97,11 @@ func LinePlot(path string, p LineSpec) error {
 		scatter.Color = c
 		scatter.Shape = plotutil.Shape(i)
 		scatter.Radius = vg.Points(3.5)
-		plt.Add(line, scatter)
+		if s.Points {
+			plt.Add(scatter)
+		} else {
+			plt.Add(line, scatter)
+		}
 		if len(errs.xys) > 0 {
 			eb, err := plotter.NewYErrorBars(errs)
 			if err != nil {
@@ -103,8 +111,10 @@ func LinePlot(path string, p LineSpec) error {
 			eb.Width = vg.Points(1)
 			plt.Add(eb)
 		}
-		if s.Name != "" {
-			plt.Legend.Add(s.Name, line, scatter)
+		if s.Points {
+			fig.addLegend(s.Name, scatter)
+		} else {
+			fig.addLegend(s.Name, line, scatter)
 		}
 	}
 	if points == 0 {
@@ -113,15 +123,27 @@ func LinePlot(path string, p LineSpec) error {
 	if p.VLine != nil && !math.IsNaN(p.VLine.X) && !math.IsInf(p.VLine.X, 0) && (!p.LogX || p.VLine.X > 0) {
 		plt.Add(&vline{VLine: *p.VLine})
 	}
+	if !p.LogY && plt.Y.Min > 0 {
+		plt.Y.Min = 0
+	}
 	padRange(&plt.X, p.LogX)
 	padRange(&plt.Y, p.LogY)
 	margin(&plt.X, p.LogX, 0.03, 0.03)
-	margin(&plt.Y, p.LogY, 0.03, 0.10) // room for the legend at the top
-	plt.Legend.Top = true
-	plt.Legend.Left = true
-	plt.Legend.XOffs = vg.Points(8)
-	plt.Legend.YOffs = -vg.Points(4)
-	return save(plt, path)
+	margin(&plt.Y, p.LogY, map[bool]float64{true: 0.03, false: 0}[p.LogY || plt.Y.Min < 0], 0.08) // room for the marker's label
+	return fig.save(path)
+}
+
+// axisLabel adds "log" to the label of a logarithmic axis: "time (ms)"
+// becomes "time (ms, log)". Keep y labels short (about 30 characters):
+// gonum/plot shrinks the data area to fit a long rotated label.
+func axisLabel(label string, log bool) string {
+	if !log || label == "" {
+		return label
+	}
+	if strings.HasSuffix(label, ")") {
+		return strings.TrimSuffix(label, ")") + ", log)"
+	}
+	return label + " (log)"
 }
 
 // errPoints are the points of a series that have finite error bars, with
@@ -188,6 +210,46 @@ func (v *vline) DataRange() (xmin, xmax, ymin, ymax float64) {
 	return v.X, v.X, math.Inf(1), math.Inf(-1)
 }
 
+// logTicks marks a logarithmic axis with labelled powers of ten and
+// unlabelled minor ticks between them, all inside the axis's range
+// (plot.LogTicks returns ticks beyond it, and the labels of those make
+// gonum/plot pad the data area as if they were drawn). With less than one
+// decade in range, 1-2-5 steps are labelled too.
+type logTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (logTicks) Ticks(min, max float64) []plot.Tick {
+	if !(min > 0) || !(max > min) {
+		return nil
+	}
+	var ts []plot.Tick
+	labelled := 0
+	for e := math.Floor(math.Log10(min)); e <= math.Ceil(math.Log10(max)); e++ {
+		p := math.Pow(10, e)
+		for k := 1.0; k < 10; k++ {
+			v := k * p
+			if v < min || v > max {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if k == 1 {
+				t.Label = strconv.FormatFloat(v, 'g', -1, 64)
+				labelled++
+			}
+			ts = append(ts, t)
+		}
+	}
+	if labelled < 2 {
+		for i := range ts {
+			k := ts[i].Value / math.Pow(10, math.Floor(math.Log10(ts[i].Value)+1e-9))
+			if r := math.Round(k); math.Abs(k-r) < 1e-9 && (r == 1 || r == 2 || r == 5) {
+				ts[i].Label = strconv.FormatFloat(ts[i].Value, 'g', 6, 64)
+			}
+		}
+	}
+	return ts
+}
+
 // constTicks labels exactly the given values, with minor ticks left out.
 func constTicks(xs []float64, log bool) plot.ConstantTicks {
 	var ts plot.ConstantTicks
@@ -233,21 +295,71 @@ func margin(a *plot.Axis, log bool, below, above float64) {
 	a.Min, a.Max = a.Min-below*d, a.Max+above*d
 }
 
-func setLabels(plt *plot.Plot, title, x, y string) {
-	plt.Title.Text = title
-	plt.Title.TextStyle.Font.Size = vg.Points(14)
+// figure is a plot and its legend, which is drawn beside the plot's data
+// area rather than on it, so it never hides a point.
+type figure struct {
+	plt     *plot.Plot
+	title   string // drawn by draw, across the figure, not by plt
+	legend  plot.Legend
+	entries int
+}
+
+// newFigure makes a plot with the house's fonts, a grid and the labels.
+func newFigure(title, x, y string) *figure {
+	plt := plot.New()
+	plt.Title.TextStyle.Font.Size = vg.Points(13)
 	plt.X.Label.Text = x
 	plt.Y.Label.Text = y
 	plt.X.Label.TextStyle.Font.Size = vg.Points(12)
 	plt.Y.Label.TextStyle.Font.Size = vg.Points(12)
 	plt.X.Tick.Label.Font.Size = vg.Points(10)
 	plt.Y.Tick.Label.Font.Size = vg.Points(10)
-	plt.Legend.TextStyle.Font.Size = vg.Points(10)
 	plt.Add(plotter.NewGrid())
+	leg := plot.NewLegend()
+	leg.TextStyle.Font.Size = vg.Points(10)
+	leg.Top, leg.Left = true, true
+	return &figure{plt: plt, title: title, legend: leg}
 }
 
-// save writes plt as path.png (FigDPI) and path.svg, each atomically.
-func save(plt *plot.Plot, path string) (err error) {
+// addLegend adds a legend entry (none for an empty name).
+func (f *figure) addLegend(name string, thumbs ...plot.Thumbnailer) {
+	if name == "" {
+		return
+	}
+	f.legend.Add(name, thumbs...)
+	f.entries++
+}
+
+// draw draws the title across the whole figure (its first line 13 points,
+// the rest 10), the plot below it, and the legend in a strip at the plot's
+// right.
+func (f *figure) draw(c draw.Canvas) {
+	lines := strings.Split(f.title, "\n")
+	ts := f.plt.Title.TextStyle
+	ts.XAlign, ts.YAlign = draw.XCenter, draw.YTop
+	y := c.Max.Y - vg.Points(4)
+	for i, line := range lines {
+		if i > 0 {
+			ts.Font.Size = vg.Points(10)
+		}
+		c.FillText(ts, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: y}, line)
+		y -= ts.Height(line) + vg.Points(2)
+	}
+	top := c.Max.Y - y + vg.Points(6)
+	area := draw.Crop(c, 0, 0, 0, -top)
+	if f.entries == 0 {
+		f.plt.Draw(area)
+		return
+	}
+	r := f.legend.Rectangle(c)
+	strip := r.Max.X - r.Min.X + vg.Points(14)
+	f.plt.Draw(draw.Crop(area, 0, -strip, 0, 0))
+	f.legend.Draw(draw.Crop(area, area.Max.X-area.Min.X-strip+vg.Points(8), 0, 0, -vg.Points(4)))
+}
+
+// save writes the figure as path.png (FigDPI) and path.svg, each
+// atomically (results.WriteTo), mode 0644.
+func (f *figure) save(path string) (err error) {
 	// gonum/plot panics on some degenerate inputs this package does not
 	// foresee; a figure failing must not bring the harness down.
 	defer func() {
@@ -255,43 +367,35 @@ func save(plt *plot.Plot, path string) (err error) {
 			err = fmt.Errorf("report: plot %s: %v", path, r)
 		}
 	}()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("report: plot %s: %w", path, err)
-	}
 	png := vgimg.NewWith(vgimg.UseWH(FigWidth, FigHeight), vgimg.UseDPI(FigDPI), vgimg.UseBackgroundColor(color.White))
-	plt.Draw(draw.New(png))
-	if err := writeFile(path+".png", vgimg.PngCanvas{Canvas: png}); err != nil {
-		return err
+	f.draw(draw.New(png))
+	if err := results.WriteTo(path+".png", vgimg.PngCanvas{Canvas: png}); err != nil {
+		return fmt.Errorf("report: plot: %w", err)
 	}
 	svg := vgsvg.New(FigWidth, FigHeight)
-	plt.Draw(draw.New(svg))
-	return writeFile(path+".svg", svg)
-}
-
-// writeFile writes w's output to a temporary file in name's directory and
-// renames it to name, so a reader never sees half a figure.
-func writeFile(name string, w io.WriterTo) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("report: write %s: %w", name, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := w.WriteTo(tmp); err != nil {
-		return fmt.Errorf("report: write %s: %w", name, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("report: write %s: %w", name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("report: write %s: %w", name, err)
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return fmt.Errorf("report: write %s: %w", name, err)
+	f.draw(draw.New(svg))
+	if err := results.WriteTo(path+".svg", svg); err != nil {
+		return fmt.Errorf("report: plot: %w", err)
 	}
 	return nil
+}
+
+// Title is a figure's title: what it shows, then on a second line the
+// machine it was measured on (device, backend, host CPU and cores), when
+// and at which commit, so a figure cut out of its context still says where
+// it comes from.
+func Title(what string, f *results.File) string {
+	p := f.Provenance
+	machine := p.Device.Name + " (" + p.Device.Backend
+	if p.CPUCores > 0 {
+		machine += fmt.Sprintf(", %d-core host", p.CPUCores)
+	}
+	machine += ")"
+	if !f.Started.IsZero() {
+		machine += ", run " + f.Started.UTC().Format("2006-01-02 15:04Z")
+	}
+	if c := p.GitCommit; len(c) >= 7 {
+		machine += ", commit " + c[:7]
+	}
+	return what + "\n" + machine
 }

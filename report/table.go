@@ -1,10 +1,12 @@
 package report
 
 import (
+	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -14,12 +16,44 @@ import (
 	"github.com/wasmgpu/wasmgpu/results"
 )
 
+// Format is how a table is written.
+type Format int
+
+// The table formats. Terminal leaves detail columns out so the table fits
+// 100 columns; the result's Markdown file and CSV have every column.
+const (
+	Terminal Format = iota // box-drawn, for a terminal
+	Markdown               // GitHub Markdown
+	CSV                    // comma-separated values, RFC 4180
+)
+
+// ParseFormat parses a -format value: "table", "md" or "csv".
+func ParseFormat(s string) (Format, error) {
+	switch s {
+	case "table", "":
+		return Terminal, nil
+	case "md", "markdown":
+		return Markdown, nil
+	case "csv":
+		return CSV, nil
+	}
+	return 0, fmt.Errorf("unknown table format %q (want table, md, csv or json)", s)
+}
+
 // Column is one column of a case table: a header and how to render a case.
 type Column struct {
 	Header string
 	Value  func(results.Case) string
 	// Right aligns the column to the right (numbers); text is left aligned.
 	Right bool
+	// Detail marks a column the terminal table leaves out.
+	Detail bool
+}
+
+// Detailed returns c marked as a detail column.
+func (c Column) Detailed() Column {
+	c.Detail = true
+	return c
 }
 
 // Standard columns. They format samples in the case's unit.
@@ -29,6 +63,11 @@ var (
 	ColN       = Column{Header: "n", Right: true, Value: func(c results.Case) string { return strconv.Itoa(Summary(c).N) }}
 	ColMedian  = Column{Header: "median [95% CI]", Right: true, Value: func(c results.Case) string {
 		return MedianCI(Summary(c), c.UnitOrDefault())
+	}}
+	// ColMedianPM is the median with its 95% CI as ± the larger distance
+	// to a bound, in percent, as benchstat prints it: "4.56ms ±2%".
+	ColMedianPM = Column{Header: "median ±95% CI", Right: true, Value: func(c results.Case) string {
+		return MedianPM(Summary(c), c.UnitOrDefault())
 	}}
 	ColP90 = statColumn("p90", func(s stats.Summary) float64 { return s.P90 })
 	ColP99 = statColumn("p99", func(s stats.Summary) float64 { return s.P99 })
@@ -91,40 +130,65 @@ func LabelColumn(header, key string) Column {
 }
 
 // Table writes one row per case of f with the given columns (DefaultColumns
-// when cols is empty): a box-drawn table for terminals, or a GitHub
-// Markdown table when markdown is set.
-func Table(w io.Writer, f *results.File, cols []Column, markdown bool) error {
+// when cols is empty) in format.
+func Table(w io.Writer, f *results.File, cols []Column, format Format) error {
 	if f == nil {
 		return fmt.Errorf("report: table: nil result file")
 	}
 	if len(cols) == 0 {
 		cols = DefaultColumns
 	}
-	rows := make([][]string, len(f.Cases))
-	for i, c := range f.Cases {
-		rows[i] = make([]string, len(cols))
+	var g Grid
+	for _, col := range cols {
+		g.Header = append(g.Header, col.Header)
+		g.Right = append(g.Right, col.Right)
+		g.Detail = append(g.Detail, col.Detail)
+	}
+	for _, c := range f.Cases {
+		row := make([]string, len(cols))
 		for j, col := range cols {
 			if col.Value != nil {
-				rows[i][j] = col.Value(c)
+				row[j] = col.Value(c)
 			}
 		}
+		g.Rows = append(g.Rows, row)
 	}
-	header := make([]string, len(cols))
-	right := make([]bool, len(cols))
-	for j, col := range cols {
-		header[j], right[j] = col.Header, col.Right
-	}
-	return RenderTable(w, header, rows, right, markdown)
+	return g.Render(w, format)
 }
 
-// RenderTable writes a table of strings. right[j] right-aligns column j
-// (right may be shorter than header). In Markdown mode, '|' in cells is
-// escaped so it cannot split a cell.
-func RenderTable(w io.Writer, header []string, rows [][]string, right []bool, markdown bool) error {
+// Grid is a table of strings: a header, rows, and per column whether it is
+// right-aligned (numbers) and a detail the terminal format leaves out.
+// Right and Detail may be shorter than Header.
+type Grid struct {
+	Header        []string
+	Rows          [][]string
+	Right, Detail []bool
+}
+
+// Render writes g in format: plain aligned columns for a terminal (detail
+// columns left out), a GitHub Markdown table, or CSV. In Markdown, '|' in cells is escaped so it
+// cannot split a cell.
+func (g Grid) Render(w io.Writer, format Format) error {
+	if format == Terminal {
+		g = g.withoutDetail()
+	}
+	if format == CSV {
+		cw := csv.NewWriter(w)
+		cw.Write(g.Header)
+		cw.WriteAll(g.Rows)
+		if err := cw.Error(); err != nil {
+			return fmt.Errorf("report: write csv: %w", err)
+		}
+		return nil
+	}
+	if format == Terminal {
+		return g.plain(w)
+	}
+	header := escapeRow(g.Header)
 	aligns := make([]tw.Align, len(header))
 	for j := range aligns {
 		aligns[j] = tw.AlignLeft
-		if j < len(right) && right[j] {
+		if j < len(g.Right) && g.Right[j] {
 			aligns[j] = tw.AlignRight
 		}
 	}
@@ -134,24 +198,12 @@ func RenderTable(w io.Writer, header []string, rows [][]string, right []bool, ma
 		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: aligns}),
 		tablewriter.WithRowAutoWrap(tw.WrapNone),
 		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-	}
-	if markdown {
-		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
-		header = escapeRow(header)
-		esc := make([][]string, len(rows))
-		for i, r := range rows {
-			esc[i] = escapeRow(r)
-		}
-		rows = esc
-	} else {
-		opts = append(opts, tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Symbols: tw.NewSymbols(tw.StyleLight),
-		})))
+		tablewriter.WithRenderer(renderer.NewMarkdown()),
 	}
 	t := tablewriter.NewTable(w, opts...)
 	t.Header(header)
-	for _, r := range rows {
-		if err := t.Append(r); err != nil {
+	for _, r := range g.Rows {
+		if err := t.Append(escapeRow(r)); err != nil {
 			return fmt.Errorf("report: table row: %w", err)
 		}
 	}
@@ -159,6 +211,76 @@ func RenderTable(w io.Writer, header []string, rows [][]string, right []bool, ma
 		return fmt.Errorf("report: render table: %w", err)
 	}
 	return nil
+}
+
+// plain writes g for a terminal as benchstat does: columns two spaces
+// apart, the header underlined, no borders, so more fits in 100 columns.
+func (g Grid) plain(w io.Writer) error {
+	width := make([]int, len(g.Header))
+	for j, h := range g.Header {
+		width[j] = utf8.RuneCountInString(h)
+	}
+	for _, r := range g.Rows {
+		for j, cell := range r {
+			if j < len(width) {
+				width[j] = max(width[j], utf8.RuneCountInString(cell))
+			}
+		}
+	}
+	var b strings.Builder
+	line := func(cells []string) {
+		for j := range width {
+			cell := ""
+			if j < len(cells) {
+				cell = cells[j]
+			}
+			pad := strings.Repeat(" ", width[j]-utf8.RuneCountInString(cell))
+			if j > 0 {
+				b.WriteString("  ")
+			}
+			if j < len(g.Right) && g.Right[j] {
+				b.WriteString(pad + cell)
+			} else if j < len(width)-1 {
+				b.WriteString(cell + pad)
+			} else {
+				b.WriteString(cell)
+			}
+		}
+		b.WriteString("\n")
+	}
+	line(g.Header)
+	rule := make([]string, len(width))
+	for j := range rule {
+		rule[j] = strings.Repeat("─", width[j])
+	}
+	line(rule)
+	for _, r := range g.Rows {
+		line(r)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// withoutDetail drops the detail columns.
+func (g Grid) withoutDetail() Grid {
+	keep := func(j int) bool { return j >= len(g.Detail) || !g.Detail[j] }
+	var out Grid
+	for j, h := range g.Header {
+		if keep(j) {
+			out.Header = append(out.Header, h)
+			out.Right = append(out.Right, j < len(g.Right) && g.Right[j])
+		}
+	}
+	for _, r := range g.Rows {
+		var row []string
+		for j, cell := range r {
+			if keep(j) {
+				row = append(row, cell)
+			}
+		}
+		out.Rows = append(out.Rows, row)
+	}
+	return out
 }
 
 func escapeRow(r []string) []string {

@@ -29,8 +29,9 @@ func TestTable(t *testing.T) {
 	f := testFile()
 	cols := append(DefaultColumns, ColWarmup, MetricColumn("rss Δ", "rss_delta_bytes", Bytes), LabelColumn("proof", "proof"))
 	for _, md := range []bool{false, true} {
+		format := map[bool]Format{true: Markdown, false: Terminal}[md]
 		var buf bytes.Buffer
-		if err := Table(&buf, f, cols, md); err != nil {
+		if err := Table(&buf, f, cols, format); err != nil {
 			t.Fatal(err)
 		}
 		out := buf.String()
@@ -50,8 +51,36 @@ func TestTable(t *testing.T) {
 			}
 		}
 	}
-	if err := Table(&bytes.Buffer{}, nil, nil, false); err == nil {
+	if err := Table(&bytes.Buffer{}, nil, nil, Terminal); err == nil {
 		t.Error("nil file accepted")
+	}
+}
+
+// TestTableFormats: the terminal leaves detail columns out; CSV has them.
+func TestTableFormats(t *testing.T) {
+	f := testFile()
+	cols := []Column{ColGroup, ColVariant, ColMedianPM, MetricColumn("rss Δ", "rss_delta_bytes", Bytes).Detailed()}
+	var term, csv bytes.Buffer
+	if err := Table(&term, f, cols, Terminal); err != nil {
+		t.Fatal(err)
+	}
+	if err := Table(&csv, f, cols, CSV); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(term.String(), "rss") || !strings.Contains(term.String(), "1.15ms ±14%") {
+		t.Errorf("terminal table:\n%s", term.String())
+	}
+	lines := strings.Split(strings.TrimSpace(csv.String()), "\n")
+	if len(lines) != 5 || lines[0] != "group,variant,median ±95% CI,rss Δ" || !strings.HasPrefix(lines[1], "n=128,wasm-copy,1.15ms ±14%,16.8MiB") {
+		t.Errorf("csv:\n%s", csv.String())
+	}
+	for _, s := range []string{"table", "md", "csv"} {
+		if _, err := ParseFormat(s); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := ParseFormat("xml"); err == nil || !strings.Contains(err.Error(), "table, md, csv or json") {
+		t.Errorf("ParseFormat(xml): %v", err)
 	}
 }
 

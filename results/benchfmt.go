@@ -5,63 +5,106 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"strings"
+	"time"
 	"unicode"
+
+	"golang.org/x/perf/benchfmt"
 )
 
-// WriteBenchfmt writes f's timed samples in the Go benchmark format, one
-// line per sample, so benchstat and other golang.org/x/perf tools can read
-// result files:
+// WriteBenchfmt writes f in the Go benchmark format with x/perf's
+// benchfmt.Writer, one line per timed repetition (the median of its
+// samples: the tokens of one decode are not independent samples), so that
+// benchstat and the other x/perf tools read result files:
 //
+//	# wasmgpu: exp=matmul commit=0123abcd… dirty=false started=2026-11-25T23:42:22Z profile=full
 //	goos: linux
 //	goarch: amd64
 //	cpu: AMD EPYC 9654 96-Core Processor
 //	pkg: github.com/wasmgpu/wasmgpu/experiments/matmul
-//	device: cuda NVIDIA H100 80GB HBM3
-//	BenchmarkMatmul/n=256/variant=wasm-copy 1 123456 ns/op
+//	device: cpu AMD EPYC 9654 96-Core Processor
+//	BenchmarkWasmgpu/exp=matmul/case=n=256/phase=call/variant=wasm/mode=copy 1 1234567 ns/op
 //
-// Samples in seconds (Unit "s", "ms", "us", "µs" or "ns") are written in
-// ns/op; other units as "<unit>/op". Warm-up samples and non-finite samples
-// are left out: they are not timings of the measured steady state.
+// Names are key=value parts (exp, case, phase, variant, mode: see
+// BenchKeys), so `benchstat -col /variant` puts wasm beside native and
+// `-col /mode` the memory modes side by side. The commit is on the leading
+// comment line, not a configuration line: benchstat splits files whose
+// configuration differs into separate tables, and comparing two commits is
+// what the format is for. Samples in seconds (Unit "s", "ms", "us", "µs" or
+// "ns") are written in ns/op, other units as "<unit>/op". Warm-up samples
+// and non-finite repetitions are left out.
 func WriteBenchfmt(w io.Writer, f *File) error {
 	bw := bufio.NewWriter(w)
 	p := f.Provenance
-	config := [][2]string{
+	fmt.Fprintf(bw, "# wasmgpu: exp=%s commit=%s dirty=%v started=%s profile=%s\n",
+		oneLine(f.Experiment), orNone(p.GitCommit), p.GitDirty, f.Started.UTC().Format(time.RFC3339), orNone(p.Profile))
+	var config []benchfmt.Config
+	for _, kv := range [][2]string{
 		{"goos", p.OS},
 		{"goarch", p.Arch},
 		{"cpu", p.CPUModel},
 		{"pkg", "github.com/wasmgpu/wasmgpu/experiments/" + Slug(f.Experiment)},
 		{"device", strings.TrimSpace(p.Device.Backend + " " + p.Device.Name)},
-		{"mode", p.Mode},
-		{"commit", p.GitCommit},
-	}
-	for _, kv := range config {
+	} {
 		if v := oneLine(kv[1]); v != "" {
-			fmt.Fprintf(bw, "%s: %s\n", kv[0], v)
+			config = append(config, benchfmt.Config{Key: kv[0], Value: []byte(v), File: true})
 		}
 	}
-	base := "Benchmark" + benchIdent(f.Experiment)
+	out := benchfmt.NewWriter(bw)
 	for _, c := range f.Cases {
-		name := base
-		if c.Group != "" {
-			name += "/" + benchPart(c.Group)
-		}
-		if c.Variant != "" {
-			name += "/variant=" + benchPart(c.Variant)
+		name := "Wasmgpu"
+		for _, kv := range BenchKeys(f.Experiment, c) {
+			name += "/" + kv[0] + "=" + benchPart(kv[1])
 		}
 		scale, unit := benchUnit(c.UnitOrDefault())
-		for _, x := range c.Samples {
+		for _, x := range c.RepMedians() {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
 				continue
 			}
-			fmt.Fprintf(bw, "%s 1 %s %s\n", name, strconv.FormatFloat(x*scale, 'g', -1, 64), unit)
+			r := &benchfmt.Result{Config: config, Name: benchfmt.Name(name), Iters: 1,
+				Values: []benchfmt.Value{{Value: x * scale, Unit: unit}}}
+			if err := out.Write(r); err != nil {
+				return fmt.Errorf("results: write benchmark format: %w", err)
+			}
 		}
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("results: write benchmark format: %w", err)
 	}
 	return nil
+}
+
+// BenchKeys names a case as key=value pairs: exp, case (the group without
+// the phase), phase (what was timed: "call" for matmul, "decode" and
+// "prefill" for llama, the operation for kv), variant ("native" or "wasm")
+// and mode (the memory mode). A driver can set Labels["phase"],
+// Labels["session"] ("wasm-zerocopy") and Labels["op"] explicitly; else
+// phase is the group's first word when the group has two, and variant and
+// mode split the Variant at its first '-'.
+func BenchKeys(exp string, c Case) [][2]string {
+	group := c.Group
+	phase := c.Labels["phase"]
+	if phase == "" {
+		phase = c.Labels["op"]
+	}
+	if first, rest, ok := strings.Cut(group, " "); ok && (phase == "" || phase == first) {
+		phase, group = first, rest
+	}
+	session := c.Labels["session"]
+	if session == "" {
+		session = strings.TrimPrefix(c.Variant, phase+" ")
+	}
+	if phase == "" {
+		phase = map[string]string{"llama": "decode", "matmul": "call"}[exp]
+	}
+	variant, mode, _ := strings.Cut(session, "-")
+	keys := [][2]string{{"exp", exp}, {"case", group}}
+	for _, kv := range [][2]string{{"phase", phase}, {"variant", variant}, {"mode", mode}} {
+		if kv[1] != "" {
+			keys = append(keys, kv)
+		}
+	}
+	return keys
 }
 
 // benchUnit maps a sample unit to a scale factor and a benchfmt unit.
@@ -79,28 +122,6 @@ func benchUnit(u string) (float64, string) {
 	return 1, benchPart(u) + "/op"
 }
 
-// benchIdent makes an experiment name into a benchmark base name: letters
-// and digits only, first letter upper case ("kv-snapshot" → "KvSnapshot").
-func benchIdent(s string) string {
-	var b strings.Builder
-	up := true
-	for _, r := range s {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
-			up = true
-			continue
-		}
-		if up {
-			r = unicode.ToUpper(r)
-			up = false
-		}
-		b.WriteRune(r)
-	}
-	if b.Len() == 0 {
-		return "Experiment"
-	}
-	return b.String()
-}
-
 // benchPart makes s safe as one '/'-separated part of a benchmark name:
 // no white space (which ends the name) and no '/' (which splits it).
 func benchPart(s string) string {
@@ -115,4 +136,11 @@ func benchPart(s string) string {
 // oneLine keeps a configuration value on one line.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

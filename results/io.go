@@ -3,94 +3,199 @@ package results
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wasmgpu/wasmgpu/internal/atomicfile"
 )
 
 // TimeFormat is the UTC timestamp layout used in result file names.
 const TimeFormat = "20060102T150405Z"
 
-// WriteAtomic writes f as indented JSON to path so that path holds either
-// its old contents or the complete new file, never a partial one: it writes
-// a temporary file in the same directory, syncs it, renames it over path
-// and syncs the directory. Missing parent directories are created.
-func (f *File) WriteAtomic(path string) (err error) {
-	data, err := json.MarshalIndent(f, "", "  ")
+// Encode returns f as indented JSON. Non-finite numbers are written as null
+// (JSON numbers cannot hold them), and a note names each value written so,
+// so the reason travels with the file.
+func (f *File) Encode() ([]byte, error) {
+	g := *f
+	g.Notes = append(slices.Clone(f.Notes), nonFiniteNotes(f)...)
+	data, err := json.MarshalIndent(&g, "", "  ")
 	if err != nil {
-		return fmt.Errorf("results: encode %s: %w", path, err)
+		return nil, fmt.Errorf("results: encode: %w", err)
 	}
-	data = append(data, '\n')
-
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("results: write %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("results: write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("results: write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("results: write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("results: sync %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("results: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("results: write %s: %w", path, err)
-	}
-	return syncDir(dir)
+	return append(data, '\n'), nil
 }
 
-// syncDir makes a rename in dir durable. Platforms that cannot sync a
-// directory (Windows) are not an error.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// WriteAtomic writes f as indented JSON to path so that path holds either
+// its old contents or the complete new file, never a partial one
+// (internal/atomicfile), mode 0644. Missing parent directories are created.
+func (f *File) WriteAtomic(path string) error {
+	data, err := f.Encode()
 	if err != nil {
-		return nil
+		return fmt.Errorf("results: %s: %w", path, err)
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) && !errors.Is(err, os.ErrPermission) {
-		return fmt.Errorf("results: sync directory %s: %w", dir, err)
+	return WriteFile(path, data)
+}
+
+// WriteFile writes data to path atomically, mode 0644, creating missing
+// parent directories: how every output of a run (JSON, Markdown, .bench,
+// figures) is written.
+func WriteFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("results: %w", err)
 	}
 	return nil
 }
 
-// Load reads a result file. Unknown fields are rejected, so a typo in a
-// hand-edited file is caught, as is a file written by a newer schema.
+// WriteTo is WriteFile of what src writes (a figure's canvas).
+func WriteTo(path string, src io.WriterTo) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	if err := atomicfile.WriteTo(path, 0o644, src); err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	return nil
+}
+
+// nonFiniteNotes says which values of f are NaN or ±Inf and so are null in
+// the JSON. Summaries are left out: their warnings say why a statistic is
+// missing (too few samples for an interval, no samples).
+func nonFiniteNotes(f *File) []string {
+	var notes []string
+	for _, c := range f.Cases {
+		var what []string
+		count := func(field string, xs []float64) {
+			bad := 0
+			for _, x := range xs {
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					bad++
+				}
+			}
+			if bad > 0 {
+				what = append(what, fmt.Sprintf("%d %s", bad, field))
+			}
+		}
+		count("samples", c.Samples)
+		count("warm-up samples", c.Warmup)
+		for _, k := range sortedKeys(c.Metrics) {
+			if v := c.Metrics[k]; math.IsNaN(v) || math.IsInf(v, 0) {
+				what = append(what, fmt.Sprintf("metric %s (%v)", k, v))
+			}
+		}
+		for _, k := range sortedKeys(c.Params) {
+			if v := c.Params[k]; math.IsNaN(v) || math.IsInf(v, 0) {
+				what = append(what, fmt.Sprintf("param %s (%v)", k, v))
+			}
+		}
+		if len(what) > 0 {
+			notes = append(notes, fmt.Sprintf("%s: null in the JSON for values that were not finite numbers (not measured or not defined): %s", c.Name(), strings.Join(what, ", ")))
+		}
+	}
+	return notes
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Load reads a result file of any schema from 1 to SchemaVersion. Unknown
+// fields are rejected, so a typo in a hand-edited file is caught, as is a
+// file written by a newer schema. Summaries are recomputed from the raw
+// samples (null in the JSON is NaN, and a bound the samples cannot give is
+// ±Inf again). A schema-1 file is upgraded as it is read; see upgradeV1.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("results: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var f File
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("results: %s: %w", path, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("results: %s: trailing data after the JSON document", path)
+	if err := decodeFile(path, &f); err != nil {
+		return nil, err
 	}
 	if f.Schema < 1 || f.Schema > SchemaVersion {
 		return nil, fmt.Errorf("results: %s: schema %d not supported (want 1..%d)", path, f.Schema, SchemaVersion)
 	}
+	for i := range f.Cases {
+		c := &f.Cases[i]
+		if len(c.Reps) != 0 && len(c.Reps) != len(c.Samples) {
+			return nil, fmt.Errorf("results: %s: case %s: %d reps for %d samples", path, c.Name(), len(c.Reps), len(c.Samples))
+		}
+		*c = c.Summarize()
+	}
+	if f.Schema == 1 {
+		upgradeV1(&f)
+	}
 	return &f, nil
+}
+
+// upgradeV1 reads what a schema-1 file kept implicitly into the schema-2
+// fields: notes starting "INCORRECT" become Failures; the tokens of one
+// llama decode repetition (Params["decode_tokens"] samples in a row) become
+// one repetition in Reps; provenance extras that are numbers move to
+// Numbers; the profile moves out of the extras.
+func upgradeV1(f *File) {
+	var notes []string
+	for _, n := range f.Notes {
+		if rest, ok := strings.CutPrefix(n, "INCORRECT"); ok {
+			f.Failures = append(f.Failures, Failure{Check: "schema-1 note", Detail: strings.TrimLeft(rest, ": ")})
+			continue
+		}
+		notes = append(notes, n)
+	}
+	f.Notes = notes
+	for i := range f.Cases {
+		c := &f.Cases[i]
+		per := int(c.Params["decode_tokens"])
+		if f.Experiment != "llama" || strings.HasPrefix(c.Group, "prefill ") || per < 2 || len(c.Samples)%per != 0 {
+			continue
+		}
+		c.Reps = make([]int, len(c.Samples))
+		for j := range c.Reps {
+			c.Reps[j] = j / per
+		}
+	}
+	p := &f.Provenance
+	for _, k := range sortedKeys(p.Extra) {
+		v := p.Extra[k]
+		if k == "profile" {
+			p.Profile = v
+			delete(p.Extra, k)
+			continue
+		}
+		if x, err := strconv.ParseFloat(v, 64); err == nil {
+			p.SetNumber(k, x)
+			delete(p.Extra, k)
+		}
+	}
+}
+
+// decodeFile decodes the JSON document in path into v strictly: unknown
+// fields and trailing data are errors naming the file.
+func decodeFile(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("results: %s: %w", path, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("results: %s: trailing data after the JSON document", path)
+	}
+	return nil
 }
 
 // DefaultPath returns where a run's file goes:

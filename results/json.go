@@ -14,12 +14,13 @@ type caseJSON struct {
 	Unit    string                 `json:"unit,omitempty"`
 	Warmup  []stats.Float          `json:"warmup,omitempty"`
 	Samples []stats.Float          `json:"samples"`
+	Reps    []int                  `json:"reps,omitempty"`
 	Summary stats.Summary          `json:"summary"`
 	Metrics map[string]stats.Float `json:"metrics,omitempty"`
 	Labels  map[string]string      `json:"labels,omitempty"`
 }
 
-// MarshalJSON implements json.Marshaler; non-finite values become strings.
+// MarshalJSON implements json.Marshaler; non-finite values become null.
 func (c Case) MarshalJSON() ([]byte, error) {
 	samples := toFloats(c.Samples)
 	if samples == nil {
@@ -27,7 +28,7 @@ func (c Case) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(caseJSON{
 		Group: c.Group, Params: toFloatMap(c.Params), Variant: c.Variant, Unit: c.Unit,
-		Warmup: toFloats(c.Warmup), Samples: samples, Summary: c.Summary,
+		Warmup: toFloats(c.Warmup), Samples: samples, Reps: c.Reps, Summary: c.Summary,
 		Metrics: toFloatMap(c.Metrics), Labels: c.Labels,
 	})
 }
@@ -40,7 +41,7 @@ func (c *Case) UnmarshalJSON(b []byte) error {
 	}
 	*c = Case{
 		Group: j.Group, Params: fromFloatMap(j.Params), Variant: j.Variant, Unit: j.Unit,
-		Warmup: fromFloats(j.Warmup), Samples: fromFloats(j.Samples), Summary: j.Summary,
+		Warmup: fromFloats(j.Warmup), Samples: fromFloats(j.Samples), Reps: j.Reps, Summary: j.Summary,
 		Metrics: fromFloatMap(j.Metrics), Labels: j.Labels,
 	}
 	return nil

@@ -14,7 +14,8 @@ import (
 
 // CollectProvenance returns the host part of a Provenance: the commit and
 // dirtiness of the code that is running, Go version, OS and architecture,
-// CPU model and core count, hostname and os.Args. The commit is the one the
+// CPU model and core count, hostname, the host's environment (Host) and
+// os.Args. The commit is the one the
 // Go toolchain stamped into the binary when it was built in a checkout
 // (vcs.revision, vcs.modified): a binary cross-built here and run on a GPU
 // machine reports the code it was built from, whatever checkout, stale or
@@ -30,6 +31,7 @@ func CollectProvenance() Provenance {
 		Arch:      runtime.GOARCH,
 		CPUModel:  cpuModel(),
 		CPUCores:  runtime.NumCPU(),
+		Host:      CollectHost(),
 		Args:      append([]string(nil), os.Args...),
 	}
 	p.Hostname, _ = os.Hostname()

@@ -12,7 +12,6 @@ import (
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 	"github.com/wasmgpu/wasmgpu/runtime/device/cpu"
 	"github.com/wasmgpu/wasmgpu/runtime/guest"
-	"github.com/wasmgpu/wasmgpu/runtime/llm"
 	"github.com/wasmgpu/wasmgpu/runtime/llmhost"
 	"github.com/wasmgpu/wasmgpu/runtime/snapshot"
 	"github.com/wasmgpu/wasmgpu/runtime/wasm"
@@ -62,22 +61,15 @@ type model struct {
 	opts llmhost.Options
 }
 
-// newModel loads Tiny weights from seed onto d (the cpu device if nil).
+// newModel loads Tiny weights from seed onto d (the cpu device if nil), as
+// the experiment does (experiments.Env.LoadModel).
 func newModel(t testing.TB, d device.Device, cfg models.Config, seed uint64, kv device.KVDType) *model {
 	t.Helper()
 	ctx := context.Background()
 	if d == nil {
 		d, _ = cpu.Open()
 	}
-	ld, ok := d.(device.LLMDevice)
-	if !ok {
-		t.Fatalf("%s device has no Llama kernels", d.Info().Backend)
-	}
-	mw, err := models.Synthetic(cfg, seed, models.BF16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := ld.LoadWeights(llm.WeightTensors(mw))
+	loaded, err := (&experiments.Env{Device: d}).LoadModel("kv test", cfg, seed, models.BF16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,8 +78,8 @@ func newModel(t testing.TB, d device.Device, cfg models.Config, seed uint64, kv 
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rt.Close(ctx); w.Close() })
-	return &model{ctx: ctx, d: d, cfg: cfg, src: mw.Source, w: w, rt: rt, opts: opts}
+	t.Cleanup(func() { rt.Close(ctx); loaded.Close() })
+	return &model{ctx: ctx, d: d, cfg: cfg, src: loaded.Host.Source, w: loaded.Device, rt: rt, opts: opts}
 }
 
 // open makes a conversation: "native" or "wasm" in mode.

@@ -38,7 +38,7 @@ func SpeedupCI(slow, fast []float64) Speedup {
 		return s
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	a, b := finite(slow), finite(fast)
+	a, b := stats.Finite(slow), stats.Finite(fast)
 	ra, rb := make([]float64, len(a)), make([]float64, len(b))
 	ratios := make([]float64, 0, bootstrapResamples)
 	for range bootstrapResamples {
@@ -48,8 +48,8 @@ func SpeedupCI(slow, fast []float64) Speedup {
 		for i := range rb {
 			rb[i] = b[r.IntN(len(b))]
 		}
-		if m := median(rb); m > 0 {
-			ratios = append(ratios, median(ra)/m)
+		if m := stats.Median(rb); m > 0 {
+			ratios = append(ratios, stats.Median(ra)/m)
 		}
 	}
 	if len(ratios) == 0 {
@@ -59,24 +59,4 @@ func SpeedupCI(slow, fast []float64) Speedup {
 	s.Lo = ratios[int(0.025*float64(len(ratios)-1))]
 	s.Hi = ratios[int(math.Ceil(0.975*float64(len(ratios)-1)))]
 	return s
-}
-
-func finite(xs []float64) []float64 {
-	out := make([]float64, 0, len(xs))
-	for _, x := range xs {
-		if !math.IsNaN(x) && !math.IsInf(x, 0) {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-// median sorts xs in place and returns its median.
-func median(xs []float64) float64 {
-	slices.Sort(xs)
-	n := len(xs)
-	if n%2 == 1 {
-		return xs[n/2]
-	}
-	return (xs[n/2-1] + xs[n/2]) / 2
 }

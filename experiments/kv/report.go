@@ -42,8 +42,12 @@ func rows(f *results.File) []*row {
 
 // Table writes one row per context length and session with the medians
 // side by side, the speedups and the restore bandwidth; then every case with
-// its raw statistics and warm-up.
-func Table(w io.Writer, f *results.File, markdown bool) error {
+// its raw statistics and warm-up. "restore" is restore-warm, "cold
+// restore" restore-cold, "tcp" tcp-migrate, "continues" whether every
+// restore continued the conversation token for token. The terminal table
+// leaves the snapshot, first-token and bandwidth columns to the Markdown
+// file.
+func Table(w io.Writer, f *results.File, format report.Format) error {
 	med := func(r *row, op string) string {
 		c, ok := r.ops[op]
 		if !ok {
@@ -62,11 +66,14 @@ func Table(w io.Writer, f *results.File, markdown bool) error {
 		}
 		return format(v)
 	}
-	header := []string{"ctx", "session", "re-prefill", "snapshot", "size", "restore warm", "restore cold", "tcp migrate",
-		"speedup warm [95% CI]", "speedup cold", "re-prefill+token", "restore+token", "speedup +token", "restore GB/s", "continuation"}
-	var body [][]string
+	g := report.Grid{
+		Header: []string{"ctx", "session", "re-prefill", "snapshot", "size", "restore", "cold restore", "tcp",
+			"speedup [95% CI]", "speedup cold", "re-prefill+token", "restore+token", "speedup +token", "restore GB/s", "continues"},
+		Right:  []bool{true, false, true, true, true, true, true, true, true, true, true, true, true, true, false},
+		Detail: []bool{false, false, false, true, true, false, false, false, false, true, true, true, true, true, false},
+	}
 	for _, r := range rows(f) {
-		body = append(body, []string{
+		g.Rows = append(g.Rows, []string{
 			strconv.Itoa(r.ctx), r.session,
 			med(r, OpRePrefill), med(r, OpSnapshot), metric(r, OpSnapshot, "bytes", report.Bytes),
 			med(r, OpRestoreWarm), med(r, OpRestoreCold), med(r, OpMigrate),
@@ -76,18 +83,18 @@ func Table(w io.Writer, f *results.File, markdown bool) error {
 			r.ops[OpRestoreWarm].Labels["continuation"],
 		})
 	}
-	right := []bool{true, false, true, true, true, true, true, true, true, true, true, true, true, true, false}
-	if err := report.RenderTable(w, header, body, right, markdown); err != nil {
+	if err := g.Render(w, format); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
-	cols := []report.Column{report.ColGroup, report.ColVariant, report.ColN, report.ColMedian, report.ColP90, report.ColWarmup,
-		report.MetricColumn("bytes", "bytes", report.Bytes),
-		report.MetricColumn("GB/s", "Bps", gbs),
+	cols := []report.Column{report.ColGroup, report.ColVariant, report.ColN, report.ColMedianPM,
+		report.ColMedian.Detailed(), report.ColP90.Detailed(), report.ColWarmup.Detailed(),
+		report.MetricColumn("bytes", "bytes", report.Bytes).Detailed(),
+		report.MetricColumn("GB/s", "Bps", gbs).Detailed(),
 		{Header: "speedup [95% CI]", Right: true, Value: speedupCI},
-		report.MetricColumn("p (Mann-Whitney)", "speedup_p", func(x float64) string { return fmt.Sprintf("%.3g", x) }),
+		report.MetricColumn("p (Mann-Whitney)", "speedup_p", func(x float64) string { return fmt.Sprintf("%.3g", x) }).Detailed(),
 	}
-	return report.Table(w, f, cols, markdown)
+	return report.Table(w, f, cols, format)
 }
 
 func gbs(x float64) string { return fmt.Sprintf("%.3g", x/1e9) }
@@ -101,9 +108,23 @@ func speedupCI(c results.Case) string {
 	}
 	lo, hi := c.Metrics["speedup_ci_lo"], c.Metrics["speedup_ci_hi"]
 	if math.IsNaN(lo) || math.IsNaN(hi) {
-		return fmt.Sprintf("%.3g× [n too small]", s)
+		return ratio(s) + "× [n too small]"
 	}
-	return fmt.Sprintf("%.3g× [%.3g, %.3g]", s, lo, hi)
+	return fmt.Sprintf("%s× [%s, %s]", ratio(s), ratio(lo), ratio(hi))
+}
+
+// ratio formats a speedup with three significant digits and no exponent:
+// 4.77, 12.7, 2020.
+func ratio(x float64) string {
+	switch a := math.Abs(x); {
+	case math.IsNaN(x) || math.IsInf(x, 0):
+		return fmt.Sprint(x)
+	case a >= 100:
+		return fmt.Sprintf("%.0f", x)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", x)
+	}
+	return fmt.Sprintf("%.2f", x)
 }
 
 // only returns f with just the cases whose op is in keep.
@@ -133,11 +154,10 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 	if len(ticks) == 0 {
 		return nil, fmt.Errorf("kv figures: no cases")
 	}
-	dev := f.Provenance.Device.Name
 	times := filepath.Join(dir, stem+"-times")
 	if err := report.LinePlot(times, report.LineSpec{
-		Title:  fmt.Sprintf("KV cache: recompute vs restore from a snapshot, %s", dev),
-		XLabel: "context length (tokens)", YLabel: "median time (ms), 95% CI", LogX: true, LogY: true, XTicks: ticks,
+		Title:  report.Title("KV cache: recompute vs restore from a snapshot (median, 95% CI)", f),
+		XLabel: "context length (tokens)", YLabel: "time (ms)", LogX: true, LogY: true, XTicks: ticks,
 		Series: report.MedianSeries(only(f, OpRePrefill, OpRestoreWarm, OpRestoreCold), "ctx", 1e3),
 	}); err != nil {
 		return nil, fmt.Errorf("times figure: %w", err)
@@ -149,11 +169,11 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 	}
 	lo, hi := ticks[0], ticks[len(ticks)-1]
 	series = append(series,
-		report.Series{Name: fmt.Sprintf("write-up: %.2f× (24 tokens, M1 Metal)", WriteupSpeedup), X: []float64{lo, hi}, Y: []float64{WriteupSpeedup, WriteupSpeedup}},
-		report.Series{Name: "1× (break-even)", X: []float64{lo, hi}, Y: []float64{1, 1}})
+		report.Series{Name: fmt.Sprintf("write-up %.2f× (M1)", WriteupSpeedup), X: []float64{lo, hi}, Y: []float64{WriteupSpeedup, WriteupSpeedup}},
+		report.Series{Name: "break-even 1×", X: []float64{lo, hi}, Y: []float64{1, 1}})
 	spec := report.LineSpec{
-		Title:  fmt.Sprintf("KV cache: speedup of restore over re-prefill, %s", dev),
-		XLabel: "context length (tokens)", YLabel: "re-prefill / restore (median), 95% bootstrap CI", LogX: true, LogY: true, XTicks: ticks,
+		Title:  report.Title("KV cache: speedup of restore over re-prefill (medians, 95% bootstrap CI)", f),
+		XLabel: "context length (tokens)", YLabel: "re-prefill ÷ restore (×)", LogX: true, LogY: true, XTicks: ticks,
 		Series: series,
 	}
 	if len(series) > 2 {

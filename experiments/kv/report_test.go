@@ -51,13 +51,11 @@ backends:
 			t.Fatalf("case %s: metrics %v", c.Name(), c.Metrics)
 		}
 	}
-	for _, n := range f.Notes {
-		if strings.HasPrefix(n, "INCORRECT") {
-			t.Fatal(n)
-		}
+	if len(f.Failures) > 0 {
+		t.Fatal(f.Failures)
 	}
 	var buf bytes.Buffer
-	if err := Table(&buf, f, true); err != nil {
+	if err := Table(&buf, f, report.Markdown); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"| 100 | wasm-zerocopy", "| 24 | native-zerocopy", "restore-cold wasm-zerocopy", "identical"} {

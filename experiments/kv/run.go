@@ -6,10 +6,10 @@ import (
 	"net"
 	"os"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
+	"github.com/wasmgpu/wasmgpu/internal/cpuload"
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/results"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
@@ -63,24 +63,16 @@ type runEnv struct {
 
 // Run executes the spec on env's device.
 func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, error) {
-	backend := env.Device.Info().Backend
-	p, err := s.Plan(backend, env.Quick)
+	p, err := s.Plan(env.Device.Info().Backend, env.Quick, env.Overrides)
 	if err != nil {
 		return nil, err
 	}
-	vs, err := env.Variants("kv", p.NativeModes, p.WasmModes)
-	if err != nil {
-		return nil, err
-	}
-	nativeModes, wasmModes := vs.Native, vs.Wasm
-	f := &results.File{Experiment: "kv", Notes: vs.Notes}
-	model, err := env.LoadModel("kv", p.Config, p.Seed, p.WeightsDType)
+	f, vs, model, err := env.StartLLM("kv", p.LLMPlan, p.NativeModes, p.WasmModes)
 	if err != nil {
 		return nil, err
 	}
 	defer model.Close()
-	mw, w := model.Host, model.Device
-	cfg := mw.Config
+	cfg := model.Host.Config
 	for _, n := range p.ContextLengths {
 		if n+p.ContinuationTokens > cfg.MaxPositionEmbeddings {
 			return nil, fmt.Errorf("kv: context %d plus %d continuation tokens exceeds the model's %d positions", n, p.ContinuationTokens, cfg.MaxPositionEmbeddings)
@@ -88,24 +80,22 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	}
 
 	modes := vs.Names()
-	f.Provenance.Weights = mw.Source
-	f.Provenance.DTypes = map[string]string{"weights": string(mw.DType), "kv": string(p.KV), "activations": "f32"}
-	f.Provenance.Mode = vs.String()
-	f.Provenance.Extra = map[string]string{
-		"model":                   map[bool]string{true: p.Model, false: env.ModelDir}[env.ModelDir == ""],
-		"kv_bytes_per_token":      strconv.FormatInt(cfg.KVBytesPerToken(p.KV.Size()), 10),
-		"max_seq":                 strconv.Itoa(p.MaxSeq),
-		"max_batch":               strconv.Itoa(p.MaxBatch),
-		"continuation_tokens":     strconv.Itoa(p.ContinuationTokens),
-		"repetitions_incl_warmup": strconv.Itoa(p.Repetitions),
-		"speedup_ci_method":       "percentile bootstrap of median(re-prefill)/median(restore), 4000 resamples of each side independently; none below 6 timed samples a side",
+	f.Provenance.SetExtra("speedup_ci_method", "percentile bootstrap of median(re-prefill)/median(restore), 4000 resamples of each side independently; none below 6 timed samples a side")
+	for k, v := range map[string]float64{
+		"kv_bytes_per_token":      float64(cfg.KVBytesPerToken(p.KV.Size())),
+		"max_seq":                 float64(p.MaxSeq),
+		"max_batch":               float64(p.MaxBatch),
+		"continuation_tokens":     float64(p.ContinuationTokens),
+		"repetitions_incl_warmup": float64(p.Repetitions),
+	} {
+		f.Provenance.SetNumber(k, v)
 	}
 
-	r := &runEnv{Env: env, p: p, cfg: cfg, w: w, meta: snapshot.Meta{
-		Fingerprint: Fingerprint(cfg, mw.Source), SourceDevice: backend,
+	r := &runEnv{Env: env, p: p, cfg: cfg, w: model.Device, meta: snapshot.Meta{
+		Fingerprint: Fingerprint(cfg, model.Host.Source), SourceDevice: env.Device.Info().Backend,
 	}}
 	opts := llmhost.Options{KV: p.KV, MaxSeq: p.MaxSeq, MaxBatch: p.MaxBatch}
-	if len(wasmModes) > 0 {
+	if len(vs.Wasm) > 0 {
 		r.rt, err = wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: llmhost.MemoryBytes(cfg, opts), CacheDir: env.CacheDir})
 		if err != nil {
 			return nil, fmt.Errorf("kv: %w", err)
@@ -113,14 +103,14 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 		defer r.rt.Close(ctx)
 	}
 	if r.dir = p.SnapshotDir; r.dir == "" {
-		if r.dir, err = os.MkdirTemp("", "wasmgpu-kv-"); err != nil {
+		if r.dir, err = os.MkdirTemp(env.TempDir, "wasmgpu-kv-"); err != nil {
 			return nil, fmt.Errorf("kv: snapshot directory: %w", err)
 		}
 		defer os.RemoveAll(r.dir)
 	} else if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("kv: snapshot directory: %w", err)
 	}
-	f.Provenance.Extra["snapshot_fs"] = fsType(r.dir)
+	f.Provenance.SetExtra("snapshot_fs", fsType(r.dir))
 	if r.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("kv: loopback listener: %w", err)
 	}
@@ -128,12 +118,13 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 
 	total, done := len(p.ContextLengths)*len(modes)*p.Repetitions, 0
 	for _, n := range p.ContextLengths {
-		cases, caseNotes, err := r.runContext(ctx, nativeModes, wasmModes, n, &done, total)
+		cases, caseNotes, failures, err := r.runContext(ctx, vs.Native, vs.Wasm, n, &done, total)
 		if err != nil {
 			return nil, fmt.Errorf("kv ctx=%d: %w", n, err)
 		}
 		f.Cases = append(f.Cases, cases...)
 		f.Notes = append(f.Notes, caseNotes...)
+		f.Failures = append(f.Failures, failures...)
 	}
 	f.Notes = append(f.Notes,
 		"re-prefill runs in one warm session reset each time; every restore and migration lands in a fresh session (a new guest instance of the same runtime sharing the weights), made before the clock starts, whose state region is pre-faulted like a warm standby instance's (a never-touched instance first pays one page fault per page the snapshot lands on: tens of µs each on VMs and on managed memory)",
@@ -142,7 +133,7 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 }
 
 // runContext measures every kind at context length n.
-func (r *runEnv) runContext(ctx context.Context, nativeModes, wasmModes []device.Mode, n int, done *int, total int) (cases []results.Case, notes []string, err error) {
+func (r *runEnv) runContext(ctx context.Context, nativeModes, wasmModes []device.Mode, n int, done *int, total int) (cases []results.Case, notes []string, failures []results.Failure, err error) {
 	var kinds []*kind
 	defer func() {
 		for _, k := range kinds {
@@ -177,37 +168,42 @@ func (r *runEnv) runContext(ctx context.Context, nativeModes, wasmModes []device
 		if err := add("native-"+string(m), m, func(context.Context) (llmhost.Session, error) {
 			return llmhost.NewNative(r.Device, m, r.cfg, r.w, opts)
 		}); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	for _, m := range wasmModes {
 		if err := add("wasm-"+string(m), m, func(ctx context.Context) (llmhost.Session, error) {
 			return llmhost.NewGuest(ctx, r.rt, r.Device, m, r.cfg, r.w, opts)
 		}); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	prompt := experiments.PromptIDs(r.p.Seed, n, r.cfg.VocabSize)
+	load := cpuload.Now()
 	for rep := 0; rep < r.p.Repetitions; rep++ {
 		for i := range kinds {
 			k := kinds[(i+rep)%len(kinds)]
 			if err := r.repetition(ctx, k, prompt, rep); err != nil {
-				return nil, nil, fmt.Errorf("%s repetition %d: %w", k.name, rep, err)
+				return nil, nil, nil, fmt.Errorf("%s repetition %d: %w", k.name, rep, err)
 			}
 			*done++
 			r.Tick(*done, total, fmt.Sprintf("ctx=%d %s", n, k.name))
 		}
 	}
+	others := cpuload.Others(load, cpuload.Now())
 	for _, k := range kinds {
-		cases = append(cases, k.cases(n, r.p.KV)...)
+		for _, c := range k.cases(n, r.p.KV) {
+			c.Metrics[results.MetricOthersCPU] = others
+			cases = append(cases, c)
+		}
 		for _, w := range k.wrong {
-			notes = append(notes, fmt.Sprintf("INCORRECT: ctx=%d %s: %s", n, k.name, w))
+			failures = append(failures, results.Failure{Case: fmt.Sprintf("ctx=%d/%s", n, k.name), Check: "continuation", Detail: w})
 		}
 		if worst := slices.Max(k.drop); worst > 0.01 {
 			notes = append(notes, fmt.Sprintf("ctx=%d %s: the page cache could not be fully dropped before restore-cold (up to %.0f%% of the file stayed resident): cold is partly warm", n, k.name, 100*worst))
 		}
 	}
-	return cases, notes, nil
+	return cases, notes, failures, nil
 }
 
 // repetition runs one repetition of every operation on kind k, in this
@@ -219,6 +215,7 @@ func (r *runEnv) repetition(ctx context.Context, k *kind, prompt []int32, rep in
 	path := fmtPath(r.dir, k.name, n)
 	defer os.Remove(path)
 	rec := func(op string, d time.Duration) { k.t[op] = append(k.t[op], d.Seconds()) }
+	since := experiments.Elapsed
 
 	// 1. Re-prefill: the recompute path. Its result is the next token.
 	if err := k.src.S.Reset(ctx); err != nil {
@@ -229,7 +226,7 @@ func (r *runEnv) repetition(ctx context.Context, k *kind, prompt []int32, rep in
 	if err != nil {
 		return fmt.Errorf("prefill: %w", err)
 	}
-	prefill := time.Since(start)
+	prefill := since(start)
 	rec(OpRePrefill, prefill)
 
 	// 2. Snapshot to a file (written, fsynced, renamed: snapshot.Save).
@@ -238,7 +235,7 @@ func (r *runEnv) repetition(ctx context.Context, k *kind, prompt []int32, rep in
 	if err != nil {
 		return err
 	}
-	rec(OpSnapshot, time.Since(start))
+	rec(OpSnapshot, since(start))
 	k.size = size
 
 	// 3. Migration over loopback TCP into a fresh session.
@@ -248,7 +245,7 @@ func (r *runEnv) repetition(ctx context.Context, k *kind, prompt []int32, rep in
 	}
 	start = time.Now()
 	sent, err := Migrate(ctx, r.ln, k.src, dst)
-	d := time.Since(start)
+	d := since(start)
 	if err != nil {
 		dst.S.Close(ctx)
 		return err
@@ -266,7 +263,7 @@ func (r *runEnv) repetition(ctx context.Context, k *kind, prompt []int32, rep in
 		migrated.S.Close(ctx)
 		return fmt.Errorf("decode after prefill: %w", err)
 	}
-	rec(OpRePrefillToken, prefill+time.Since(start))
+	rec(OpRePrefillToken, prefill+since(start))
 	ref = append(ref, tok)
 	if rest, err := continueFrom(ctx, k.src.S, tok, steps-1); err != nil {
 		migrated.S.Close(ctx)
@@ -284,7 +281,7 @@ func (r *runEnv) repetition(ctx context.Context, k *kind, prompt []int32, rep in
 	}
 	start = time.Now()
 	info, err := dst.Restore(ctx, path)
-	warm := time.Since(start)
+	warm := since(start)
 	if err != nil {
 		dst.S.Close(ctx)
 		return err
@@ -296,7 +293,7 @@ func (r *runEnv) repetition(ctx context.Context, k *kind, prompt []int32, rep in
 		dst.S.Close(ctx)
 		return fmt.Errorf("decode after restore: %w", err)
 	}
-	rec(OpRestoreToken, warm+time.Since(start))
+	rec(OpRestoreToken, warm+since(start))
 	if err := k.check(ctx, dst, OpRestoreWarm, rep, n, ref, []int32{info.Next, tok}); err != nil {
 		return err
 	}
@@ -312,7 +309,7 @@ func (r *runEnv) repetition(ctx context.Context, k *kind, prompt []int32, rep in
 	}
 	start = time.Now()
 	_, err = dst.Restore(ctx, path)
-	d = time.Since(start)
+	d = since(start)
 	if err != nil {
 		dst.S.Close(ctx)
 		return err

@@ -9,40 +9,27 @@ package kv
 
 import (
 	"fmt"
-	"os"
 	"slices"
 
-	"github.com/wasmgpu/wasmgpu/internal/spec"
-	"github.com/wasmgpu/wasmgpu/models"
+	"github.com/wasmgpu/wasmgpu/experiments"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
 
 // Spec is experiments/kv.yaml.
 type Spec struct {
-	Experiment   string `yaml:"experiment"`
-	Model        string `yaml:"model"`
-	Seed         uint64 `yaml:"seed"`
-	WeightsDType string `yaml:"weights_dtype"`
-	KVDType      string `yaml:"kv_dtype"`
-	MaxSeq       int    `yaml:"max_seq"`
-	MaxBatch     int    `yaml:"max_batch"`
-	Repetitions  int    `yaml:"repetitions"`
+	experiments.Sections[BackendSpec, Profile] `yaml:",inline"`
+	experiments.LLM                            `yaml:",inline"`
 	// ContinuationTokens is how many greedy tokens after each restore are
 	// compared with the uninterrupted conversation.
-	ContinuationTokens int                    `yaml:"continuation_tokens"`
-	ContextLengths     []int                  `yaml:"context_lengths"`
-	SnapshotDir        string                 `yaml:"snapshot_dir"`
-	Backends           map[string]BackendSpec `yaml:"backends"`
-	Quick              *Profile               `yaml:"quick"`
-
-	src spec.Source
+	ContinuationTokens int    `yaml:"continuation_tokens"`
+	ContextLengths     []int  `yaml:"context_lengths"`
+	SnapshotDir        string `yaml:"snapshot_dir"`
 }
 
 // BackendSpec is what one backend runs; empty fields take the top level's.
 type BackendSpec struct {
-	WasmModes      []string `yaml:"wasm_modes"`
-	NativeModes    []string `yaml:"native_modes"`
-	ContextLengths []int    `yaml:"context_lengths"`
+	experiments.Modes `yaml:",inline"`
+	ContextLengths    []int `yaml:"context_lengths"`
 }
 
 // Profile overrides parts of the spec for a quick run.
@@ -51,118 +38,60 @@ type Profile struct {
 	Repetitions    int   `yaml:"repetitions"`
 }
 
-// Plan is a spec resolved for one backend and profile.
+// Plan is a spec resolved for one backend, profile and the command line's
+// overrides.
 type Plan struct {
-	Config                 models.Config
-	Model                  string
-	Seed                   uint64
-	WeightsDType           models.DType
-	KV                     device.KVDType
-	MaxSeq, MaxBatch       int
-	Repetitions            int
+	experiments.LLMPlan
 	ContinuationTokens     int
 	ContextLengths         []int
 	SnapshotDir            string // "" for a temporary directory
 	WasmModes, NativeModes []device.Mode
 }
 
-// Presets are the model configurations a spec may name.
-var Presets = map[string]func() models.Config{"llama-3.2-1b": models.Llama32_1B, "tiny": models.Tiny}
+// Driver is the kv experiment as the harness runs it.
+var Driver = experiments.Define(experiments.Driver{
+	Name:      "kv",
+	About:     "snapshot the guest's KV cache and restore it (file, warm and cold; TCP) vs re-prefilling",
+	SetKeys:   []string{"ctx"},
+	UsesModel: true,
+	Table:     Table, Figures: Figures,
+}, Parse, Run)
 
-// Load reads and validates a kv spec.
-func Load(path string) (*Spec, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read spec: %w", err)
-	}
-	return Parse(path, data)
-}
-
-// Parse decodes a kv spec strictly and validates it; errors name the file,
-// line and field.
+// Parse decodes a kv spec strictly and validates it (ParseSpec).
 func Parse(path string, data []byte) (*Spec, error) {
-	var s Spec
-	src, err := spec.Parse(path, data, &s, "$.experiment", "$.model", "$.seed", "$.weights_dtype", "$.kv_dtype",
-		"$.max_seq", "$.max_batch", "$.repetitions", "$.continuation_tokens", "$.context_lengths", "$.backends")
-	if err != nil {
-		return nil, err
-	}
-	s.src = src
-	if err := s.validate(); err != nil {
-		return nil, err
-	}
-	return &s, nil
+	return experiments.ParseSpec[Spec]("kv", path, data, slices.Concat(experiments.LLMRequired, []string{"$.continuation_tokens", "$.context_lengths"})...)
 }
 
-func parseKV(s string) (device.KVDType, bool) {
-	k := device.KVDType(s)
-	return k, k.Size() > 0
-}
-
-func (s *Spec) validate() error {
-	if s.Experiment != "kv" {
-		return s.src.Errorf("$.experiment", "must be \"kv\", not %q", s.Experiment)
-	}
-	preset, ok := Presets[s.Model]
-	if !ok {
-		return s.src.Errorf("$.model", "unknown model preset %q (want llama-3.2-1b or tiny)", s.Model)
-	}
-	if _, err := models.ParseWeightDType(s.WeightsDType); err != nil {
-		return s.src.Errorf("$.weights_dtype", "%v", err)
-	}
-	if _, ok := parseKV(s.KVDType); !ok {
-		return s.src.Errorf("$.kv_dtype", "unknown KV dtype %q (want bf16, f16 or f32)", s.KVDType)
-	}
-	limit := preset().MaxPositionEmbeddings
-	if s.MaxSeq < 2 || s.MaxSeq > limit {
-		return s.src.Errorf("$.max_seq", "must be in [2, %d], got %d", limit, s.MaxSeq)
-	}
-	if s.MaxBatch < 1 || s.MaxBatch > 4096 {
-		return s.src.Errorf("$.max_batch", "must be in [1, 4096], got %d", s.MaxBatch)
-	}
-	if s.Repetitions < 2 {
-		return s.src.Errorf("$.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", s.Repetitions)
+// Validate checks the spec's values (experiments.Validator).
+func (s *Spec) Validate() error {
+	if err := s.LLM.Check(s.Src, 2); err != nil {
+		return err
 	}
 	if s.ContinuationTokens < 1 || s.ContinuationTokens >= s.MaxSeq {
-		return s.src.Errorf("$.continuation_tokens", "must be in [1, max_seq %d), got %d", s.MaxSeq, s.ContinuationTokens)
+		return s.Src.Errorf("$.continuation_tokens", "must be in [1, max_seq %d), got %d", s.MaxSeq, s.ContinuationTokens)
 	}
 	if len(s.ContextLengths) == 0 {
-		return s.src.Errorf("$.context_lengths", "must list at least one context length")
+		return s.Src.Errorf("$.context_lengths", "must list at least one context length")
 	}
 	if err := s.checkLengths("$.context_lengths", s.ContextLengths); err != nil {
 		return err
 	}
-	if len(s.Backends) == 0 {
-		return s.src.Errorf("$.backends", "must list at least one backend")
-	}
-	for name, b := range s.Backends {
-		at := "$.backends." + name
-		if !slices.Contains([]string{"cpu", "cuda", "metal"}, name) {
-			return s.src.Errorf(at, "unknown backend %q (want cpu, cuda or metal)", name)
-		}
-		if len(b.WasmModes)+len(b.NativeModes) == 0 {
-			return s.src.Errorf(at, "must list wasm_modes or native_modes")
-		}
-		for field, modes := range map[string][]string{"wasm_modes": b.WasmModes, "native_modes": b.NativeModes} {
-			for i, m := range modes {
-				mode, err := device.ParseMode(m)
-				if err != nil {
-					return s.src.Errorf(fmt.Sprintf("%s.%s[%d]", at, field, i), "%v", err)
-				}
-				if mode == device.Resident {
-					// A resident mirror is updated only by explicit uploads:
-					// bytes restored into the linear memory would not reach it.
-					return s.src.Errorf(fmt.Sprintf("%s.%s[%d]", at, field, i), "mode resident cannot restore a snapshot in place")
-				}
+	err := experiments.CheckBackends(s.Src, s.Backends, func(b BackendSpec) experiments.Modes { return b.Modes },
+		func(at string, m device.Mode) error {
+			if m == device.Resident {
+				// A resident mirror is updated only by explicit uploads:
+				// bytes restored into the linear memory would not reach it.
+				return s.Src.Errorf(at, "mode resident cannot restore a snapshot in place")
 			}
-		}
-		if err := s.checkLengths(at+".context_lengths", b.ContextLengths); err != nil {
-			return err
-		}
+			return nil
+		},
+		func(at string, b BackendSpec) error { return s.checkLengths(at+".context_lengths", b.ContextLengths) })
+	if err != nil {
+		return err
 	}
 	if q := s.Quick; q != nil {
 		if q.Repetitions != 0 && q.Repetitions < 2 {
-			return s.src.Errorf("$.quick.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", q.Repetitions)
+			return s.Src.Errorf("$.quick.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", q.Repetitions)
 		}
 		if err := s.checkLengths("$.quick.context_lengths", q.ContextLengths); err != nil {
 			return err
@@ -176,41 +105,43 @@ func (s *Spec) validate() error {
 func (s *Spec) checkLengths(at string, lengths []int) error {
 	for i, n := range lengths {
 		if n < 1 || n+s.ContinuationTokens > s.MaxSeq {
-			return s.src.Errorf(fmt.Sprintf("%s[%d]", at, i),
+			return s.Src.Errorf(fmt.Sprintf("%s[%d]", at, i),
 				"must be ≥ 1 and leave room for continuation_tokens %d within max_seq %d, got %d", s.ContinuationTokens, s.MaxSeq, n)
 		}
 	}
 	return nil
 }
 
-// Plan resolves the spec for backend, applying the quick profile if asked.
-func (s *Spec) Plan(backend string, quick bool) (Plan, error) {
-	b, ok := s.Backends[backend]
-	if !ok {
-		return Plan{}, fmt.Errorf("%s: no backends.%s section: this spec does not say what to run on %s", s.src.Path, backend, backend)
+// Plan resolves the spec for backend, applying the quick profile if asked
+// and then the command line's overrides: -reps (timed repetitions; the
+// warm-up repetition is added) and -set ctx=….
+func (s *Spec) Plan(backend string, quick bool, o experiments.Overrides) (Plan, error) {
+	b, err := s.Backend(backend)
+	if err != nil {
+		return Plan{}, err
 	}
-	wd, _ := models.ParseWeightDType(s.WeightsDType)
-	kv, _ := parseKV(s.KVDType)
-	p := Plan{
-		Config: Presets[s.Model](), Model: s.Model, Seed: s.Seed, WeightsDType: wd, KV: kv,
-		MaxSeq: s.MaxSeq, MaxBatch: s.MaxBatch, Repetitions: s.Repetitions,
-		ContinuationTokens: s.ContinuationTokens, ContextLengths: s.ContextLengths, SnapshotDir: s.SnapshotDir,
-	}
+	p := Plan{LLMPlan: s.LLM.Resolve(), ContinuationTokens: s.ContinuationTokens, ContextLengths: s.ContextLengths, SnapshotDir: s.SnapshotDir}
 	if len(b.ContextLengths) > 0 {
 		p.ContextLengths = b.ContextLengths
 	}
-	for _, m := range b.WasmModes {
-		p.WasmModes = append(p.WasmModes, device.Mode(m))
-	}
-	for _, m := range b.NativeModes {
-		p.NativeModes = append(p.NativeModes, device.Mode(m))
-	}
+	p.WasmModes, p.NativeModes = b.Resolve()
 	if q := s.Quick; quick && q != nil {
 		if len(q.ContextLengths) > 0 {
 			p.ContextLengths = q.ContextLengths
 		}
 		if q.Repetitions > 0 {
 			p.Repetitions = q.Repetitions
+		}
+	}
+	if o.Reps > 0 {
+		p.Repetitions = o.Reps + 1
+	}
+	if n, ok := o.Ints("ctx"); ok {
+		p.ContextLengths = n
+	}
+	for _, n := range p.ContextLengths {
+		if n+p.ContinuationTokens > p.MaxSeq {
+			return Plan{}, fmt.Errorf("context %d + %d continuation tokens exceed max_seq %d", n, p.ContinuationTokens, p.MaxSeq)
 		}
 	}
 	return p, nil

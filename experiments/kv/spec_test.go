@@ -1,50 +1,52 @@
 package kv
 
 import (
-	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
 
+	"github.com/wasmgpu/wasmgpu/experiments"
+	"github.com/wasmgpu/wasmgpu/internal/spec/spectest"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
-
-// specPath is the repository's experiments/kv.yaml.
-func specPath(t *testing.T) string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("no caller information")
-	}
-	return filepath.Join(filepath.Dir(file), "..", "kv.yaml")
-}
 
 // TestSpecFile: the committed spec is valid and resolves per backend and
 // for the quick profile.
 func TestSpecFile(t *testing.T) {
-	s, err := Load(specPath(t))
+	data, err := experiments.BuiltinSpec("kv")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpu, err := s.Plan("cpu", false)
+	s, err := Parse("kv.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := experiments.Overrides{}
+	cpu, err := s.Plan("cpu", false, none)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cpu.WasmModes) != 1 || cpu.WasmModes[0] != device.ZeroCopy || cpu.KV != device.KVBF16 || len(cpu.ContextLengths) == 0 {
 		t.Fatalf("cpu plan %+v", cpu)
 	}
-	cuda, err := s.Plan("cuda", false)
+	cuda, err := s.Plan("cuda", false, none)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := cuda.ContextLengths; len(got) != 6 || got[5] != 4096 {
 		t.Fatalf("cuda context lengths %v", got)
 	}
-	q, err := s.Plan("cuda", true)
+	q, err := s.Plan("cuda", true, none)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(q.ContextLengths) != 1 || q.ContextLengths[0] != 24 || q.Repetitions != 2 {
 		t.Fatalf("quick plan: lengths %v repetitions %d", q.ContextLengths, q.Repetitions)
+	}
+	o, err := s.Plan("cpu", true, experiments.Overrides{Reps: 3, Set: map[string][]int{"ctx": {16, 32}}})
+	if err != nil || o.Repetitions != 4 || len(o.ContextLengths) != 2 {
+		t.Fatalf("overridden plan %+v, %v", o, err)
+	}
+	if _, err := s.Plan("cpu", true, experiments.Overrides{Set: map[string][]int{"ctx": {9999}}}); err == nil {
+		t.Fatal("a context beyond max_seq accepted")
 	}
 }
 
@@ -64,23 +66,16 @@ backends:
   cpu:
     wasm_modes: [zerocopy]
 `
-	if _, err := Parse("good.yaml", []byte(good)); err != nil {
-		t.Fatalf("good spec refused: %v", err)
-	}
-	for _, tc := range []struct{ old, new, field string }{
-		{"experiment: kv", "experiment: llama", "experiment"},
-		{"model: tiny", "model: gpt", "model"},
-		{"kv_dtype: bf16", "kv_dtype: int4", "kv_dtype"},
-		{"repetitions: 3", "repetitions: 1", "repetitions"},
-		{"continuation_tokens: 4", "continuation_tokens: 0", "continuation_tokens"},
-		{"[24, 128]", "[24, 254]", "context_lengths[1]"},
-		{"wasm_modes: [zerocopy]", "wasm_modes: [resident]", "wasm_modes[0]"},
-		{"wasm_modes: [zerocopy]", "wasm_modes: [zerocopy]\n    colour: red", "colour"},
-		{"seed: 1\n", "", "seed"},
-	} {
-		_, err := Parse("bad.yaml", []byte(strings.Replace(good, tc.old, tc.new, 1)))
-		if err == nil || !strings.Contains(err.Error(), tc.field) {
-			t.Errorf("%q → %q: %v, want an error naming %s", tc.old, tc.new, err, tc.field)
-		}
-	}
+	spectest.Refused(t, good, func(path string, data []byte) error { _, err := Parse(path, data); return err }, []spectest.Edit{
+		spectest.E("experiment", "experiment: kv", "experiment: llama", "experiment"),
+		spectest.E("model", "model: tiny", "model: gpt", "model"),
+		spectest.E("kv dtype", "kv_dtype: bf16", "kv_dtype: int4", "kv_dtype"),
+		spectest.E("repetitions", "repetitions: 3", "repetitions: 1", "repetitions"),
+		spectest.E("continuation", "continuation_tokens: 4", "continuation_tokens: 0", "continuation_tokens"),
+		spectest.E("context beyond max_seq", "[24, 128]", "[24, 254]", "context_lengths[1]"),
+		spectest.E("resident", "wasm_modes: [zerocopy]", "wasm_modes: [resident]", "wasm_modes[0]"),
+		spectest.E("resident native", "wasm_modes: [zerocopy]", "native_modes: [resident]", "native_modes[0]", "cannot restore a snapshot in place"),
+		spectest.E("unknown field", "wasm_modes: [zerocopy]", "wasm_modes: [zerocopy]\n    colour: red", "colour"),
+		spectest.E("missing seed", "seed: 1\n", "", "seed"),
+	})
 }

@@ -64,9 +64,9 @@ func (b *bandwidthProbes) apply(f *results.File, wb float64) string {
 	for i, r := range b.typical {
 		gbs[i] = strconv.FormatFloat(r/1e9, 'f', 1, 64)
 	}
-	f.Provenance.Extra["measured_bandwidth_Bps"] = strconv.FormatFloat(bw, 'g', 6, 64)
-	f.Provenance.Extra["measured_bandwidth_best_Bps"] = strconv.FormatFloat(b.best, 'g', 6, 64)
-	f.Provenance.Extra["measured_bandwidth_probes_GBps"] = strings.Join(gbs, ",")
+	f.Provenance.SetNumber("measured_bandwidth_Bps", bw)
+	f.Provenance.SetNumber("measured_bandwidth_best_Bps", b.best)
+	f.Provenance.SetExtra("measured_bandwidth_probes_GBps", strings.Join(gbs, ","))
 	for _, c := range f.Cases {
 		m := c.Metrics
 		if _, decode := m["weight_bytes_per_token"]; !decode {

@@ -53,8 +53,8 @@ func TestBandwidthProbes(t *testing.T) {
 	if _, ok := f.Cases[1].Metrics["vs_floor"]; ok {
 		t.Errorf("prefill case got bandwidth metrics: %v", f.Cases[1].Metrics)
 	}
-	if f.Provenance.Extra["measured_bandwidth_probes_GBps"] != "40.0,60.0,50.0" || f.Provenance.Extra["measured_bandwidth_best_Bps"] != "7e+10" {
-		t.Errorf("provenance %v", f.Provenance.Extra)
+	if f.Provenance.Extra["measured_bandwidth_probes_GBps"] != "40.0,60.0,50.0" || f.Provenance.Numbers["measured_bandwidth_best_Bps"] != 70e9 {
+		t.Errorf("provenance %v %v", f.Provenance.Extra, f.Provenance.Numbers)
 	}
 	if !strings.Contains(note, "median of 3 probes") {
 		t.Errorf("note %q", note)

@@ -13,33 +13,36 @@ import (
 // Table writes decode latency per token (one row per prompt length and
 // variant) with throughput, prefill and time to first token, the achieved
 // weight bandwidth against the measured one, and the ratio to native; then
-// the prefill rows.
-func Table(w io.Writer, f *results.File, markdown bool) error {
+// the prefill rows. The terminal table leaves the CI bounds, tails and
+// bandwidth details to the Markdown file.
+func Table(w io.Writer, f *results.File, format report.Format) error {
 	decode, prefill := split(f)
 	gbs := func(x float64) string { return fmt.Sprintf("%.1f", x/1e9) }
 	cols := []report.Column{
 		report.ColGroup, report.ColVariant, report.ColN,
-		{Header: "decode ms/token [95% CI]", Right: true, Value: func(c results.Case) string { return report.MedianCI(report.Summary(c), "s") }},
-		report.ColP90, report.ColP99,
+		{Header: "decode/token", Right: true, Value: func(c results.Case) string { return report.MedianPM(report.Summary(c), "s") }},
+		{Header: "decode/token [95% CI]", Right: true, Detail: true, Value: func(c results.Case) string { return report.MedianCI(report.Summary(c), "s") }},
+		report.ColP90.Detailed(), report.ColP99.Detailed(),
 		report.MetricColumn("tok/s", "tokens_per_s", func(x float64) string { return fmt.Sprintf("%.1f", x) }),
 		report.MetricColumn("prefill", "prefill_median_s", report.Duration),
-		report.MetricColumn("prefill tok/s", "prefill_tokens_per_s", func(x float64) string { return fmt.Sprintf("%.0f", x) }),
-		report.MetricColumn("TTFT", "ttft_median_s", report.Duration),
-		report.MetricColumn("GB/s", "achieved_Bps", gbs),
-		report.MetricColumn("of measured BW", "bandwidth_fraction", func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }),
+		report.MetricColumn("prefill tok/s", "prefill_tokens_per_s", func(x float64) string { return fmt.Sprintf("%.0f", x) }).Detailed(),
+		report.MetricColumn("TTFT", "ttft_median_s", report.Duration).Detailed(),
+		report.MetricColumn("GB/s", "achieved_Bps", gbs).Detailed(),
+		report.MetricColumn("of measured BW", "bandwidth_fraction", func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }).Detailed(),
 		report.MetricColumn("× floor", "vs_floor", func(x float64) string { return fmt.Sprintf("%.2f", x) }),
-		report.MetricColumn("× best floor", "vs_best_floor", func(x float64) string { return fmt.Sprintf("%.2f", x) }),
+		report.MetricColumn("× best floor", "vs_best_floor", func(x float64) string { return fmt.Sprintf("%.2f", x) }).Detailed(),
 		{Header: "wasm/native", Right: true, Value: func(c results.Case) string { return ratio(decode, c) }},
 	}
-	if err := report.Table(w, decode, cols, markdown); err != nil {
+	if err := report.Table(w, decode, cols, format); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
-	pcols := []report.Column{report.ColGroup, report.ColVariant, report.ColN, report.ColMedian, report.ColWarmup,
+	pcols := []report.Column{report.ColGroup, report.ColVariant, report.ColN, report.ColMedianPM,
+		report.ColMedian.Detailed(), report.ColWarmup.Detailed(),
 		report.MetricColumn("tok/s", "prefill_tokens_per_s", func(x float64) string { return fmt.Sprintf("%.0f", x) }),
 		{Header: "wasm/native", Right: true, Value: func(c results.Case) string { return ratio(prefill, c) }},
 	}
-	return report.Table(w, prefill, pcols, markdown)
+	return report.Table(w, prefill, pcols, format)
 }
 
 // split separates the decode cases from the prefill ones.
@@ -87,21 +90,22 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 			ticks = append(ticks, c.Params["prompt"])
 		}
 	}
-	dec := filepath.Join(dir, stem+"-decode")
-	if err := report.LinePlot(dec, report.LineSpec{
-		Title:  fmt.Sprintf("Llama decode latency per token on %s", f.Provenance.Device.Name),
-		XLabel: "prompt length (tokens)", YLabel: "median ms/token, 95% CI", LogX: true, XTicks: ticks,
-		Series: report.MedianSeries(decode, "prompt", 1e3),
-	}); err != nil {
-		return nil, fmt.Errorf("decode figure: %w", err)
+	var paths []string
+	for _, fig := range []struct {
+		name, what, y string
+		cases         *results.File
+	}{
+		{"decode", "Llama decode latency per token (median, 95% CI)", "time per token (ms)", decode},
+		{"prefill", "Llama prefill of the whole prompt (median, 95% CI)", "prefill time (ms)", prefill},
+	} {
+		path := filepath.Join(dir, stem+"-"+fig.name)
+		if err := report.LinePlot(path, report.LineSpec{
+			Title: report.Title(fig.what, f), XLabel: "prompt length (tokens)", YLabel: fig.y, LogX: true, XTicks: ticks,
+			Series: report.MedianSeries(fig.cases, "prompt", 1e3),
+		}); err != nil {
+			return paths, fmt.Errorf("%s figure: %w", fig.name, err)
+		}
+		paths = append(paths, path)
 	}
-	pre := filepath.Join(dir, stem+"-prefill")
-	if err := report.LinePlot(pre, report.LineSpec{
-		Title:  fmt.Sprintf("Llama prefill time on %s", f.Provenance.Device.Name),
-		XLabel: "prompt length (tokens)", YLabel: "median prefill time (ms), 95% CI", LogX: true, LogY: true, XTicks: ticks,
-		Series: report.MedianSeries(prefill, "prompt", 1e3),
-	}); err != nil {
-		return []string{dec}, fmt.Errorf("prefill figure: %w", err)
-	}
-	return []string{dec, pre}, nil
+	return paths, nil
 }

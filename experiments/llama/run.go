@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
+	"github.com/wasmgpu/wasmgpu/internal/cpuload"
 	"github.com/wasmgpu/wasmgpu/internal/stats"
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/results"
@@ -30,48 +31,38 @@ type variant struct {
 
 // Run executes the spec on env's device.
 func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, error) {
-	backend := env.Device.Info().Backend
-	p, err := s.Plan(backend, env.Quick)
+	p, err := s.Plan(env.Device.Info().Backend, env.Quick, env.Overrides)
 	if err != nil {
 		return nil, err
 	}
-	vs, err := env.Variants("llama", p.NativeModes, p.WasmModes)
-	if err != nil {
-		return nil, err
-	}
-	nativeModes, wasmModes := vs.Native, vs.Wasm
-	f := &results.File{Experiment: "llama", Notes: vs.Notes}
-	model, err := env.LoadModel("llama", p.Config, p.Seed, p.WeightsDType)
+	f, vs, model, err := env.StartLLM("llama", p.LLMPlan, p.NativeModes, p.WasmModes)
 	if err != nil {
 		return nil, err
 	}
 	defer model.Close()
-	mw, w := model.Host, model.Device
-	cfg := mw.Config
+	cfg := model.Host.Config
 
 	bwm, _ := env.Device.(device.BandwidthMeter)
 	var probes bandwidthProbes
 	if err := probes.measure(env, bwm); err != nil {
 		return nil, err
 	}
-	wb := float64(WeightBytesPerToken(mw))
-	f.Provenance.Weights = mw.Source
-	f.Provenance.DTypes = map[string]string{"weights": string(mw.DType), "kv": string(p.KV), "activations": "f32"}
+	wb := float64(WeightBytesPerToken(model.Host))
 	modes := vs.Names()
-	f.Provenance.Mode = vs.String()
-	f.Provenance.Extra = map[string]string{
-		"model":                   map[bool]string{true: s.Model, false: env.ModelDir}[env.ModelDir == ""],
-		"weight_bytes_per_token":  strconv.FormatFloat(wb, 'f', 0, 64),
-		"weights_device_bytes":    strconv.FormatUint(w.DeviceBytes(), 10),
-		"max_seq":                 strconv.Itoa(p.MaxSeq),
-		"max_batch":               strconv.Itoa(p.MaxBatch),
-		"decode_tokens_per_rep":   strconv.Itoa(p.DecodeTokens),
-		"repetitions_incl_warmup": strconv.Itoa(p.Repetitions),
+	for k, v := range map[string]float64{
+		"weight_bytes_per_token":  wb,
+		"weights_device_bytes":    float64(model.Device.DeviceBytes()),
+		"max_seq":                 float64(p.MaxSeq),
+		"max_batch":               float64(p.MaxBatch),
+		"decode_tokens_per_rep":   float64(p.DecodeTokens),
+		"repetitions_incl_warmup": float64(p.Repetitions),
+	} {
+		f.Provenance.SetNumber(k, v)
 	}
 
 	opts := llmhost.Options{KV: p.KV, MaxSeq: p.MaxSeq, MaxBatch: p.MaxBatch}
 	var rt *wasm.Runtime
-	if len(wasmModes) > 0 {
+	if len(vs.Wasm) > 0 {
 		rt, err = wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: llmhost.MemoryBytes(cfg, opts), CacheDir: env.CacheDir})
 		if err != nil {
 			return nil, err
@@ -82,22 +73,24 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	done := 0
 	probe := func() error { return probes.measure(env, bwm) }
 	for _, n := range p.PromptLengths {
-		cases, caseNotes, err := runPrompt(ctx, env, p, cfg, w, rt, nativeModes, wasmModes, n, wb, probe, &done, total)
+		cases, failures, err := runPrompt(ctx, env, p, cfg, model.Device, rt, vs.Native, vs.Wasm, n, wb, probe, &done, total)
 		if err != nil {
 			return nil, fmt.Errorf("llama prompt=%d: %w", n, err)
 		}
 		f.Cases = append(f.Cases, cases...)
-		f.Notes = append(f.Notes, caseNotes...)
+		f.Failures = append(f.Failures, failures...)
 	}
 	if note := probes.apply(f, wb); note != "" {
 		f.Notes = append(f.Notes, note)
 	}
-	f.Provenance.Extra["peak_rss_bytes"] = peakRSS()
+	if rss, ok := peakRSS(); ok {
+		f.Provenance.SetNumber("peak_rss_bytes", rss)
+	}
 	return f, nil
 }
 
 func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Config, w device.Weights, rt *wasm.Runtime,
-	nativeModes, wasmModes []device.Mode, n int, wb float64, probe func() error, done *int, total int) (cases []results.Case, notes []string, err error) {
+	nativeModes, wasmModes []device.Mode, n int, wb float64, probe func() error, done *int, total int) (cases []results.Case, failures []results.Failure, err error) {
 	var vs []*variant
 	defer func() {
 		for _, v := range vs {
@@ -122,6 +115,7 @@ func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Con
 		vs = append(vs, &variant{name: "wasm-" + string(m), s: s})
 	}
 	prompt := experiments.PromptIDs(p.Seed, n, cfg.VocabSize)
+	load := cpuload.Now()
 	for rep := 0; rep < p.Repetitions; rep++ {
 		for i := range vs {
 			v := vs[(i+rep)%len(vs)]
@@ -142,17 +136,23 @@ func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Con
 	for _, v := range vs {
 		for r, t := range v.tokens {
 			if !slices.Equal(t, ref) {
-				notes = append(notes, fmt.Sprintf("INCORRECT: prompt=%d %s repetition %d generated %v, %s generated %v", n, v.name, r, t, vs[0].name, ref))
+				failures = append(failures, results.Failure{Case: fmt.Sprintf("prompt=%d/%s", n, v.name), Check: "tokens",
+					Detail: fmt.Sprintf("repetition %d generated %v, %s generated %v (greedy decoding with the same kernels must agree)", r, t, vs[0].name, ref)})
 			}
 		}
 	}
+	others := cpuload.Others(load, cpuload.Now())
 	group := fmt.Sprintf("prompt=%d", n)
 	kvRow := float64(cfg.KVBytesPerToken(p.KV.Size()))
 	for _, v := range vs {
 		var warm, timed []float64
+		var reps []int
 		warm = v.decode[0]
-		for _, d := range v.decode[1:] {
+		for r, d := range v.decode[1:] {
 			timed = append(timed, d...)
+			for range d {
+				reps = append(reps, r)
+			}
 		}
 		pre := stats.Summarize(v.prefill[1:])
 		dec := stats.Summarize(timed)
@@ -165,14 +165,15 @@ func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Con
 			"weight_bytes_per_token": wb,
 			"achieved_Bps":           wb / dec.Median,
 			"kv_bytes_per_token":     kvRow,
+			results.MetricOthersCPU:  others,
 		}
 		labels := map[string]string{"tokens": fmt.Sprint(v.tokens[0])}
 		cases = append(cases,
-			results.Case{Group: group, Params: params, Variant: v.name, Warmup: warm, Samples: timed, Metrics: m, Labels: labels}.Summarize(),
+			results.Case{Group: group, Params: params, Variant: v.name, Warmup: warm, Samples: timed, Reps: reps, Metrics: m, Labels: labels}.Summarize(),
 			results.Case{Group: "prefill " + group, Params: params, Variant: v.name, Warmup: v.prefill[:1], Samples: v.prefill[1:],
-				Metrics: map[string]float64{"prefill_tokens_per_s": float64(n) / pre.Median}}.Summarize())
+				Metrics: map[string]float64{"prefill_tokens_per_s": float64(n) / pre.Median, results.MetricOthersCPU: others}}.Summarize())
 	}
-	return cases, notes, nil
+	return cases, failures, nil
 }
 
 // converse runs one repetition: reset, prefill (timed), decode (each token timed).
@@ -185,7 +186,7 @@ func converse(ctx context.Context, v *variant, prompt []int32, decode int) error
 	if err != nil {
 		return fmt.Errorf("prefill: %w", err)
 	}
-	v.prefill = append(v.prefill, time.Since(start).Seconds())
+	v.prefill = append(v.prefill, experiments.Elapsed(start).Seconds())
 	toks := []int32{next}
 	times := make([]float64, 0, decode)
 	for i := 0; i < decode; i++ {
@@ -194,7 +195,7 @@ func converse(ctx context.Context, v *variant, prompt []int32, decode int) error
 		if err != nil {
 			return fmt.Errorf("decode token %d: %w", i, err)
 		}
-		times = append(times, time.Since(start).Seconds())
+		times = append(times, experiments.Elapsed(start).Seconds())
 		toks = append(toks, next)
 	}
 	v.decode = append(v.decode, times)
@@ -218,21 +219,21 @@ func WeightBytesPerToken(w *models.Weights) int64 {
 	return total - int64(len(w.Embed.Data)) + rowBytes
 }
 
-// peakRSS is the process's high-water resident memory (VmHWM), or "" where
-// /proc is not available.
-func peakRSS() string {
+// peakRSS is the process's high-water resident memory (VmHWM) in bytes;
+// false where /proc is not available.
+func peakRSS() (float64, bool) {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return ""
+		return 0, false
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			f := strings.Fields(v)
 			if len(f) == 2 && f[1] == "kB" {
-				kb, _ := strconv.ParseUint(f[0], 10, 64)
-				return strconv.FormatUint(kb*1024, 10)
+				kb, err := strconv.ParseUint(f[0], 10, 64)
+				return float64(kb) * 1024, err == nil
 			}
 		}
 	}
-	return ""
+	return 0, false
 }

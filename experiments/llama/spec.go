@@ -10,38 +10,25 @@ package llama
 
 import (
 	"fmt"
-	"os"
 	"slices"
 
-	"github.com/wasmgpu/wasmgpu/internal/spec"
-	"github.com/wasmgpu/wasmgpu/models"
+	"github.com/wasmgpu/wasmgpu/experiments"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
 
 // Spec is experiments/llama.yaml.
 type Spec struct {
-	Experiment    string                 `yaml:"experiment"`
-	Model         string                 `yaml:"model"`
-	Seed          uint64                 `yaml:"seed"`
-	WeightsDType  string                 `yaml:"weights_dtype"`
-	KVDType       string                 `yaml:"kv_dtype"`
-	MaxSeq        int                    `yaml:"max_seq"`
-	MaxBatch      int                    `yaml:"max_batch"`
-	Repetitions   int                    `yaml:"repetitions"`
-	DecodeTokens  int                    `yaml:"decode_tokens"`
-	PromptLengths []int                  `yaml:"prompt_lengths"`
-	Backends      map[string]BackendSpec `yaml:"backends"`
-	Quick         *Profile               `yaml:"quick"`
-
-	src spec.Source
+	experiments.Sections[BackendSpec, Profile] `yaml:",inline"`
+	experiments.LLM                            `yaml:",inline"`
+	DecodeTokens                               int   `yaml:"decode_tokens"`
+	PromptLengths                              []int `yaml:"prompt_lengths"`
 }
 
 // BackendSpec is what one backend runs; empty fields take the top level's.
 type BackendSpec struct {
-	WasmModes     []string `yaml:"wasm_modes"`
-	NativeModes   []string `yaml:"native_modes"`
-	PromptLengths []int    `yaml:"prompt_lengths"`
-	DecodeTokens  int      `yaml:"decode_tokens"`
+	experiments.Modes `yaml:",inline"`
+	PromptLengths     []int `yaml:"prompt_lengths"`
+	DecodeTokens      int   `yaml:"decode_tokens"`
 }
 
 // Profile overrides parts of the spec for a quick run.
@@ -51,104 +38,45 @@ type Profile struct {
 	Repetitions   int   `yaml:"repetitions"`
 }
 
-// Plan is a spec resolved for one backend and profile.
+// Plan is a spec resolved for one backend, profile and the command line's
+// overrides.
 type Plan struct {
-	Config                 models.Config
-	Seed                   uint64
-	WeightsDType           models.DType
-	KV                     device.KVDType
-	MaxSeq, MaxBatch       int
-	Repetitions            int
+	experiments.LLMPlan
 	DecodeTokens           int
 	PromptLengths          []int
 	WasmModes, NativeModes []device.Mode
 }
 
-// Load reads and validates a llama spec.
-func Load(path string) (*Spec, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read spec: %w", err)
-	}
-	return Parse(path, data)
-}
+// Driver is the llama experiment as the harness runs it.
+var Driver = experiments.Define(experiments.Driver{
+	Name:      "llama",
+	About:     "Llama 3.2 1B prefill and per-token decode inside the guest vs natively; weight bandwidth",
+	SetKeys:   []string{"prompt", "decode"},
+	UsesModel: true,
+	Table:     Table, Figures: Figures,
+}, Parse, Run)
 
-// Parse decodes a llama spec strictly and validates it; errors name the
-// file, line and field.
+// Parse decodes a llama spec strictly and validates it (ParseSpec).
 func Parse(path string, data []byte) (*Spec, error) {
-	var s Spec
-	src, err := spec.Parse(path, data, &s, "$.experiment", "$.model", "$.seed", "$.weights_dtype", "$.kv_dtype",
-		"$.max_seq", "$.max_batch", "$.repetitions", "$.decode_tokens", "$.prompt_lengths", "$.backends")
-	if err != nil {
-		return nil, err
-	}
-	s.src = src
-	if err := s.validate(); err != nil {
-		return nil, err
-	}
-	return &s, nil
+	return experiments.ParseSpec[Spec]("llama", path, data, slices.Concat(experiments.LLMRequired, []string{"$.decode_tokens", "$.prompt_lengths"})...)
 }
 
-// Presets are the model configurations a spec may name.
-var Presets = map[string]func() models.Config{"llama-3.2-1b": models.Llama32_1B, "tiny": models.Tiny}
-
-func parseKV(s string) (device.KVDType, bool) {
-	k := device.KVDType(s)
-	return k, k.Size() > 0
-}
-
-func (s *Spec) validate() error {
-	if s.Experiment != "llama" {
-		return s.src.Errorf("$.experiment", "must be \"llama\", not %q", s.Experiment)
-	}
-	preset, ok := Presets[s.Model]
-	if !ok {
-		return s.src.Errorf("$.model", "unknown model preset %q (want llama-3.2-1b or tiny)", s.Model)
-	}
-	if _, err := models.ParseWeightDType(s.WeightsDType); err != nil {
-		return s.src.Errorf("$.weights_dtype", "%v", err)
-	}
-	if _, ok := parseKV(s.KVDType); !ok {
-		return s.src.Errorf("$.kv_dtype", "unknown KV dtype %q (want bf16, f16 or f32)", s.KVDType)
-	}
-	limit := preset().MaxPositionEmbeddings
-	if s.MaxSeq < 1 || s.MaxSeq > limit {
-		return s.src.Errorf("$.max_seq", "must be in [1, %d], got %d", limit, s.MaxSeq)
-	}
-	if s.MaxBatch < 1 || s.MaxBatch > 4096 {
-		return s.src.Errorf("$.max_batch", "must be in [1, 4096], got %d", s.MaxBatch)
-	}
-	if s.Repetitions < 2 {
-		return s.src.Errorf("$.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", s.Repetitions)
+// Validate checks the spec's values (experiments.Validator).
+func (s *Spec) Validate() error {
+	if err := s.LLM.Check(s.Src, 1); err != nil {
+		return err
 	}
 	if err := s.checkLengths("$", s.PromptLengths, s.DecodeTokens); err != nil {
 		return err
 	}
-	if len(s.Backends) == 0 {
-		return s.src.Errorf("$.backends", "must list at least one backend")
-	}
-	for name, b := range s.Backends {
-		at := "$.backends." + name
-		if !slices.Contains([]string{"cpu", "cuda", "metal"}, name) {
-			return s.src.Errorf(at, "unknown backend %q (want cpu, cuda or metal)", name)
-		}
-		if len(b.WasmModes)+len(b.NativeModes) == 0 {
-			return s.src.Errorf(at, "must list wasm_modes or native_modes")
-		}
-		for field, modes := range map[string][]string{"wasm_modes": b.WasmModes, "native_modes": b.NativeModes} {
-			for i, m := range modes {
-				if _, err := device.ParseMode(m); err != nil {
-					return s.src.Errorf(fmt.Sprintf("%s.%s[%d]", at, field, i), "%v", err)
-				}
-			}
-		}
-		if err := s.checkLengths(at, b.PromptLengths, b.DecodeTokens); err != nil {
-			return err
-		}
+	err := experiments.CheckBackends(s.Src, s.Backends, func(b BackendSpec) experiments.Modes { return b.Modes }, nil,
+		func(at string, b BackendSpec) error { return s.checkLengths(at, b.PromptLengths, b.DecodeTokens) })
+	if err != nil {
+		return err
 	}
 	if q := s.Quick; q != nil {
 		if q.Repetitions != 0 && q.Repetitions < 2 {
-			return s.src.Errorf("$.quick.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", q.Repetitions)
+			return s.Src.Errorf("$.quick.repetitions", "must be ≥ 2 (the first is the warm-up), got %d", q.Repetitions)
 		}
 		if err := s.checkLengths("$.quick", q.PromptLengths, q.DecodeTokens); err != nil {
 			return err
@@ -161,42 +89,33 @@ func (s *Spec) validate() error {
 // every conversation must fit max_seq.
 func (s *Spec) checkLengths(at string, lengths []int, decode int) error {
 	if decode < 0 || decode > s.MaxSeq {
-		return s.src.Errorf(at+".decode_tokens", "must be in [1, max_seq %d], got %d", s.MaxSeq, decode)
+		return s.Src.Errorf(at+".decode_tokens", "must be in [1, max_seq %d], got %d", s.MaxSeq, decode)
 	}
 	for i, n := range lengths {
 		if n < 1 || n+max(decode, s.DecodeTokens) > s.MaxSeq {
-			return s.src.Errorf(fmt.Sprintf("%s.prompt_lengths[%d]", at, i),
+			return s.Src.Errorf(fmt.Sprintf("%s.prompt_lengths[%d]", at, i),
 				"must be ≥ 1 and leave room for the decoded tokens within max_seq %d, got %d", s.MaxSeq, n)
 		}
 	}
 	return nil
 }
 
-// Plan resolves the spec for backend, applying the quick profile if asked.
-func (s *Spec) Plan(backend string, quick bool) (Plan, error) {
-	b, ok := s.Backends[backend]
-	if !ok {
-		return Plan{}, fmt.Errorf("%s: no backends.%s section: this spec does not say what to run on %s", s.src.Path, backend, backend)
+// Plan resolves the spec for backend, applying the quick profile if asked
+// and then the command line's overrides: -reps (timed repetitions; the
+// warm-up repetition is added), -set prompt=… and -set decode=….
+func (s *Spec) Plan(backend string, quick bool, o experiments.Overrides) (Plan, error) {
+	b, err := s.Backend(backend)
+	if err != nil {
+		return Plan{}, err
 	}
-	wd, _ := models.ParseWeightDType(s.WeightsDType)
-	kv, _ := parseKV(s.KVDType)
-	p := Plan{
-		Config: Presets[s.Model](), Seed: s.Seed, WeightsDType: wd, KV: kv,
-		MaxSeq: s.MaxSeq, MaxBatch: s.MaxBatch, Repetitions: s.Repetitions,
-		DecodeTokens: s.DecodeTokens, PromptLengths: s.PromptLengths,
-	}
+	p := Plan{LLMPlan: s.LLM.Resolve(), DecodeTokens: s.DecodeTokens, PromptLengths: s.PromptLengths}
 	if len(b.PromptLengths) > 0 {
 		p.PromptLengths = b.PromptLengths
 	}
 	if b.DecodeTokens > 0 {
 		p.DecodeTokens = b.DecodeTokens
 	}
-	for _, m := range b.WasmModes {
-		p.WasmModes = append(p.WasmModes, device.Mode(m))
-	}
-	for _, m := range b.NativeModes {
-		p.NativeModes = append(p.NativeModes, device.Mode(m))
-	}
+	p.WasmModes, p.NativeModes = b.Resolve()
 	if q := s.Quick; quick && q != nil {
 		if len(q.PromptLengths) > 0 {
 			p.PromptLengths = q.PromptLengths
@@ -206,6 +125,23 @@ func (s *Spec) Plan(backend string, quick bool) (Plan, error) {
 		}
 		if q.Repetitions > 0 {
 			p.Repetitions = q.Repetitions
+		}
+	}
+	if o.Reps > 0 {
+		p.Repetitions = o.Reps + 1
+	}
+	if d, ok := o.Ints("decode"); ok {
+		if len(d) != 1 {
+			return Plan{}, fmt.Errorf("-set decode: one count of decoded tokens, got %d", len(d))
+		}
+		p.DecodeTokens = d[0]
+	}
+	if n, ok := o.Ints("prompt"); ok {
+		p.PromptLengths = n
+	}
+	for _, n := range p.PromptLengths {
+		if n+p.DecodeTokens > p.MaxSeq {
+			return Plan{}, fmt.Errorf("prompt %d + %d decoded tokens exceed max_seq %d", n, p.DecodeTokens, p.MaxSeq)
 		}
 	}
 	return p, nil

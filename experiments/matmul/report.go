@@ -12,19 +12,23 @@ import (
 )
 
 // Table writes the per-case table: latency, throughput, correctness, memory
-// cost, the zero-copy proof and the ratio to the native variant.
-func Table(w io.Writer, f *results.File, markdown bool) error {
+// cost, the zero-copy proof and the ratio to the native variant. The
+// terminal table leaves the CI bounds, tail latencies and staging columns
+// to the Markdown file.
+func Table(w io.Writer, f *results.File, format report.Format) error {
 	cols := []report.Column{
-		report.ColGroup, report.ColVariant, report.ColN, report.ColMedian, report.ColP90, report.ColP99,
+		report.ColGroup, report.ColVariant, report.ColN, report.ColMedianPM,
+		report.ColMedian.Detailed(), report.ColP90.Detailed(), report.ColP99.Detailed(),
 		report.MetricColumn("GFLOP/s", "gflops", func(x float64) string { return fmt.Sprintf("%.1f", x) }),
-		report.MetricColumn("max rel err", "max_rel_err", func(x float64) string { return fmt.Sprintf("%.1e", x) }),
+		report.MetricColumn("rel err", "max_rel_err", func(x float64) string { return fmt.Sprintf("%.1e", x) }),
 		report.MetricColumn("RSS Δ", "rss_delta_bytes", report.Bytes),
-		report.MetricColumn("staging", "staging_bytes", report.Bytes),
-		report.MetricColumn("copied/call", "copied_bytes_per_call", report.Bytes),
+		report.MetricColumn("staging", "staging_bytes", report.Bytes).Detailed(),
+		report.MetricColumn("copied/call", "copied_bytes_per_call", report.Bytes).Detailed(),
 		report.LabelColumn("in place", "in_place"),
-		{Header: "vs native", Right: true, Value: func(c results.Case) string { return ratioToNative(f, c) }},
+		{Header: "÷ native", Right: true, Value: func(c results.Case) string { return ratioToNative(f, c, false) }},
+		{Header: "vs native", Right: true, Detail: true, Value: func(c results.Case) string { return ratioToNative(f, c, true) }},
 	}
-	return report.Table(w, f, cols, markdown)
+	return report.Table(w, f, cols, format)
 }
 
 // baseline is the native case a variant is compared with: native in the same
@@ -44,13 +48,18 @@ func baseline(f *results.File, c results.Case) (results.Case, bool) {
 	return results.Case{}, false
 }
 
-func ratioToNative(f *results.File, c results.Case) string {
+// ratioToNative is c's median over its baseline's, with the baseline's
+// name when named is set.
+func ratioToNative(f *results.File, c results.Case, named bool) string {
 	b, ok := baseline(f, c)
 	if !ok {
 		return ""
 	}
 	r := report.Summary(c).Median / report.Summary(b).Median
-	return fmt.Sprintf("%.3f× (%s)", r, b.Variant)
+	if named {
+		return fmt.Sprintf("%.3f× (%s)", r, b.Variant)
+	}
+	return fmt.Sprintf("%.3f", r)
 }
 
 // sizeCases keeps the cases of the size sweep (groups "n=…"), not the
@@ -103,8 +112,8 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 	sf := sizeCases(f)
 	lat := filepath.Join(dir, stem+"-latency")
 	spec := report.LineSpec{
-		Title:  fmt.Sprintf("matmul C=A·B fp32 on %s: latency per call", f.Provenance.Device.Name),
-		XLabel: "n (A, B, C are n×n)", YLabel: "median latency (ms), 95% CI",
+		Title:  report.Title("matmul C=A·B, fp32: latency per call (median, 95% CI)", f),
+		XLabel: "n (A, B and C are n×n)", YLabel: "time per call (ms)",
 		LogX: true, LogY: true, Series: report.MedianSeries(sf, "n", 1e3),
 	}
 	for _, c := range sf.Cases {
@@ -139,8 +148,9 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 		}
 	}
 	bars := report.BarSpec{
-		Title:  "resident memory a variant retains (RSS after its warm-up calls − before, after GC)",
-		XLabel: "case", YLabel: "RSS Δ (MiB)", Groups: groups,
+		Title:  report.Title("resident memory a variant retains (RSS after its warm-up − before, after GC)", f),
+		XLabel: "case (matrix size n, or a region of A+B+C)", YLabel: "RSS Δ (MiB)", Groups: groups,
+		Format: func(x float64) string { return report.Bytes(x * (1 << 20)) },
 	}
 	for _, v := range variants {
 		s := report.BarSeries{Name: v}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
+	"github.com/wasmgpu/wasmgpu/internal/cpuload"
 	"github.com/wasmgpu/wasmgpu/internal/rss"
 	"github.com/wasmgpu/wasmgpu/internal/stats"
 	"github.com/wasmgpu/wasmgpu/results"
@@ -43,16 +44,15 @@ type named struct {
 // Run executes the spec on env's device and returns the measured cases.
 // The harness adds the spec text, provenance and times.
 func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, error) {
-	p, err := s.Plan(env.Device.Info().Backend, env.Quick)
+	p, err := s.Plan(env.Device.Info().Backend, env.Quick, env.Overrides)
 	if err != nil {
 		return nil, err
 	}
-	vs, err := env.Variants("matmul", p.NativeModes, p.WasmModes)
+	f, vs, err := env.Start("matmul", p.NativeModes, p.WasmModes)
 	if err != nil {
 		return nil, err
 	}
 	nativeModes, wasmModes := vs.Native, vs.Wasm
-	f := &results.File{Experiment: "matmul", Notes: vs.Notes}
 	var shapes []shape
 	for _, n := range p.Sizes {
 		shapes = append(shapes, shape{group: fmt.Sprintf("n=%d", n), m: n, n: n, k: n})
@@ -62,7 +62,6 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 		shapes = append(shapes, shape{group: fmt.Sprintf("region=%dMiB", mib), m: n, n: n, k: n, region: mib})
 	}
 	modes := vs.Names()
-	f.Provenance.Mode = vs.String()
 	f.Provenance.DTypes = map[string]string{"matmul": "f32"}
 
 	if len(wasmModes) > 0 {
@@ -75,12 +74,13 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	total := len(shapes) * len(modes) * (p.Warmup + p.Repetitions)
 	done := 0
 	for _, sh := range shapes {
-		cases, caseNotes, err := runShape(ctx, env, p, sh, nativeModes, wasmModes, &done, total)
+		cases, caseNotes, failures, err := runShape(ctx, env, p, sh, nativeModes, wasmModes, &done, total)
 		if err != nil {
 			return nil, fmt.Errorf("matmul %s: %w", sh.group, err)
 		}
 		f.Cases = append(f.Cases, cases...)
 		f.Notes = append(f.Notes, caseNotes...)
+		f.Failures = append(f.Failures, failures...)
 	}
 	return f, nil
 }
@@ -99,24 +99,26 @@ func hostCallCost(ctx context.Context, env *experiments.Env, iters int) (results
 		return c, err
 	}
 	defer g.Close(ctx)
+	load := cpuload.Now()
 	for i := 0; i < 18; i++ {
 		start := time.Now()
 		if _, err := g.Call(ctx, "bench_nop", uint64(iters)); err != nil {
 			return c, fmt.Errorf("host call cost: %w", err)
 		}
-		per := time.Since(start).Seconds() / float64(iters)
+		per := experiments.Elapsed(start).Seconds() / float64(iters)
 		if i < 3 {
 			c.Warmup = append(c.Warmup, per)
 		} else {
 			c.Samples = append(c.Samples, per)
 		}
 	}
+	c.Metrics = map[string]float64{results.MetricOthersCPU: cpuload.Others(load, cpuload.Now())}
 	env.Logf("host call: %.1f ns per guest→host call", stats.Summarize(c.Samples).Median*1e9)
 	return c.Summarize(), nil
 }
 
 // runShape measures every variant at one size, interleaved.
-func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativeModes, wasmModes []device.Mode, done *int, total int) (cases []results.Case, notes []string, err error) {
+func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativeModes, wasmModes []device.Mode, done *int, total int) (cases []results.Case, notes []string, failures []results.Failure, err error) {
 	var vs []*named
 	var rt *wasm.Runtime
 	defer func() {
@@ -132,7 +134,7 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 	for _, mode := range nativeModes {
 		v, err := newNative(env.Device, mode, sh.m, sh.n, sh.k, p.Seed)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		vs = append(vs, &named{name: "native-" + string(mode), mode: mode, v: v})
 	}
@@ -141,12 +143,12 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 		max := sh.bytes()*5/4 + 64<<20
 		rt, err = wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: max, CacheDir: env.CacheDir})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for _, mode := range wasmModes {
 			v, err := newWasm(ctx, rt, env.Device, mode, sh.m, sh.n, sh.k, p.Seed)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			vs = append(vs, &named{name: "wasm-" + string(mode), mode: mode, v: v})
 		}
@@ -169,7 +171,7 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 		for i := 0; i < p.Warmup; i++ {
 			dt, rep, err := timeRun(ctx, nv.v)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s warm-up: %w", nv.name, err)
+				return nil, nil, nil, fmt.Errorf("%s warm-up: %w", nv.name, err)
 			}
 			nv.warmup = append(nv.warmup, dt.Seconds())
 			last = rep
@@ -190,26 +192,26 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 		nv.metrics["host_alloc_bytes"] = float64(ms1.TotalAlloc - ms0.TotalAlloc)
 		e, err := nv.v.check(ctx, p.CheckWork)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s check: %w", nv.name, err)
+			return nil, nil, nil, fmt.Errorf("%s check: %w", nv.name, err)
 		}
 		nv.metrics["max_rel_err"] = e
 		if len(last.Addrs) == 0 {
 			last, err = nv.v.run(ctx)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", nv.name, err)
+				return nil, nil, nil, fmt.Errorf("%s: %w", nv.name, err)
 			}
 		}
 		proof(nv, last)
 	}
 
 	// Timed rounds, interleaved; the starting variant rotates each round.
-	start := time.Now()
+	start, load := time.Now(), cpuload.Now()
 	for r := 0; r < p.Repetitions; r++ {
 		for i := range vs {
 			nv := vs[(i+r)%len(vs)]
 			dt, rep, err := timeRun(ctx, nv.v)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s round %d: %w", nv.name, r, err)
+				return nil, nil, nil, fmt.Errorf("%s round %d: %w", nv.name, r, err)
 			}
 			nv.samples = append(nv.samples, dt.Seconds())
 			nv.devTime = append(nv.devTime, rep.DeviceTime.Seconds())
@@ -223,16 +225,18 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 		}
 	}
 
+	others := cpuload.Others(load, cpuload.Now())
 	flops := 2 * float64(sh.m) * float64(sh.n) * float64(sh.k)
 	for _, nv := range vs {
 		// The last timed result must still be right.
 		e, err := nv.v.check(ctx, p.CheckWork)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s final check: %w", nv.name, err)
+			return nil, nil, nil, fmt.Errorf("%s final check: %w", nv.name, err)
 		}
 		nv.metrics["max_rel_err"] = math.Max(nv.metrics["max_rel_err"], e)
 		if !(nv.metrics["max_rel_err"] <= p.Tolerance) {
-			notes = append(notes, fmt.Sprintf("INCORRECT: %s %s max relative error %.3g exceeds %.3g", sh.group, nv.name, nv.metrics["max_rel_err"], p.Tolerance))
+			failures = append(failures, results.Failure{Case: sh.group + "/" + nv.name, Check: "max_rel_err",
+				Detail: fmt.Sprintf("max relative error %.3g vs the float64 product exceeds the tolerance %.3g", nv.metrics["max_rel_err"], p.Tolerance)})
 		}
 		st := nv.v.stats()
 		nv.metrics["staging_bytes"] = float64(st.StagingBytes)
@@ -243,6 +247,7 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 		sum := stats.Summarize(nv.samples)
 		nv.metrics["gflops"] = flops / sum.Median / 1e9
 		nv.metrics["device_median_s"] = stats.Summarize(nv.devTime).Median
+		nv.metrics[results.MetricOthersCPU] = others
 		params := map[string]float64{"n": float64(sh.n), "m": float64(sh.m), "k": float64(sh.k), "region_bytes": float64(sh.bytes())}
 		if sh.region > 0 {
 			params["region_mib"] = float64(sh.region)
@@ -253,7 +258,7 @@ func runShape(ctx context.Context, env *experiments.Env, p Plan, sh shape, nativ
 		}.Summarize())
 	}
 	slices.SortStableFunc(cases, func(a, b results.Case) int { return strings.Compare(a.Variant, b.Variant) })
-	return cases, notes, nil
+	return cases, notes, failures, nil
 }
 
 // proof records whether the kernel's operands were the linear memory's own

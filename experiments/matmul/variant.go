@@ -7,6 +7,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/wasmgpu/wasmgpu/experiments"
 	"github.com/wasmgpu/wasmgpu/internal/matcheck"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 	"github.com/wasmgpu/wasmgpu/runtime/wasm"
@@ -152,5 +153,5 @@ func (v *wasmVariant) close(ctx context.Context) error { return v.g.Close(ctx) }
 func timeRun(ctx context.Context, v variant) (time.Duration, device.KernelReport, error) {
 	start := time.Now()
 	rep, err := v.run(ctx)
-	return time.Since(start), rep, err
+	return experiments.Elapsed(start), rep, err
 }

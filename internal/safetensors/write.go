@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
+
+	"github.com/wasmgpu/wasmgpu/internal/atomicfile"
 )
 
 // headerAlign is the alignment of the data section, as Hugging Face's writer
@@ -126,53 +125,15 @@ func WriteTo(w io.Writer, tensors []Tensor, metadata map[string]string) (int64, 
 	return total, nil
 }
 
-// Write writes a safetensors file at path atomically: it writes a temporary
-// file in the same directory, fsyncs it, renames it over path and fsyncs the
-// directory, so a crash leaves either the old file or the complete new one.
-func Write(path string, tensors []Tensor, metadata map[string]string) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+// Write writes a safetensors file at path atomically (internal/atomicfile):
+// a crash or an error leaves either the old file or the complete new one.
+func Write(path string, tensors []Tensor, metadata map[string]string) error {
+	err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		_, err := WriteTo(w, tensors, metadata)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, os.Remove(tmp.Name()))
-		}
-	}()
-	if _, err := WriteTo(tmp, tensors, metadata); err != nil {
-		tmp.Close()
-		return fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("safetensors %s: fsync: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	if err := SyncDir(dir); err != nil {
-		return fmt.Errorf("safetensors %s: %w", path, err)
+		return fmt.Errorf("safetensors: %w", err)
 	}
 	return nil
-}
-
-// SyncDir fsyncs a directory so that a rename into it is durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	return errors.Join(err, d.Close())
 }

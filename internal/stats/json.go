@@ -7,21 +7,18 @@ import (
 	"strconv"
 )
 
-// Float is a float64 that survives JSON: finite values encode as numbers,
-// NaN and ±Inf as the strings "NaN", "+Inf" and "-Inf" (encoding/json
-// refuses them otherwise). It decodes both forms, and null as NaN.
+// Float is a float64 that survives JSON: finite values encode as numbers
+// and NaN and ±Inf as null (encoding/json refuses them otherwise, and a
+// numeric field holding a string breaks every other JSON reader). It
+// decodes null as NaN, and also the strings "NaN", "+Inf" and "-Inf" that
+// schema-1 result files hold.
 type Float float64
 
 // MarshalJSON implements json.Marshaler.
 func (f Float) MarshalJSON() ([]byte, error) {
 	x := float64(f)
-	switch {
-	case math.IsNaN(x):
-		return []byte(`"NaN"`), nil
-	case math.IsInf(x, 1):
-		return []byte(`"+Inf"`), nil
-	case math.IsInf(x, -1):
-		return []byte(`"-Inf"`), nil
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return []byte("null"), nil
 	}
 	return json.Marshal(x)
 }
@@ -64,7 +61,9 @@ type summaryJSON struct {
 	Warnings  []string `json:"warnings,omitempty"`
 }
 
-// MarshalJSON implements json.Marshaler; see Float for non-finite values.
+// MarshalJSON implements json.Marshaler; non-finite values are null (see
+// Float): an interval too small to bound is null at both ends, and
+// Warnings say why.
 func (s Summary) MarshalJSON() ([]byte, error) {
 	return json.Marshal(summaryJSON{
 		N: s.N, Min: Float(s.Min), Max: Float(s.Max), Mean: Float(s.Mean), SD: Float(s.SD),

@@ -21,8 +21,8 @@ const Confidence = 0.95
 // values for 95%) has CILo = -Inf and CIHi = +Inf and a warning, exactly as
 // benchstat reports "±∞". With N == 0 every statistic is NaN.
 //
-// Summary encodes to JSON with non-finite values written as the strings
-// "NaN", "+Inf" and "-Inf", since JSON numbers cannot hold them.
+// Summary encodes to JSON with non-finite values written as null, since
+// JSON numbers cannot hold them; Warnings say why a value is missing.
 type Summary struct {
 	N      int     `json:"n"`      // number of finite samples used
 	Min    float64 `json:"min"`    // smallest sample
@@ -92,6 +92,27 @@ func Summarize(samples []float64) Summary {
 		s.Warnings = append(s.Warnings, w.Error())
 	}
 	return s
+}
+
+// Median returns the median of the finite values of xs (the mean of the
+// middle two for an even count), NaN with none. xs is not modified.
+func Median(xs []float64) float64 {
+	f, _ := finite(xs)
+	if len(f) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(f)
+	n := len(f)
+	if n%2 == 1 {
+		return f[n/2]
+	}
+	return (f[n/2-1] + f[n/2]) / 2
+}
+
+// Finite returns a copy of xs without NaN and ±Inf values.
+func Finite(xs []float64) []float64 {
+	f, _ := finite(xs)
+	return f
 }
 
 // finite returns a copy of xs without NaN and ±Inf values, and how many were

@@ -1,12 +1,10 @@
 package snapshot
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
+	"github.com/wasmgpu/wasmgpu/internal/atomicfile"
 	"github.com/wasmgpu/wasmgpu/internal/safetensors"
 )
 
@@ -62,44 +60,15 @@ func save(path string, st *State, wrap func(io.Writer) io.Writer) (n int64, err 
 	if err != nil {
 		return 0, fmt.Errorf("snapshot save %s: %w", path, err)
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return 0, fmt.Errorf("snapshot save %s: %w", path, err)
-	}
-	renamed := false
-	defer func() {
-		if err != nil && !renamed {
-			tmp.Close() // may already be closed; the earlier error is what counts
-			err = errors.Join(err, os.Remove(tmp.Name()))
+	err = atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		if wrap != nil {
+			w = wrap(w)
 		}
-	}()
-	var w io.Writer = tmp
-	if wrap != nil {
-		w = wrap(w)
-	}
-	if n, err = safetensors.WriteTo(w, im.tensors, im.metadata); err != nil {
-		return n, fmt.Errorf("snapshot save %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return n, fmt.Errorf("snapshot save %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return n, fmt.Errorf("snapshot save %s: fsync: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return n, fmt.Errorf("snapshot save %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return n, fmt.Errorf("snapshot save %s: %w", path, err)
-	}
-	renamed = true
-	if err = safetensors.SyncDir(dir); err != nil {
-		// The new file is in place; only its durability is in doubt.
-		return n, fmt.Errorf("snapshot save %s: fsync directory: %w", path, err)
+		n, err = safetensors.WriteTo(w, im.tensors, im.metadata)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("snapshot save: %w", err)
 	}
 	return n, nil
 }

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"unsafe"
+
+	"github.com/wasmgpu/wasmgpu/internal/atomicfile"
 )
 
 // nvrtc holds the NVRTC entry points (libnvrtc): CUDA C source to PTX at run
@@ -150,18 +152,8 @@ func (n *nvrtc) compileCached(name, src string, opts []string, cc string) (ptx [
 	if err != nil {
 		return nil, false, err
 	}
-	if dir != "" {
-		if os.MkdirAll(dir, 0o755) == nil {
-			if f, err := os.CreateTemp(dir, key+".*.tmp"); err == nil {
-				_, werr := f.Write(ptx)
-				cerr := f.Close()
-				if werr == nil && cerr == nil {
-					_ = os.Rename(f.Name(), file)
-				} else {
-					_ = os.Remove(f.Name())
-				}
-			}
-		}
+	if dir != "" && os.MkdirAll(dir, 0o755) == nil {
+		_ = atomicfile.WriteFile(file, ptx, 0o644)
 	}
 	return ptx, false, nil
 }
