@@ -119,14 +119,17 @@ func (m *Memory) RoPEKV(q, k, v, invFreq, kCache, vCache device.Span, dt device.
 	if m.mode == device.Copy {
 		return compose.RoPEKV(m, m.size, q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim)
 	}
+	// Per op the kernel gets the rows it stores (rowBase = pos); in a
+	// program (program.go) the whole caches and pos from the parameter block.
 	width := kvHeads * headDim
-	row := uint64(width * dt.Size())
-	kRows := device.Span{Off: kCache.Off + uint64(pos)*row, Len: uint64(n) * row}
-	vRows := device.Span{Off: vCache.Off + uint64(pos)*row, Len: uint64(n) * row}
+	kRows, vRows, rowBase := kvRows(kCache, dt, n, pos, width), kvRows(vCache, dt, n, pos, width), pos
+	if m.posSlot() != 0 {
+		kRows, vRows, rowBase = kCache, vCache, 0
+	}
 	c := llmCall{name: "rope_kv", n: 6, args: [maxLLMArgs]operand.Operand{operand.InOut(q), operand.InOut(k), operand.In(v), operand.In(invFreq), operand.Out(kRows), operand.Out(vRows)}}
 	return m.llmRun(&c, func() error {
 		p := c.ptr
-		m.setArgs(p[0], p[1], p[2], p[3], p[4], p[5], i32(n), i32(pos), i32(heads), i32(kvHeads), i32(headDim))
+		m.setArgs(p[0], p[1], p[2], p[3], p[4], p[5], i32(n), i32(pos), m.posSlot(), i32(rowBase), i32(heads), i32(kvHeads), i32(headDim))
 		work := n * (heads*headDim/2 + kvHeads*headDim/2 + width)
 		return m.launch(m.llm.k.ropeKV[dtIndex(string(dt))], m.elementwiseGrid(work), Dim3{X: 256}, 0)
 	})
