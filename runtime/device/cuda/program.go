@@ -92,7 +92,8 @@ const (
 // when done.
 type Program struct {
 	m     *Memory
-	w     *Weights
+	w     device.Weights
+	cw    *Weights // w, when loaded by this device (nil only in tests without a GPU)
 	calls []llmabi.Call // as recorded
 	base  []int64       // the parameters they were recorded at
 	pats  []Patch
@@ -168,6 +169,25 @@ func (m *Memory) NewProgram(w device.Weights, calls []llmabi.Call, base []int64,
 	if !ok || cw.d != m.d {
 		return nil, errors.New("cuda: program: weights were not loaded by this cuda device")
 	}
+	p, err := m.planProgram(w, calls, base, patches)
+	if err != nil {
+		return nil, err
+	}
+	p.cw = cw
+	if err := p.allocBlock(); err != nil {
+		if m.d.enter() == nil {
+			p.free()
+			m.d.leave()
+		}
+		return nil, fmt.Errorf("cuda: program: %w", err)
+	}
+	m.programs = append(m.programs, p)
+	return p, nil
+}
+
+// planProgram checks a program and lays it out (NewProgram without the
+// device's allocations, which the tests without a GPU call).
+func (m *Memory) planProgram(w device.Weights, calls []llmabi.Call, base []int64, patches []Patch) (*Program, error) {
 	switch {
 	case len(calls) == 0:
 		return nil, errors.New("cuda: program: no calls")
@@ -178,7 +198,7 @@ func (m *Memory) NewProgram(w device.Weights, calls []llmabi.Call, base []int64,
 	case len(patches) > 8*len(calls):
 		return nil, fmt.Errorf("cuda: program: %d patches for %d calls", len(patches), len(calls))
 	}
-	p := &Program{m: m, w: cw, calls: append([]llmabi.Call(nil), calls...), base: append([]int64(nil), base...),
+	p := &Program{m: m, w: w, calls: append([]llmabi.Call(nil), calls...), base: append([]int64(nil), base...),
 		pats: append([]Patch(nil), patches...), argmax: -1, graphs: map[string]*graphExec{}}
 	p.cur = append([]llmabi.Call(nil), p.calls...)
 	for i := range p.calls {
@@ -189,10 +209,6 @@ func (m *Memory) NewProgram(w device.Weights, calls []llmabi.Call, base []int64,
 	if err := p.classify(); err != nil {
 		return nil, fmt.Errorf("cuda: program: %w", err)
 	}
-	if err := p.allocBlock(); err != nil {
-		return nil, fmt.Errorf("cuda: program: %w", err)
-	}
-	m.programs = append(m.programs, p)
 	return p, nil
 }
 
@@ -353,7 +369,7 @@ func (p *Program) Run(params []int64) error {
 	if m.closed {
 		return errClosed
 	}
-	if p.w.Closed() {
+	if p.cw != nil && p.cw.Closed() {
 		return errors.New("cuda: program: its weights are closed")
 	}
 	if len(params) != len(p.base) {
