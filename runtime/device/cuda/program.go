@@ -93,7 +93,7 @@ const (
 type Program struct {
 	m     *Memory
 	w     device.Weights
-	cw    *Weights // w, when loaded by this device (nil only in tests without a GPU)
+	cw    *Weights      // w, when loaded by this device (nil only in tests without a GPU)
 	calls []llmabi.Call // as recorded
 	base  []int64       // the parameters they were recorded at
 	pats  []Patch
