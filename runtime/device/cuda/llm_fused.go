@@ -144,6 +144,12 @@ func (m *Memory) RoPEKV(q, k, v, invFreq, kCache, vCache device.Span, dt device.
 	})
 }
 
+// gemvShape, when its fields are set, replaces gemv_fused's warps per
+// block (even: NormGLU pairs warps) and blocks per multiprocessor: the GEMV
+// benchmark's sweep (llm_program_bench_test.go), so that the next change
+// to the defaults comes from a measurement.
+var gemvShape struct{ wpb, perSM int }
+
 // gemvFused queues gemv_fused: mode fusedStore or fusedAdd over the rows
 // of up to three matrices (rows[i] = 0 for none), or fusedGLU with w[0]
 // gate and w[1] up into out[0]; g is the norm weight's address, or 0 for
@@ -172,6 +178,12 @@ func (m *Memory) gemvFused(dt int, w, out [device.NormLinearMax]uint64, rows [de
 		blocks = m.llm.sms * 4
 	case total >= 16384:
 		blocks = m.llm.sms * 4
+	}
+	if gemvShape.wpb > 0 {
+		wpb = gemvShape.wpb
+	}
+	if gemvShape.perSM > 0 {
+		blocks = m.llm.sms * gemvShape.perSM
 	}
 	grid, block := gridFor(total, wpb, blocks), Dim3{X: uint32(32 * wpb)}
 	smem := m.mode == device.Mapped || total >= 16384 || !gemvFromGlobal

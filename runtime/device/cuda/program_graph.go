@@ -70,14 +70,10 @@ func (p *Program) record() (*graphExec, error) {
 	return g, nil
 }
 
-// capture records one graph. The Memory's counters and managed-mode
-// pending argmax are as before it: nothing ran.
+// capture records one graph of the program. The Memory's counters and
+// managed-mode pending argmax are as before it: nothing ran.
 func (p *Program) capture() (*graphExec, error) {
-	m, d := p.m, p.m.d
-	if err := d.enter(); err != nil {
-		return nil, err
-	}
-	defer d.leave()
+	m := p.m
 	launches := m.stats.KernelsLaunch
 	mm := &m.llm.managed
 	pendOff, pendN, pendSrc := mm.pendOff, mm.pendN, mm.pendSrc
@@ -85,10 +81,26 @@ func (p *Program) capture() (*graphExec, error) {
 		m.stats.KernelsLaunch = launches
 		mm.pendOff, mm.pendN, mm.pendSrc = pendOff, pendN, pendSrc
 	}()
+	return m.captureGraph(func() error { return p.queue(true) })
+}
+
+// captureGraph records what queue queues on the Memory's stream into a
+// graph and instantiates it. queue must neither wait for the stream nor
+// allocate (see above).
+func (m *Memory) captureGraph(queue func() error) (*graphExec, error) {
+	d := m.d
+	if !d.drv.hasGraphs() {
+		return nil, fmt.Errorf("the driver (%s) has no CUDA graph entry points", d.drv.path)
+	}
+	if err := d.enter(); err != nil {
+		return nil, err
+	}
+	defer d.leave()
+	launches := m.stats.KernelsLaunch
 	if err := d.drv.check("cuStreamBeginCapture", call(d.drv.cuStreamBeginCapture, m.stream, streamCaptureModeThreadLocal)); err != nil {
 		return nil, err
 	}
-	qerr := p.queue(true)
+	qerr := queue()
 	var graph uintptr
 	eerr := d.drv.check("cuStreamEndCapture", call(d.drv.cuStreamEndCapture, m.stream, uintptr(unsafe.Pointer(&graph))))
 	if qerr != nil || eerr != nil {
