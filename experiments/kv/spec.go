@@ -43,6 +43,9 @@ type BackendSpec struct {
 	WasmModes      []string `yaml:"wasm_modes"`
 	NativeModes    []string `yaml:"native_modes"`
 	ContextLengths []int    `yaml:"context_lengths"`
+	// MaxBatch replaces max_batch (tokens per forward pass, the prefill
+	// chunk) on this backend: the best chunk depends on the device.
+	MaxBatch int `yaml:"max_batch"`
 }
 
 // Profile overrides parts of the spec for a quick run.
@@ -140,6 +143,9 @@ func (s *Spec) validate() error {
 		if !slices.Contains([]string{"cpu", "cuda", "metal"}, name) {
 			return s.src.Errorf(at, "unknown backend %q (want cpu, cuda or metal)", name)
 		}
+		if b.MaxBatch != 0 && (b.MaxBatch < 1 || b.MaxBatch > 4096) {
+			return s.src.Errorf(at+".max_batch", "must be in [1, 4096], got %d", b.MaxBatch)
+		}
 		if len(b.WasmModes)+len(b.NativeModes) == 0 {
 			return s.src.Errorf(at, "must list wasm_modes or native_modes")
 		}
@@ -198,6 +204,9 @@ func (s *Spec) Plan(backend string, quick bool) (Plan, error) {
 	}
 	if len(b.ContextLengths) > 0 {
 		p.ContextLengths = b.ContextLengths
+	}
+	if b.MaxBatch > 0 {
+		p.MaxBatch = b.MaxBatch
 	}
 	for _, m := range b.WasmModes {
 		p.WasmModes = append(p.WasmModes, device.Mode(m))

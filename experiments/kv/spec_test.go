@@ -67,6 +67,13 @@ backends:
 	if _, err := Parse("good.yaml", []byte(good)); err != nil {
 		t.Fatalf("good spec refused: %v", err)
 	}
+	s, err := Parse("good.yaml", []byte(strings.Replace(good, "wasm_modes: [zerocopy]", "wasm_modes: [zerocopy]\n    max_batch: 64", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Plan("cpu", false); err != nil || p.MaxBatch != 64 {
+		t.Errorf("backends.cpu.max_batch 64: plan max_batch %d (%v)", p.MaxBatch, err)
+	}
 	for _, tc := range []struct{ old, new, field string }{
 		{"experiment: kv", "experiment: llama", "experiment"},
 		{"model: tiny", "model: gpt", "model"},
@@ -77,6 +84,7 @@ backends:
 		{"wasm_modes: [zerocopy]", "wasm_modes: [resident]", "wasm_modes[0]"},
 		{"wasm_modes: [zerocopy]", "wasm_modes: [zerocopy]\n    colour: red", "colour"},
 		{"seed: 1\n", "", "seed"},
+		{"wasm_modes: [zerocopy]", "wasm_modes: [zerocopy]\n    max_batch: 0x2000", "backends.cpu.max_batch"},
 	} {
 		_, err := Parse("bad.yaml", []byte(strings.Replace(good, tc.old, tc.new, 1)))
 		if err == nil || !strings.Contains(err.Error(), tc.field) {

@@ -42,6 +42,9 @@ type BackendSpec struct {
 	NativeModes   []string `yaml:"native_modes"`
 	PromptLengths []int    `yaml:"prompt_lengths"`
 	DecodeTokens  int      `yaml:"decode_tokens"`
+	// MaxBatch replaces max_batch (tokens per forward pass, the prefill
+	// chunk) on this backend: the best chunk depends on the device.
+	MaxBatch int `yaml:"max_batch"`
 }
 
 // Profile overrides parts of the spec for a quick run.
@@ -132,6 +135,9 @@ func (s *Spec) validate() error {
 		if !slices.Contains([]string{"cpu", "cuda", "metal"}, name) {
 			return s.src.Errorf(at, "unknown backend %q (want cpu, cuda or metal)", name)
 		}
+		if b.MaxBatch != 0 && (b.MaxBatch < 1 || b.MaxBatch > 4096) {
+			return s.src.Errorf(at+".max_batch", "must be in [1, 4096], got %d", b.MaxBatch)
+		}
 		if len(b.WasmModes)+len(b.NativeModes) == 0 {
 			return s.src.Errorf(at, "must list wasm_modes or native_modes")
 		}
@@ -190,6 +196,9 @@ func (s *Spec) Plan(backend string, quick bool) (Plan, error) {
 	}
 	if b.DecodeTokens > 0 {
 		p.DecodeTokens = b.DecodeTokens
+	}
+	if b.MaxBatch > 0 {
+		p.MaxBatch = b.MaxBatch
 	}
 	for _, m := range b.WasmModes {
 		p.WasmModes = append(p.WasmModes, device.Mode(m))

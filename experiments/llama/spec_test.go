@@ -43,6 +43,7 @@ func TestParseBad(t *testing.T) {
 		{"max_seq beyond model", "max_seq: 64", "max_seq: 99999999", []string{"bad.yaml:6", "max_seq"}},
 		{"unknown mode", "wasm_modes: [zerocopy]", "wasm_modes: [shared]", []string{"bad.yaml:13", "wasm_modes[0]", `unknown memory mode "shared"`}},
 		{"unknown backend", "  cpu:\n", "  npu:\n", []string{"backends.npu", `unknown backend "npu"`}},
+		{"backend max_batch", "    native_modes: [zerocopy]\n", "    native_modes: [zerocopy]\n    max_batch: 5000\n", []string{"backends.cpu.max_batch", "[1, 4096]"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(goodSpec, tc.old) {
@@ -58,6 +59,25 @@ func TestParseBad(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBackendMaxBatch checks that a backend's max_batch replaces the top
+// level's in its plan, and only in its plan.
+func TestBackendMaxBatch(t *testing.T) {
+	spec := strings.Replace(goodSpec, "    native_modes: [zerocopy]\n", "    native_modes: [zerocopy]\n    max_batch: 16\n  metal:\n    wasm_modes: [zerocopy]\n", 1)
+	s, err := Parse("good.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for backend, want := range map[string]int{"cpu": 16, "metal": 8} {
+		p, err := s.Plan(backend, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.MaxBatch != want {
+			t.Errorf("%s: max_batch %d, want %d", backend, p.MaxBatch, want)
+		}
 	}
 }
 
