@@ -457,4 +457,3 @@ func TestPrefill1B(t *testing.T) {
 		t.Log(r)
 	}
 }
-
