@@ -251,7 +251,7 @@ func llmOpTimes(t *testing.T, d *Device, w device.Weights, cfg models.Config) {
 		{"linear_add o", tensorBytes(L.O), func() error { return m.LinearAdd(w, L.O, att, xb, x, 1) }},
 		{"norm_glu", gluBytes, func() error { return m.NormGLU(w, L.MLPNorm, L.Gate, L.Up, x, xb, hb2, hb, 1, 1e-5) }},
 		{"linear_add down", tensorBytes(L.Down), func() error { return m.LinearAdd(w, L.Down, hb, xb, x, 1) }},
-		{"attention f32 cache ctx 1024 (generic kernel)", 0, func() error { return m.Attention(q, kc, vc, att, device.KVF32, 1, 511, heads, kvh, hd) }},
+		{"attention f32 cache ctx 512 (generic kernel)", 0, func() error { return m.Attention(q, kc, vc, att, device.KVF32, 1, 511, heads, kvh, hd) }},
 		{"norm_linear lm_head", tensorBytes(ids.LMHead), func() error {
 			return m.NormLinear(w, ids.FinalNorm, []int{ids.LMHead}, x, xb, []device.Span{logits}, 1, 1e-5)
 		}},
