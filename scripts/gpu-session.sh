@@ -25,6 +25,11 @@
 #   scripts/gpu-session.sh kv           # ./run.sh kv -backend cuda
 #   scripts/gpu-session.sh tenants      # ./run.sh tenants -backend cuda, where experiments/tenants.yaml exists
 #
+# If a check fails, the new pieces can each be turned off without a rebuild
+# (prefix the stage with the variable): WASMGPU_CUDA_ATTN_PREFILL=0,
+# WASMGPU_CUDA_ATTN_DECODE=0, WASMGPU_CUDA_GRAPHS=0, WASMGPU_CUDA_PDL=0,
+# WASMGPU_CUDA_PREFILL_GEMM=bf16x2 (RATIONALE.md, cuda).
+#
 # Each stage writes its logs and a STAGE.tgz of its outputs under $OUT (the
 # device tool's output folder; ./gpu-out elsewhere) and prints a summary
 # last, which is what the tool's reply shows. Unpack the tarballs here and
@@ -144,7 +149,7 @@ llama | kv | tenants)
   ;;
 
 *)
-  sed -n '2,32p' "$0" >&2
+  sed -n '2,37p' "$0" >&2
   exit 2
   ;;
 esac

@@ -244,6 +244,8 @@ func (d *Device) describe() error {
 		"managed_prefetch":                        strconv.FormatBool(d.opts.PrefetchManaged),
 		"copy_pinned":                             strconv.FormatBool(d.opts.PinnedCopy),
 		"prefill_gemm":                            prefillGEMMName(d.opts.PrefillSplitBF16),
+		"attention_kernels":                       fmt.Sprintf("attn_prefill %v, attn_decode %v", attnPrefillOn, attnDecodeOn),
+		"program_graphs":                          strconv.FormatBool(programGraphs),
 		"threading":                               "caller thread: LockOSThread + cuCtxSetCurrent per call",
 	}
 	if d.blas.cublasGetVersion != 0 {

@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"os"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 	"github.com/wasmgpu/wasmgpu/runtime/device/internal/operand"
@@ -31,6 +32,16 @@ import (
 // on tensor cores: a block takes 64 query rows, and below 16 the decode
 // kernel's splits fill the card better.
 const attnPrefillMinRows = 16
+
+// The attention kernels a call may pick, each of which a variable can turn
+// off without a rebuild, so that a GPU session can tell a wrong kernel from
+// a wrong caller at once: WASMGPU_CUDA_ATTN_PREFILL=0 sends prefill passes
+// to attn_decode, WASMGPU_CUDA_ATTN_DECODE=0 sends what attn_decode would
+// take to the generic kernel.
+var (
+	attnPrefillOn = os.Getenv("WASMGPU_CUDA_ATTN_PREFILL") != "0"
+	attnDecodeOn  = os.Getenv("WASMGPU_CUDA_ATTN_DECODE") != "0"
+)
 
 // attentionMinChunk is the fewest cache rows a split of the generic kernel
 // takes (a multiple of 32, the keys a warp scores at once): two batches
@@ -75,12 +86,12 @@ func planAttention(dt device.KVDType, n, seq, heads, kvHeads, headDim, sms int, 
 	cachesAligned := kp%16 == 0 && vp%16 == 0 && (width*dt.Size())%16 == 0
 	group := heads / kvHeads
 	switch {
-	case p.twoByte && headDim == 64 && n >= attnPrefillMinRows && cachesAligned && qp%8 == 0 && op%8 == 0:
+	case attnPrefillOn && p.twoByte && headDim == 64 && n >= attnPrefillMinRows && cachesAligned && qp%8 == 0 && op%8 == 0:
 		p.kind = attnPrefill
 		p.grid = Dim3{X: uint32(ceilDiv(n, 64)), Y: uint32(heads)}
 		p.block = Dim3{X: 128}
 		return p
-	case p.twoByte && (headDim == 64 || headDim == 128) && group <= 8 && cachesAligned:
+	case attnDecodeOn && p.twoByte && (headDim == 64 || headDim == 128) && group <= 8 && cachesAligned:
 		p.kind = attnDecode
 		tile := 4096 / headDim
 		p.align, p.minChunk = tile, tile

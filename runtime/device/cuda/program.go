@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -68,6 +69,11 @@ type Patch struct {
 	Param int // which run parameter
 	Mul   int64
 }
+
+// programGraphs is whether programs record CUDA graphs: WASMGPU_CUDA_GRAPHS=0
+// runs them op by op (one host call a token still), for comparison and as
+// a way around a driver whose graphs misbehave.
+var programGraphs = os.Getenv("WASMGPU_CUDA_GRAPHS") != "0"
 
 // Limits of a program, against hostile or broken inputs.
 const (
@@ -385,10 +391,13 @@ func (p *Program) Run(params []int64) error {
 	if err := p.fillBlock(); err != nil {
 		return fmt.Errorf("cuda: program: %w", err)
 	}
-	if p.eagerReason != nil || !m.d.drv.hasGraphs() {
-		if p.eagerReason == nil {
-			p.eagerReason = errors.New("the driver has no CUDA graph entry points")
-		}
+	if p.eagerReason == nil && !m.d.drv.hasGraphs() {
+		p.eagerReason = errors.New("the driver has no CUDA graph entry points")
+	}
+	if p.eagerReason == nil && !programGraphs {
+		p.eagerReason = errors.New("WASMGPU_CUDA_GRAPHS=0")
+	}
+	if p.eagerReason != nil {
 		return p.runEager()
 	}
 	key := p.bakedKey()
