@@ -63,17 +63,17 @@ const (
 
 // attnPlan is one call's kernel and launch shape.
 type attnPlan struct {
-	kind             attnKind
-	splits           int    // chunks of the context (1 for attn_prefill)
-	align, minChunk  int    // attn_chunk's arguments for the split kernels
-	grid, block      Dim3   // the attention kernel's launch
-	shmem            uint32 // its dynamic shared memory
-	partBytes        uint64 // scratch for the splits' partial results (0 if splits == 1)
-	combineThreads   uint32 // attn_combine's block
-	vec              int    // generic kernel: 16-byte K loads
-	heads, kvHeads   int
-	headDim, seq, n  int
-	twoByte, aligned bool
+	kind            attnKind
+	splits          int    // chunks of the context (1 for attn_prefill)
+	align, minChunk int    // attn_chunk's arguments for the split kernels
+	grid, block     Dim3   // the attention kernel's launch
+	shmem           uint32 // its dynamic shared memory
+	partBytes       uint64 // scratch for the splits' partial results (0 if splits == 1)
+	combineThreads  uint32 // attn_combine's block
+	vec             int    // generic kernel: 16-byte K loads
+	heads, kvHeads  int
+	headDim, seq, n int
+	twoByte         bool // a bf16 or f16 cache
 }
 
 // planAttention picks the kernel for a call with n query tokens over a
