@@ -22,15 +22,22 @@ __device__ void embed(const void* table, const int* tokens, float* out, int voca
   for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = ok ? ld<DT>(table, (u64)id * dim + i) : 0.f;
 }
 
+// put stores v as an output element: float32 as is, bf16 rounded to
+// nearest even.
+__device__ __forceinline__ void put(float* p, int i, float v) { p[i] = v; }
+__device__ __forceinline__ void put(u16* p, int i, float v) { p[i] = f2bf(v); }
+
 // rmsnorm: one block per row (blockDim a multiple of 32, ≤ 1024); a block
-// reduction of x² in float32, then out = w·(x·rsqrt(mean+eps)).
-template <int DT>
-__device__ void rmsnorm(const void* w, const float* x, float* out, int dim, float eps) {
+// reduction of x² in float32, then out = w·(x·rsqrt(mean+eps)). With a bf16
+// out (rmsnorm_to_bf16_*) it is the input of a prefill NormLinear's or
+// NormGLU's GEMMs in one pass, instead of a float32 row and a conversion.
+template <int DT, typename OUT>
+__device__ void rmsnorm(const void* w, const float* x, OUT* out, int dim, float eps) {
   pdl_wait();
   pdl_launch();
   __shared__ float part[32];
   const float* xr = x + (u64)blockIdx.x * dim;
-  float* orow = out + (u64)blockIdx.x * dim;
+  OUT* orow = out + (u64)blockIdx.x * dim;
   float ss = 0.f;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
   ss = warp_sum(ss);
@@ -44,7 +51,7 @@ __device__ void rmsnorm(const void* w, const float* x, float* out, int dim, floa
   }
   __syncthreads();
   float inv = (float)(1.0 / sqrt((double)(part[0] / (float)dim + eps)));
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = ld<DT>(w, i) * (xr[i] * inv);
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) put(orow, i, ld<DT>(w, i) * (xr[i] * inv));
 }
 
 // dot8 is Σ_k w[k]·x[8c+k], reading x as two float4 when aligned.
@@ -369,32 +376,6 @@ extern "C" __global__ void to_bf16(const float* x, u16* y, u64 count) {
   }
 }
 
-// rmsnorm_to_bf16 is rmsnorm writing bf16: one block per row, out =
-// bf16(w·(x·rsqrt(mean(x²)+eps))), the input of a prefill NormLinear's or
-// NormGLU's GEMMs in one pass instead of a float32 row and a conversion.
-template <int DT>
-__device__ void rmsnorm_to_bf16(const void* w, const float* x, u16* out, int dim, float eps) {
-  pdl_wait();
-  pdl_launch();
-  __shared__ float part[32];
-  const float* xr = x + (u64)blockIdx.x * dim;
-  u16* orow = out + (u64)blockIdx.x * dim;
-  float ss = 0.f;
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
-  ss = warp_sum(ss);
-  int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  if (lane == 0) part[warp] = ss;
-  __syncthreads();
-  if (warp == 0) {
-    ss = lane < (int)(blockDim.x >> 5) ? part[lane] : 0.f;
-    ss = warp_sum(ss);
-    if (lane == 0) part[0] = ss;
-  }
-  __syncthreads();
-  float inv = (float)(1.0 / sqrt((double)(part[0] / (float)dim + eps)));
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = f2bf(ld<DT>(w, i) * (xr[i] * inv));
-}
-
 // rope: thread per (token t, head h, pair i < half), grid-stride over all;
 // rotates (x[i], x[i+half]) by angle (P+t)·invFreq[i], P = run_pos(posp,
 // pos) (a float32 product, cos and sin in double rounded to float, as the
@@ -539,26 +520,26 @@ extern "C" __global__ void argmax_final_f32(const float* pv, const int* pi, int*
   extern "C" __global__ void embed_##S(const void* table, const int* tokens, float* out, int vocab, int dim) {   \
     embed<DT>(table, tokens, out, vocab, dim);                                                                   \
   }                                                                                                              \
-  extern "C" __global__ void rmsnorm_##S(const void* w, const float* x, float* out, int dim, float eps) {         \
-    rmsnorm<DT>(w, x, out, dim, eps);                                                                            \
+  extern "C" __global__ void rmsnorm_##S(const void* w, const float* x, float* out, int dim, float eps) {        \
+    rmsnorm<DT, float>(w, x, out, dim, eps);                                                                     \
   }                                                                                                              \
-  extern "C" __global__ void gemv_fused_##S(const void* W0, const void* W1, const void* W2, float* o0, float* o1,   \
+  extern "C" __global__ void gemv_fused_##S(const void* W0, const void* W1, const void* W2, float* o0, float* o1, \
                                             float* o2, int r0, int r1, int r2, int I, const float* x, const void* g, \
                                             float eps, int mode) {                                               \
-    gemv_fused<DT, false>(W0, W1, W2, o0, o1, o2, r0, r1, r2, I, x, g, eps, mode);                          \
+    gemv_fused<DT, false>(W0, W1, W2, o0, o1, o2, r0, r1, r2, I, x, g, eps, mode);                               \
   }                                                                                                              \
   extern "C" __global__ void gemv_fused_smem_##S(const void* W0, const void* W1, const void* W2, float* o0,      \
                                                  float* o1, float* o2, int r0, int r1, int r2, int I,            \
                                                  const float* x, const void* g, float eps, int mode) {           \
-    gemv_fused<DT, true>(W0, W1, W2, o0, o1, o2, r0, r1, r2, I, x, g, eps, mode);                           \
+    gemv_fused<DT, true>(W0, W1, W2, o0, o1, o2, r0, r1, r2, I, x, g, eps, mode);                                \
   }                                                                                                              \
   extern "C" __global__ void rope_kv_##S(float* q, float* k, const float* v, const float* invFreq, void* kc,     \
                                          void* vc, int n, int pos, const int* posp, int rowBase, int heads,      \
                                          int kvHeads, int headDim) {                                             \
     rope_kv<DT>(q, k, v, invFreq, kc, vc, n, pos, posp, rowBase, heads, kvHeads, headDim);                       \
   }                                                                                                              \
-  extern "C" __global__ void rmsnorm_to_bf16_##S(const void* w, const float* x, u16* out, int dim, float eps) {   \
-    rmsnorm_to_bf16<DT>(w, x, out, dim, eps);                                                                    \
+  extern "C" __global__ void rmsnorm_to_bf16_##S(const void* w, const float* x, u16* out, int dim, float eps) {  \
+    rmsnorm<DT, u16>(w, x, out, dim, eps);                                                                       \
   }                                                                                                              \
   extern "C" __global__ void gemm_##S(const void* W, const float* x, float* out, int n, int O, int I) {          \
     gemm_tiled<DT>(W, x, out, n, O, I);                                                                          \

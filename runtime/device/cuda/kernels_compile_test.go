@@ -33,6 +33,19 @@ func openNVRTC(t *testing.T) *nvrtc {
 	return n
 }
 
+// kernelSources are the embedded .cu sources and .cuh headers.
+func kernelSources(t *testing.T) (srcs, headers []kernels.CUDASource) {
+	t.Helper()
+	srcs, err := kernels.CUDASources()
+	if err == nil {
+		headers, err = kernels.CUDAHeaders()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srcs, headers
+}
+
 // TestKernelsCompile compiles every kernels/*.cu source as the backend
 // does on first use (nvrtcOptions, the .cuh headers), for compute
 // capabilities 8.0 and 9.0, and checks that every kernel the package looks
@@ -44,14 +57,7 @@ func openNVRTC(t *testing.T) *nvrtc {
 func TestKernelsCompile(t *testing.T) {
 	n := openNVRTC(t)
 	t.Logf("NVRTC %d.%d at %s", n.major, n.minor, n.path)
-	srcs, err := kernels.CUDASources()
-	if err != nil {
-		t.Fatal(err)
-	}
-	headers, err := kernels.CUDAHeaders()
-	if err != nil {
-		t.Fatal(err)
-	}
+	srcs, headers := kernelSources(t)
 	entry := regexp.MustCompile(`\.entry\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(`)
 	for _, cc := range []string{"80", "90"} {
 		defined := map[string]bool{}
@@ -114,14 +120,7 @@ func kernelNamesUsed(t *testing.T) []string {
 // the test log. NVRTC only, as TestKernelsCompile.
 func TestKernelsResources(t *testing.T) {
 	n := openNVRTC(t)
-	srcs, err := kernels.CUDASources()
-	if err != nil {
-		t.Fatal(err)
-	}
-	headers, err := kernels.CUDAHeaders()
-	if err != nil {
-		t.Fatal(err)
-	}
+	srcs, headers := kernelSources(t)
 	opts := []string{"--gpu-architecture=sm_90", "--ptxas-options=-v"}
 	var rows []string
 	for _, src := range srcs {
