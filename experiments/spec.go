@@ -62,6 +62,31 @@ func (m Modes) Resolve() (wasm, native []device.Mode) {
 	return wasm, native
 }
 
+// LLMBackend is the backend section of an LLM experiment's spec: its
+// memory modes and, optionally, its own max_batch (tokens per forward pass,
+// the prefill chunk), since the best chunk depends on the device.
+type LLMBackend struct {
+	Modes    `yaml:",inline"`
+	MaxBatch int `yaml:"max_batch"`
+}
+
+// Check validates the section's own max_batch, at the YAML path at.
+func (b LLMBackend) Check(src spec.Source, at string) error {
+	if b.MaxBatch != 0 && (b.MaxBatch < 1 || b.MaxBatch > 4096) {
+		return src.Errorf(at+".max_batch", "must be in [1, 4096], got %d", b.MaxBatch)
+	}
+	return nil
+}
+
+// Apply sets the plan's max_batch to the backend's own, if it has one, and
+// returns its memory modes.
+func (b LLMBackend) Apply(p *LLMPlan) (wasm, native []device.Mode) {
+	if b.MaxBatch > 0 {
+		p.MaxBatch = b.MaxBatch
+	}
+	return b.Resolve()
+}
+
 // CheckBackends validates a spec's backends section: at least one, known
 // names, at least one mode each, known mode names, resident never from the
 // guest (it is the native ceiling), and what check adds per mode (nil for

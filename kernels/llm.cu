@@ -1,141 +1,13 @@
 // Llama kernels for the cuda backend's device.LLMOps (runtime/device/cuda/llm*.go).
 // Activations are float32; weights and KV caches are bf16, f16 or f32, named by
 // a DT template parameter (0 = bf16, 1 = f16, 2 = f32) and instantiated as
-// extern "C" kernels with a _bf16/_f16/_f32 suffix. No CUDA headers: the
-// conversions are PTX, so NVRTC needs no include path.
+// extern "C" kernels with a _bf16/_f16/_f32 suffix. Attention is in
+// attention.cu; both share llm_common.cuh.
 //
 // Semantics follow the cpu reference (runtime/device/cpu/llm_kernels.go):
 // float32 arithmetic; exp, cos, sin and rsqrt through double, rounded once.
 
-#define DT_BF16 0
-#define DT_F16 1
-#define DT_F32 2
-
-typedef unsigned short u16;
-typedef unsigned int u32;
-typedef unsigned long long u64;
-
-#define NEG_INF __uint_as_float(0xff800000u)  // −inf without math.h
-
-__device__ __forceinline__ float bf2f(u16 h) { return __uint_as_float(((u32)h) << 16); }
-
-__device__ __forceinline__ float h2f(u16 h) {
-  float f;
-  asm("{ .reg .b16 t; mov.b16 t, %1; cvt.f32.f16 %0, t; }" : "=f"(f) : "h"(h));
-  return f;
-}
-
-// f2bf rounds to nearest even; NaN becomes 0x7FC0 as in the cpu backend.
-__device__ __forceinline__ u16 f2bf(float f) {
-  if (f != f) return 0x7FC0;
-  u16 r;
-  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(f));
-  return r;
-}
-
-__device__ __forceinline__ u16 f2h(float f) {
-  u16 r;
-  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r) : "f"(f));
-  return r;
-}
-
-// ld reads element i of a DT array as float.
-template <int DT>
-__device__ __forceinline__ float ld(const void* p, u64 i) {
-  if (DT == DT_BF16) return bf2f(((const u16*)p)[i]);
-  if (DT == DT_F16) return h2f(((const u16*)p)[i]);
-  return ((const float*)p)[i];
-}
-
-// cvt8 widens the 8 elements of one 16-byte chunk of a 2-byte DT array.
-template <int DT>
-__device__ __forceinline__ void cvt8(uint4 v, float w[8]) {
-  u32 u[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-  for (int k = 0; k < 4; k++) {
-    if (DT == DT_BF16) {
-      w[2 * k] = __uint_as_float(u[k] << 16);
-      w[2 * k + 1] = __uint_as_float(u[k] & 0xFFFF0000u);
-    } else {
-      w[2 * k] = h2f((u16)(u[k] & 0xFFFF));
-      w[2 * k + 1] = h2f((u16)(u[k] >> 16));
-    }
-  }
-}
-
-// ld8 reads 8 consecutive elements starting at element 8*c (16-byte aligned
-// for 2-byte types, 32-byte for f32) with vector loads through the read-only path.
-template <int DT>
-__device__ __forceinline__ void ld8(const void* p, u64 c, float w[8]) {
-  if (DT == DT_F32) {
-    float4 a = __ldg((const float4*)p + 2 * c), b = __ldg((const float4*)p + 2 * c + 1);
-    w[0] = a.x; w[1] = a.y; w[2] = a.z; w[3] = a.w;
-    w[4] = b.x; w[5] = b.y; w[6] = b.z; w[7] = b.w;
-  } else {
-    cvt8<DT>(__ldg((const uint4*)p + c), w);
-  }
-}
-
-// chunk8 is one 16-byte chunk of 2-byte weights (a) or two of f32 (a, b),
-// as loaded: ldc loads chunk c of a row, cvt widens it; ld8 is both.
-struct chunk8 {
-  uint4 a, b;
-};
-
-template <int DT>
-__device__ __forceinline__ chunk8 ldc(const void* p, int c) {
-  chunk8 k;
-  if (DT == DT_F32) {
-    k.a = __ldg((const uint4*)p + 2 * c);
-    k.b = __ldg((const uint4*)p + 2 * c + 1);
-  } else {
-    k.a = __ldg((const uint4*)p + c);
-  }
-  return k;
-}
-
-template <int DT>
-__device__ __forceinline__ void cvt(const chunk8& k, float w[8]) {
-  if (DT == DT_F32) {
-    w[0] = __uint_as_float(k.a.x); w[1] = __uint_as_float(k.a.y); w[2] = __uint_as_float(k.a.z); w[3] = __uint_as_float(k.a.w);
-    w[4] = __uint_as_float(k.b.x); w[5] = __uint_as_float(k.b.y); w[6] = __uint_as_float(k.b.z); w[7] = __uint_as_float(k.b.w);
-  } else {
-    cvt8<DT>(k.a, w);
-  }
-}
-
-// Programmatic dependent launch (runtime/device/cuda/llm_pdl.go): the host
-// may start a kernel before the previous one in its stream has finished.
-// Every kernel here calls pdl_wait() before it touches activations or the
-// KV cache: it returns once the previous kernel has completed and its
-// writes are visible (at once when the launch did not overlap). Then
-// pdl_launch() lets the next kernel start launching. Both are no-ops before
-// sm_90. (Prefetching the weights into L2 before pdl_wait, which only the
-// weights would allow, measured slower: it competes with the previous
-// kernel's own weight stream; RATIONALE.md.)
-__device__ __forceinline__ void pdl_wait() {
-#if __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
-
-__device__ __forceinline__ void pdl_launch() {
-#if __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
-__device__ __forceinline__ float warp_max(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
+#include "llm_common.cuh"
 
 // embed: one block per token row t, threads striding over dim; out[t] =
 // float(table[tokens[t]]). A token outside the table (the host has already
@@ -150,15 +22,22 @@ __device__ void embed(const void* table, const int* tokens, float* out, int voca
   for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = ok ? ld<DT>(table, (u64)id * dim + i) : 0.f;
 }
 
+// put stores v as an output element: float32 as is, bf16 rounded to
+// nearest even.
+__device__ __forceinline__ void put(float* p, int i, float v) { p[i] = v; }
+__device__ __forceinline__ void put(u16* p, int i, float v) { p[i] = f2bf(v); }
+
 // rmsnorm: one block per row (blockDim a multiple of 32, ≤ 1024); a block
-// reduction of x² in float32, then out = w·(x·rsqrt(mean+eps)).
-template <int DT>
-__device__ void rmsnorm(const void* w, const float* x, float* out, int dim, float eps) {
+// reduction of x² in float32, then out = w·(x·rsqrt(mean+eps)). With a bf16
+// out (rmsnorm_to_bf16_*) it is the input of a prefill NormLinear's or
+// NormGLU's GEMMs in one pass, instead of a float32 row and a conversion.
+template <int DT, typename OUT>
+__device__ void rmsnorm(const void* w, const float* x, OUT* out, int dim, float eps) {
   pdl_wait();
   pdl_launch();
   __shared__ float part[32];
   const float* xr = x + (u64)blockIdx.x * dim;
-  float* orow = out + (u64)blockIdx.x * dim;
+  OUT* orow = out + (u64)blockIdx.x * dim;
   float ss = 0.f;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
   ss = warp_sum(ss);
@@ -172,7 +51,7 @@ __device__ void rmsnorm(const void* w, const float* x, float* out, int dim, floa
   }
   __syncthreads();
   float inv = (float)(1.0 / sqrt((double)(part[0] / (float)dim + eps)));
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = ld<DT>(w, i) * (xr[i] * inv);
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) put(orow, i, ld<DT>(w, i) * (xr[i] * inv));
 }
 
 // dot8 is Σ_k w[k]·x[8c+k], reading x as two float4 when aligned.
@@ -413,19 +292,24 @@ __device__ __forceinline__ void rope_pair(float* v, int i, int half, int p, floa
 // rope_kv: RoPE on q and k, and k and v appended to the caches, in one
 // launch (device.FusedLLMOps.RoPEKV). Thread per work item, grid-striding
 // over n·heads·half q pairs, then n·kvHeads·half k pairs (rotated in place
-// and stored to the cache), then n·kvHeads·headDim v elements. kc and vc
-// point at cache row pos; rows are kvHeads·headDim wide. Rotation: rope_pair.
+// and stored to the cache), then n·kvHeads·headDim v elements. Token t is
+// at position P+t, P = run_pos(posp, pos), and goes to row P+t−rowBase of
+// kc and vc, whose rows are kvHeads·headDim wide: a per-op launch passes
+// the rows it stores (rowBase = pos), a graph's the whole caches (rowBase
+// 0) and P from its parameter block. Rotation: rope_pair.
 template <int DT>
 __device__ void rope_kv(float* q, float* k, const float* v, const float* invFreq, void* kc, void* vc, int n,
-                        int pos, int heads, int kvHeads, int headDim) {
+                        int pos, const int* posp, int rowBase, int heads, int kvHeads, int headDim) {
   pdl_wait();
   pdl_launch();
+  const int P = run_pos(posp, pos);
   const int half = headDim >> 1, width = kvHeads * headDim;
+  const u64 row0 = (u64)(P - rowBase) * width;  // element offset of token 0's cache row
   const u64 nq = (u64)n * heads * half, nk = (u64)n * kvHeads * half, nv = (u64)n * width;
   for (u64 u = blockIdx.x * (u64)blockDim.x + threadIdx.x; u < nq + nk + nv; u += (u64)gridDim.x * blockDim.x) {
     if (u >= nq + nk) {
       u64 r = u - nq - nk;
-      st<DT>(vc, r, v[r]);  // v is [n, width], as the cache rows from pos
+      st<DT>(vc, row0 + r, v[r]);  // v is [n, width], as the cache rows from P
       continue;
     }
     const bool isK = u >= nq;
@@ -435,10 +319,10 @@ __device__ void rope_kv(float* q, float* k, const float* v, const float* invFreq
     const u64 th = r / half;  // token t = th / hs, head th % hs
     const int t = (int)(th / hs);
     float* x = (isK ? k : q) + th * headDim;
-    rope_pair(x, i, half, pos + t, invFreq[i]);
+    rope_pair(x, i, half, P + t, invFreq[i]);
     if (isK) {
-      st<DT>(kc, th * headDim + i, x[i]);  // th·headDim = t·width + h·headDim
-      st<DT>(kc, th * headDim + i + half, x[i + half]);
+      st<DT>(kc, row0 + th * headDim + i, x[i]);  // th·headDim = t·width + h·headDim
+      st<DT>(kc, row0 + th * headDim + i + half, x[i + half]);
     }
   }
 }
@@ -481,165 +365,45 @@ extern "C" __global__ void split_bf16(const float* x, u16* hi, u16* lo, u64 coun
   }
 }
 
-// rope: thread per (token t, head h, pair i < half), grid-stride over all;
-// rotates (x[i], x[i+half]) by angle (pos+t)·invFreq[i] (a float32 product,
-// cos and sin in double rounded to float, as the cpu reference).
-extern "C" __global__ void rope_f32(float* x, const float* invFreq, int n, int heads, int headDim, int pos) {
+// to_bf16: y = bf16(x) (one rounding, to nearest even), thread per element
+// (grid-stride): a prefill GEMM's activations as the tensor cores take them
+// when one rounding is enough (runtime/device/cuda/llm_linear.go).
+extern "C" __global__ void to_bf16(const float* x, u16* y, u64 count) {
   pdl_wait();
   pdl_launch();
+  for (u64 i = blockIdx.x * (u64)blockDim.x + threadIdx.x; i < count; i += (u64)gridDim.x * blockDim.x) {
+    y[i] = f2bf(x[i]);
+  }
+}
+
+// rope: thread per (token t, head h, pair i < half), grid-stride over all;
+// rotates (x[i], x[i+half]) by angle (P+t)·invFreq[i], P = run_pos(posp,
+// pos) (a float32 product, cos and sin in double rounded to float, as the
+// cpu reference).
+extern "C" __global__ void rope_f32(float* x, const float* invFreq, int n, int heads, int headDim, int pos,
+                                    const int* posp) {
+  pdl_wait();
+  pdl_launch();
+  const int P = run_pos(posp, pos);
   int half = headDim >> 1;
   u64 total = (u64)n * heads * half;
   for (u64 u = blockIdx.x * (u64)blockDim.x + threadIdx.x; u < total; u += (u64)gridDim.x * blockDim.x) {
     int i = (int)(u % half);
     u64 th = u / half;
     int t = (int)(th / heads);
-    rope_pair(x + th * headDim, i, half, pos + t, invFreq[i]);
+    rope_pair(x + th * headDim, i, half, P + t, invFreq[i]);
   }
 }
 
-// kvstore: thread per element (grid-stride); dst = convert(src).
+// kvstore: thread per element (grid-stride); row t of src, converted, to
+// row P+t−rowBase of dst, P = run_pos(posp, pos) (as rope_kv's rows).
 template <int DT>
-__device__ void kvstore(const float* src, void* dst, u64 count) {
+__device__ void kvstore(const float* src, void* dst, int n, int width, int pos, const int* posp, int rowBase) {
   pdl_wait();
   pdl_launch();
+  const u64 row0 = (u64)(run_pos(posp, pos) - rowBase) * width, count = (u64)n * width;
   for (u64 i = blockIdx.x * (u64)blockDim.x + threadIdx.x; i < count; i += (u64)gridDim.x * blockDim.x) {
-    st<DT>(dst, i, src[i]);
-  }
-}
-
-// attention: causal GQA, flash-decoding style. Block (4 warps) = 4
-// consecutive query heads of one token t and one split s of the context
-// (grid: x = split, y = head group of 4, z = token); warp w handles query
-// head h = 4·y + w over cache rows [s·chunk, min((s+1)·chunk, pos+t+1)).
-// Per 32 keys, lane l computes the score of key j0+l (its own K row, read
-// whole), the warp takes the max and updates the online softmax; then lane l
-// accumulates output dims l, l+32, ... from the 32 V rows (coalesced; a
-// whole batch's V loads are issued at once, so a batch costs one memory
-// latency, not 32). With one split the warp writes out; otherwise it writes
-// (m, l, acc) to part for attn_combine. Heads of one KV group share K and V
-// rows through L1. headDim ≤ 256 (8 dims per lane). vec (the host checked
-// 16-byte alignment of the caches and that headDim and the row width are
-// multiples of 8) reads K rows with 16-byte loads.
-template <int DT>
-__device__ void attention(const float* q, const void* kc, const void* vc, float* out, float* part, int pos,
-                          int heads, int kvHeads, int headDim, int chunk, int splits, float scale, int vec) {
-  pdl_wait();
-  pdl_launch();
-  __shared__ float qs[4][256];
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int t = blockIdx.z, s = blockIdx.x, h = blockIdx.y * 4 + warp;
-  if (h >= heads) return;  // whole warp leaves; no block barrier follows
-  const int group = heads / kvHeads, kvh = h / group, width = kvHeads * headDim;
-  const float* qv = q + ((u64)t * heads + h) * headDim;
-  for (int d = lane; d < headDim; d += 32) qs[warp][d] = qv[d];
-  __syncwarp();
-  const int ctx = pos + t + 1;
-  const int j0 = s * chunk, j1 = min(ctx, j0 + chunk);
-  float m = NEG_INF, l = 0.f;
-  float acc[8];
-#pragma unroll
-  for (int k = 0; k < 8; k++) acc[k] = 0.f;
-  const u64 kvoff = (u64)kvh * headDim;
-  for (int jb = j0; jb < j1; jb += 32) {
-    int j = jb + lane;
-    float sc = NEG_INF;
-    if (j < j1) {
-      const u64 base = (u64)j * width + kvoff;
-      float dot = 0.f;
-      if (vec) {
-#pragma unroll 8
-        for (int c = 0; c < headDim / 8; c++) {
-          float w[8];
-          ld8<DT>(kc, base / 8 + c, w);
-#pragma unroll
-          for (int k = 0; k < 8; k++) dot += qs[warp][8 * c + k] * w[k];
-        }
-      } else {
-        for (int d = 0; d < headDim; d++) dot += qs[warp][d] * ld<DT>(kc, base + d);
-      }
-      sc = dot * scale;
-    }
-    float mb = warp_max(sc);
-    float mn = fmaxf(m, mb);
-    float corr = expf(m - mn);  // m = -inf at first: corr = 0
-    float p = j < j1 ? expf(sc - mn) : 0.f;
-    l = l * corr + warp_sum(p);
-#pragma unroll
-    for (int k = 0; k < 8; k++) acc[k] *= corr;
-    const int nk = min(32, j1 - jb);
-    if (nk == 32 && headDim <= 64) {
-      // A full batch at headDim ≤ 64: 64 independent loads, then the sums.
-      float vv[32][2];
-#pragma unroll
-      for (int kk = 0; kk < 32; kk++) {
-        const u64 vb = (u64)(jb + kk) * width + kvoff;
-#pragma unroll
-        for (int k = 0; k < 2; k++) vv[kk][k] = lane + 32 * k < headDim ? ld<DT>(vc, vb + lane + 32 * k) : 0.f;
-      }
-#pragma unroll
-      for (int kk = 0; kk < 32; kk++) {
-        float pk = __shfl_sync(0xffffffffu, p, kk);
-        acc[0] += pk * vv[kk][0];
-        acc[1] += pk * vv[kk][1];
-      }
-    } else {
-#pragma unroll 4
-      for (int kk = 0; kk < nk; kk++) {
-        float pk = __shfl_sync(0xffffffffu, p, kk);
-        const u64 vb = (u64)(jb + kk) * width + kvoff;
-#pragma unroll
-        for (int k = 0; k < 8; k++) {
-          int d = lane + 32 * k;
-          if (d < headDim) acc[k] += pk * ld<DT>(vc, vb + d);
-        }
-      }
-    }
-    m = mn;
-  }
-  if (splits == 1) {
-    float* o = out + ((u64)t * heads + h) * headDim;
-    float inv = 1.f / l;
-#pragma unroll
-    for (int k = 0; k < 8; k++) {
-      int d = lane + 32 * k;
-      if (d < headDim) o[d] = acc[k] * inv;
-    }
-    return;
-  }
-  // part layout: [t][h][s][headDim + 2]: acc, then m and l.
-  float* pp = part + (((u64)t * heads + h) * splits + s) * (headDim + 2);
-#pragma unroll
-  for (int k = 0; k < 8; k++) {
-    int d = lane + 32 * k;
-    if (d < headDim) pp[d] = acc[k];
-  }
-  if (lane == 0) {
-    pp[headDim] = m;
-    pp[headDim + 1] = l;
-  }
-}
-
-// attn_combine merges the splits of attention: block per (head h = x,
-// token t = y), thread per output dim d; out = Σ_s e^(m_s−M)·acc_s / Σ_s e^(m_s−M)·l_s.
-// Splits past a token's context have l = 0 and m = −inf and add nothing.
-extern "C" __global__ void attn_combine(const float* part, float* out, int heads, int headDim, int splits) {
-  pdl_wait();
-  pdl_launch();
-  int h = blockIdx.x, t = blockIdx.y;
-  const float* pp = part + ((u64)t * heads + h) * splits * (headDim + 2);
-  float M = NEG_INF;
-  for (int s = 0; s < splits; s++) M = fmaxf(M, pp[s * (headDim + 2) + headDim]);
-  for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
-    float num = 0.f, den = 0.f;
-    for (int s = 0; s < splits; s++) {
-      const float* ps = pp + s * (headDim + 2);
-      float l = ps[headDim + 1];
-      if (l == 0.f) continue;
-      float e = expf(ps[headDim] - M);
-      num += e * ps[d];
-      den += e * l;
-    }
-    out[((u64)t * heads + h) * headDim + d] = num / den;
+    st<DT>(dst, row0 + i, src[i]);
   }
 }
 
@@ -756,31 +520,33 @@ extern "C" __global__ void argmax_final_f32(const float* pv, const int* pi, int*
   extern "C" __global__ void embed_##S(const void* table, const int* tokens, float* out, int vocab, int dim) {   \
     embed<DT>(table, tokens, out, vocab, dim);                                                                   \
   }                                                                                                              \
-  extern "C" __global__ void rmsnorm_##S(const void* w, const float* x, float* out, int dim, float eps) {         \
-    rmsnorm<DT>(w, x, out, dim, eps);                                                                            \
+  extern "C" __global__ void rmsnorm_##S(const void* w, const float* x, float* out, int dim, float eps) {        \
+    rmsnorm<DT, float>(w, x, out, dim, eps);                                                                     \
   }                                                                                                              \
-  extern "C" __global__ void gemv_fused_##S(const void* W0, const void* W1, const void* W2, float* o0, float* o1,   \
+  extern "C" __global__ void gemv_fused_##S(const void* W0, const void* W1, const void* W2, float* o0, float* o1, \
                                             float* o2, int r0, int r1, int r2, int I, const float* x, const void* g, \
                                             float eps, int mode) {                                               \
-    gemv_fused<DT, false>(W0, W1, W2, o0, o1, o2, r0, r1, r2, I, x, g, eps, mode);                          \
+    gemv_fused<DT, false>(W0, W1, W2, o0, o1, o2, r0, r1, r2, I, x, g, eps, mode);                               \
   }                                                                                                              \
   extern "C" __global__ void gemv_fused_smem_##S(const void* W0, const void* W1, const void* W2, float* o0,      \
                                                  float* o1, float* o2, int r0, int r1, int r2, int I,            \
                                                  const float* x, const void* g, float eps, int mode) {           \
-    gemv_fused<DT, true>(W0, W1, W2, o0, o1, o2, r0, r1, r2, I, x, g, eps, mode);                           \
+    gemv_fused<DT, true>(W0, W1, W2, o0, o1, o2, r0, r1, r2, I, x, g, eps, mode);                                \
   }                                                                                                              \
   extern "C" __global__ void rope_kv_##S(float* q, float* k, const float* v, const float* invFreq, void* kc,     \
-                                         void* vc, int n, int pos, int heads, int kvHeads, int headDim) {        \
-    rope_kv<DT>(q, k, v, invFreq, kc, vc, n, pos, heads, kvHeads, headDim);                                      \
+                                         void* vc, int n, int pos, const int* posp, int rowBase, int heads,      \
+                                         int kvHeads, int headDim) {                                             \
+    rope_kv<DT>(q, k, v, invFreq, kc, vc, n, pos, posp, rowBase, heads, kvHeads, headDim);                       \
+  }                                                                                                              \
+  extern "C" __global__ void rmsnorm_to_bf16_##S(const void* w, const float* x, u16* out, int dim, float eps) {  \
+    rmsnorm<DT, u16>(w, x, out, dim, eps);                                                                       \
   }                                                                                                              \
   extern "C" __global__ void gemm_##S(const void* W, const float* x, float* out, int n, int O, int I) {          \
     gemm_tiled<DT>(W, x, out, n, O, I);                                                                          \
   }                                                                                                              \
-  extern "C" __global__ void kvstore_##S(const float* src, void* dst, u64 count) { kvstore<DT>(src, dst, count); } \
-  extern "C" __global__ void attention_##S(const float* q, const void* kc, const void* vc, float* out, float* part, \
-                                           int pos, int heads, int kvHeads, int headDim, int chunk, int splits,   \
-                                           float scale, int vec) {                                               \
-    attention<DT>(q, kc, vc, out, part, pos, heads, kvHeads, headDim, chunk, splits, scale, vec);                \
+  extern "C" __global__ void kvstore_##S(const float* src, void* dst, int n, int width, int pos, const int* posp, \
+                                         int rowBase) {                                                          \
+    kvstore<DT>(src, dst, n, width, pos, posp, rowBase);                                                         \
   }
 
 LLM_DT(bf16, DT_BF16)

@@ -34,6 +34,7 @@ import (
 	"github.com/wasmgpu/wasmgpu/runtime/device/cpu"
 	"github.com/wasmgpu/wasmgpu/runtime/guest"
 	"github.com/wasmgpu/wasmgpu/runtime/llm"
+	"github.com/wasmgpu/wasmgpu/runtime/llmhost"
 	"github.com/wasmgpu/wasmgpu/runtime/wasm"
 )
 
@@ -144,8 +145,12 @@ func compare(args []string) error {
 		return err
 	}
 	defer dw.Close()
+	// The context fits the prompt (a long-context check: ≥ 1024 tokens) and
+	// the memories the engine with it, its k-row prefill's logits included.
+	maxSeq := max(256, len(toks))
 	var results []Result
 	for _, kv := range []device.KVDType{device.KVF32, device.KVBF16} {
+		memBytes := llmhost.MemoryBytes(w.Config, llmhost.Options{KV: kv, MaxSeq: maxSeq, MaxBatch: k})
 		variants := []string{"native"}
 		if *useWasm {
 			variants = append(variants, "wasm")
@@ -155,18 +160,18 @@ func compare(args []string) error {
 			var run reference.Runner
 			var cleanup func()
 			if v == "native" {
-				mem, err := d.NewMemory(mode, 4<<30)
+				mem, err := d.NewMemory(mode, memBytes)
 				if err != nil {
 					return err
 				}
-				e, err := llm.NewNative(w.Config, mem, dw, llm.Options{KV: kv, MaxSeq: 256, MaxBatch: k})
+				e, err := llm.NewNative(w.Config, mem, dw, llm.Options{KV: kv, MaxSeq: maxSeq, MaxBatch: k})
 				if err != nil {
 					return err
 				}
 				run, cleanup = engineRunner(e), func() { mem.Close() }
 			} else {
 				ctx := context.Background()
-				rt, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: 1 << 30})
+				rt, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: memBytes})
 				if err != nil {
 					return err
 				}
@@ -175,7 +180,7 @@ func compare(args []string) error {
 					return err
 				}
 				g.Weights = dw
-				if err := g.LLMInit(ctx, w.Config, kv, 256, k); err != nil {
+				if err := g.LLMInit(ctx, w.Config, kv, maxSeq, k); err != nil {
 					return err
 				}
 				run, cleanup = guestRunner(g), func() { rt.Close(ctx) }
@@ -193,7 +198,7 @@ func compare(args []string) error {
 	}
 	if *outPath != "" {
 		b, _ := json.MarshalIndent(map[string]any{
-			"config": w.Config, "weights": w.Source, "tokens": toks, "prefill": k,
+			"device": d.Info(), "config": w.Config, "weights": w.Source, "tokens": toks, "prefill": k,
 			"inv_freq_mismatches": invMismatch, "inv_freq_max_rel": invMaxRel, "results": results,
 		}, "", "  ")
 		return os.WriteFile(*outPath, b, 0o644)

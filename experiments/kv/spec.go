@@ -28,8 +28,8 @@ type Spec struct {
 
 // BackendSpec is what one backend runs; empty fields take the top level's.
 type BackendSpec struct {
-	experiments.Modes `yaml:",inline"`
-	ContextLengths    []int `yaml:"context_lengths"`
+	experiments.LLMBackend `yaml:",inline"`
+	ContextLengths         []int `yaml:"context_lengths"`
 }
 
 // Profile overrides parts of the spec for a quick run.
@@ -85,7 +85,12 @@ func (s *Spec) Validate() error {
 			}
 			return nil
 		},
-		func(at string, b BackendSpec) error { return s.checkLengths(at+".context_lengths", b.ContextLengths) })
+		func(at string, b BackendSpec) error {
+			if err := b.Check(s.Src, at); err != nil {
+				return err
+			}
+			return s.checkLengths(at+".context_lengths", b.ContextLengths)
+		})
 	if err != nil {
 		return err
 	}
@@ -124,7 +129,7 @@ func (s *Spec) Plan(backend string, quick bool, o experiments.Overrides) (Plan, 
 	if len(b.ContextLengths) > 0 {
 		p.ContextLengths = b.ContextLengths
 	}
-	p.WasmModes, p.NativeModes = b.Resolve()
+	p.WasmModes, p.NativeModes = b.Apply(&p.LLMPlan)
 	if q := s.Quick; quick && q != nil {
 		if len(q.ContextLengths) > 0 {
 			p.ContextLengths = q.ContextLengths

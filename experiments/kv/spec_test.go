@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
@@ -77,5 +78,13 @@ backends:
 		spectest.E("resident native", "wasm_modes: [zerocopy]", "native_modes: [resident]", "native_modes[0]", "cannot restore a snapshot in place"),
 		spectest.E("unknown field", "wasm_modes: [zerocopy]", "wasm_modes: [zerocopy]\n    colour: red", "colour"),
 		spectest.E("missing seed", "seed: 1\n", "", "seed"),
+		spectest.E("backend max_batch", "wasm_modes: [zerocopy]", "wasm_modes: [zerocopy]\n    max_batch: 0x2000", "backends.cpu.max_batch"),
 	})
+	s, err := Parse("good.yaml", []byte(strings.Replace(good, "wasm_modes: [zerocopy]", "wasm_modes: [zerocopy]\n    max_batch: 64", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Plan("cpu", false, experiments.Overrides{}); err != nil || p.MaxBatch != 64 {
+		t.Errorf("backends.cpu.max_batch 64: plan max_batch %d (%v)", p.MaxBatch, err)
+	}
 }

@@ -26,9 +26,9 @@ type Spec struct {
 
 // BackendSpec is what one backend runs; empty fields take the top level's.
 type BackendSpec struct {
-	experiments.Modes `yaml:",inline"`
-	PromptLengths     []int `yaml:"prompt_lengths"`
-	DecodeTokens      int   `yaml:"decode_tokens"`
+	experiments.LLMBackend `yaml:",inline"`
+	PromptLengths          []int `yaml:"prompt_lengths"`
+	DecodeTokens           int   `yaml:"decode_tokens"`
 }
 
 // Profile overrides parts of the spec for a quick run.
@@ -70,7 +70,12 @@ func (s *Spec) Validate() error {
 		return err
 	}
 	err := experiments.CheckBackends(s.Src, s.Backends, func(b BackendSpec) experiments.Modes { return b.Modes }, nil,
-		func(at string, b BackendSpec) error { return s.checkLengths(at, b.PromptLengths, b.DecodeTokens) })
+		func(at string, b BackendSpec) error {
+			if err := b.Check(s.Src, at); err != nil {
+				return err
+			}
+			return s.checkLengths(at, b.PromptLengths, b.DecodeTokens)
+		})
 	if err != nil {
 		return err
 	}
@@ -115,7 +120,7 @@ func (s *Spec) Plan(backend string, quick bool, o experiments.Overrides) (Plan, 
 	if b.DecodeTokens > 0 {
 		p.DecodeTokens = b.DecodeTokens
 	}
-	p.WasmModes, p.NativeModes = b.Resolve()
+	p.WasmModes, p.NativeModes = b.Apply(&p.LLMPlan)
 	if q := s.Quick; quick && q != nil {
 		if len(q.PromptLengths) > 0 {
 			p.PromptLengths = q.PromptLengths

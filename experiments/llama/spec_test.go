@@ -41,6 +41,7 @@ func TestParseBad(t *testing.T) {
 		spectest.E("max_seq beyond model", "max_seq: 64", "max_seq: 99999999", "bad.yaml:6", "max_seq"),
 		spectest.E("unknown mode", "wasm_modes: [zerocopy]", "wasm_modes: [shared]", "bad.yaml:13", "wasm_modes[0]", `unknown memory mode "shared"`),
 		spectest.E("unknown backend", "  cpu:\n", "  npu:\n", "backends.npu", `unknown backend "npu"`),
+		spectest.E("backend max_batch", "    native_modes: [zerocopy]\n", "    native_modes: [zerocopy]\n    max_batch: 5000\n", "backends.cpu.max_batch", "[1, 4096]"),
 	})
 }
 
@@ -66,6 +67,25 @@ func TestPlanOverrides(t *testing.T) {
 	for _, b := range experiments.Backends {
 		if _, err := s.Plan(b, true, experiments.Overrides{}); err != nil {
 			t.Errorf("the built-in spec on %s: %v", b, err)
+		}
+	}
+}
+
+// TestBackendMaxBatch checks that a backend's max_batch replaces the top
+// level's in its plan, and only in its plan.
+func TestBackendMaxBatch(t *testing.T) {
+	spec := strings.Replace(goodSpec, "    native_modes: [zerocopy]\n", "    native_modes: [zerocopy]\n    max_batch: 16\n  metal:\n    wasm_modes: [zerocopy]\n", 1)
+	s, err := Parse("good.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for backend, want := range map[string]int{"cpu": 16, "metal": 8} {
+		p, err := s.Plan(backend, false, experiments.Overrides{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.MaxBatch != want {
+			t.Errorf("%s: max_batch %d, want %d", backend, p.MaxBatch, want)
 		}
 	}
 }

@@ -33,6 +33,31 @@ type Options struct {
 	// pageable). Off by default: a plain sandbox copies from pageable memory
 	// and pins nothing. Recorded in Props["copy_pinned"].
 	PinnedCopy bool
+	// PrefillSplitBF16 makes prefill GEMMs (bf16 weights, n > 1) take the
+	// activations as two bf16 halves, x ≈ hi + lo, and sum two tensor-core
+	// GEMMs: about 2⁻¹⁷ relative per product instead of 2⁻⁹, for twice the
+	// tensor work and a conversion pass. Off by default: activations are
+	// rounded to bf16 once, as llama.cpp's BF16 path and transformers in
+	// bf16 do (llm_linear.go). WASMGPU_CUDA_PREFILL_GEMM=bf16x2 turns it on
+	// for any Open. Recorded in Props["prefill_gemm"].
+	PrefillSplitBF16 bool
+}
+
+// prefillGEMMEnv is the variable that picks the prefill GEMMs' activation
+// precision for every Open: "bf16" (the default) or "bf16x2".
+const prefillGEMMEnv = "WASMGPU_CUDA_PREFILL_GEMM"
+
+// applyEnv sets the options the environment overrides; an unknown value is
+// an error naming the variable.
+func (o *Options) applyEnv(getenv func(string) string) error {
+	switch v := getenv(prefillGEMMEnv); v {
+	case "", "bf16":
+	case "bf16x2":
+		o.PrefillSplitBF16 = true
+	default:
+		return fmt.Errorf("cuda: %s=%q: want bf16 (activations rounded once) or bf16x2 (split into two halves)", prefillGEMMEnv, v)
+	}
+	return nil
 }
 
 // Device is one CUDA GPU, opened through the driver API with no cgo. It
@@ -76,6 +101,9 @@ func Open() (*Device, error) { return OpenWith(Options{}) }
 // driver that fails to initialize or no GPU gives an error wrapping
 // device.ErrNoDevice that says what was missing.
 func OpenWith(opts Options) (*Device, error) {
+	if err := opts.applyEnv(os.Getenv); err != nil {
+		return nil, err
+	}
 	d := &Device{drv: &driver{}, rtc: &nvrtc{}, blas: &cublas{}, opts: opts, one: 1, kernels: map[string]*Kernel{}}
 
 	h, path, err := libCUDA.open()
@@ -215,6 +243,9 @@ func (d *Device) describe() error {
 		"math":                                    math,
 		"managed_prefetch":                        strconv.FormatBool(d.opts.PrefetchManaged),
 		"copy_pinned":                             strconv.FormatBool(d.opts.PinnedCopy),
+		"prefill_gemm":                            prefillGEMMName(d.opts.PrefillSplitBF16),
+		"attention_kernels":                       fmt.Sprintf("attn_prefill %v, attn_decode %v", attnPrefillOn, attnDecodeOn),
+		"program_graphs":                          strconv.FormatBool(programGraphs),
 		"threading":                               "caller thread: LockOSThread + cuCtxSetCurrent per call",
 	}
 	if d.blas.cublasGetVersion != 0 {
@@ -228,6 +259,14 @@ func (d *Device) describe() error {
 	}
 	d.info = device.Info{Backend: "cuda", Name: cTrim(name), Driver: drv, Props: props}
 	return nil
+}
+
+// prefillGEMMName names the prefill GEMMs' activation precision for Props.
+func prefillGEMMName(split bool) string {
+	if split {
+		return "bf16x2 (activations as bf16 hi+lo, two GEMMs, float32 accumulation)"
+	}
+	return "bf16 (activations rounded to bf16 once, float32 accumulation)"
 }
 
 // memInfo returns the device's free and total memory (cuMemGetInfo). The

@@ -92,5 +92,16 @@
 //	k, err := dev.Kernel("rmsnorm_f32")
 //	err = mem.Launch(k, Dim3{X: blocks}, Dim3{X: 256}, 0, x, w, out, int32(n), float32(eps))
 //
-// with device addresses from Memory.Addr.
+// with device addresses from Memory.Addr. kernels/*.cuh files are headers
+// every source may include. TestKernelsCompile and TestKernelsResources
+// compile every kernel with NVRTC alone, no GPU needed (WASMGPU_LIBNVRTC).
+//
+// # Programs
+//
+// Memory.NewProgram takes a token step — the op calls of one forward pass,
+// validated once, with Patches saying which words follow run parameters
+// such as the position — and Program.Run runs it: as a CUDA graph recorded
+// on its first run (one cuGraphLaunch per token; the position and token ids
+// reach the kernels through a small parameter block), or op by op in copy
+// mode or where recording fails. program.go says how.
 package cuda

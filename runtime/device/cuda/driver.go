@@ -21,6 +21,12 @@ type driver struct {
 	cuEventCreate, cuEventDestroy, cuEventRecord, cuEventElapsedTime           uintptr
 	cuModuleLoadData, cuModuleUnload, cuModuleGetFunction, cuLaunchKernel      uintptr
 	cuLaunchKernelEx                                                           uintptr // CUDA 12+; 0 if absent
+	cuEventSynchronize                                                         uintptr
+
+	// CUDA graphs (program_graph.go), all optional: without them a program
+	// runs its ops one launch at a time.
+	cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiateWithFlags uintptr
+	cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy                     uintptr
 }
 
 // CUDA driver constants used here (cuda.h).
@@ -50,6 +56,7 @@ const (
 	memAttachGlobal          = 0x1
 	streamNonBlocking        = 0x1
 	eventDefault             = 0x0
+	eventDisableTiming       = 0x2
 	memLocationTypeDevice    = 1
 )
 
@@ -96,6 +103,21 @@ func (d *driver) load(handle uintptr) error {
 		{p: &d.cuModuleGetFunction, names: []string{"cuModuleGetFunction"}},
 		{p: &d.cuLaunchKernel, names: []string{"cuLaunchKernel"}},
 		{p: &d.cuLaunchKernelEx, names: []string{"cuLaunchKernelEx"}, optional: true},
+		{p: &d.cuEventSynchronize, names: []string{"cuEventSynchronize"}},
+		// The prototypes relied on (cuda.h, CUDA 12 and 13; the _v2 name is
+		// what cuda.h maps cuStreamBeginCapture to since CUDA 10.1):
+		//   CUresult cuStreamBeginCapture_v2(CUstream hStream, CUstreamCaptureMode mode);
+		//   CUresult cuStreamEndCapture(CUstream hStream, CUgraph *phGraph);
+		//   CUresult cuGraphInstantiateWithFlags(CUgraphExec *phGraphExec, CUgraph hGraph, unsigned long long flags); // CUDA 11.4
+		//   CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream);
+		//   CUresult cuGraphExecDestroy(CUgraphExec hGraphExec);
+		//   CUresult cuGraphDestroy(CUgraph hGraph);
+		{p: &d.cuStreamBeginCapture, names: []string{"cuStreamBeginCapture_v2"}, optional: true},
+		{p: &d.cuStreamEndCapture, names: []string{"cuStreamEndCapture"}, optional: true},
+		{p: &d.cuGraphInstantiateWithFlags, names: []string{"cuGraphInstantiateWithFlags"}, optional: true},
+		{p: &d.cuGraphLaunch, names: []string{"cuGraphLaunch"}, optional: true},
+		{p: &d.cuGraphExecDestroy, names: []string{"cuGraphExecDestroy"}, optional: true},
+		{p: &d.cuGraphDestroy, names: []string{"cuGraphDestroy"}, optional: true},
 	})
 }
 
@@ -119,4 +141,11 @@ func (d *driver) check(callName string, r int32) error {
 		e.Name = cudaErrorNamesFallback[r]
 	}
 	return e
+}
+
+// hasGraphs reports whether the driver has every entry point a CUDA graph
+// needs (CUDA 11.4 and later).
+func (d *driver) hasGraphs() bool {
+	return d.cuStreamBeginCapture != 0 && d.cuStreamEndCapture != 0 && d.cuGraphInstantiateWithFlags != 0 &&
+		d.cuGraphLaunch != 0 && d.cuGraphExecDestroy != 0 && d.cuGraphDestroy != 0
 }

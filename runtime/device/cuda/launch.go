@@ -130,11 +130,16 @@ func (d *Device) loadModules() error {
 		d.loadErr = fmt.Errorf("cuda: %w", err)
 		return d.loadErr
 	}
-	opts := []string{"--gpu-architecture=compute_" + d.cc}
+	headers, err := kernels.CUDAHeaders()
+	if err != nil {
+		d.loadErr = fmt.Errorf("cuda: %w", err)
+		return d.loadErr
+	}
+	opts := nvrtcOptions(d.cc)
 	start := time.Now()
 	hits := 0
 	for _, src := range srcs {
-		ptx, cached, err := d.rtc.compileCached(src.Name, src.Text, opts, d.cc)
+		ptx, cached, err := d.rtc.compileCached(src.Name, src.Text, headers, opts, d.cc)
 		if err != nil {
 			d.loadErr = fmt.Errorf("cuda: %w", err)
 			return d.loadErr

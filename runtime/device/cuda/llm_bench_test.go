@@ -251,8 +251,7 @@ func llmOpTimes(t *testing.T, d *Device, w device.Weights, cfg models.Config) {
 		{"linear_add o", tensorBytes(L.O), func() error { return m.LinearAdd(w, L.O, att, xb, x, 1) }},
 		{"norm_glu", gluBytes, func() error { return m.NormGLU(w, L.MLPNorm, L.Gate, L.Up, x, xb, hb2, hb, 1, 1e-5) }},
 		{"linear_add down", tensorBytes(L.Down), func() error { return m.LinearAdd(w, L.Down, hb, xb, x, 1) }},
-		{"chunk 32: attention ctx 256", 0, minChunk(32, func() error { return m.Attention(q, kc, vc, att, device.KVBF16, 1, 255, heads, kvh, hd) })},
-		{"chunk 32: attention ctx 1024", 0, minChunk(32, func() error { return m.Attention(q, kc, vc, att, device.KVBF16, 1, 1023, heads, kvh, hd) })},
+		{"attention f32 cache ctx 512 (generic kernel)", 0, func() error { return m.Attention(q, kc, vc, att, device.KVF32, 1, 511, heads, kvh, hd) }},
 		{"norm_linear lm_head", tensorBytes(ids.LMHead), func() error {
 			return m.NormLinear(w, ids.FinalNorm, []int{ids.LMHead}, x, xb, []device.Span{logits}, 1, 1e-5)
 		}},
@@ -286,16 +285,6 @@ func llmOpTimes(t *testing.T, d *Device, w device.Weights, cfg models.Config) {
 	}
 	for _, r := range rows {
 		t.Log(r)
-	}
-}
-
-// minChunk returns f run with attention splits of at least n cache rows.
-func minChunk(n int, f func() error) func() error {
-	return func() error {
-		old := attentionMinChunk
-		attentionMinChunk = n
-		defer func() { attentionMinChunk = old }()
-		return f()
 	}
 }
 

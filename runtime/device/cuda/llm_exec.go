@@ -26,17 +26,45 @@ type llmState struct {
 	tokens  []int32    // resident mode: token ids read back for the range check
 	managed managedLLM // managed mode: pages kept in place (llm_managed.go)
 
+	rec       *recording   // set while a program's ops are queued (program.go)
 	pdl       bool         // launches overlap (llm_pdl.go)
 	launchCfg launchConfig // cuLaunchKernelEx's argument, reused
 	pdlAttr   launchAttr   // its one attribute
 }
 
-// llmKernels are the compiled kernels, by weight or cache dtype (0 bf16, 1 f16, 2 f32).
+// llmKernels are the compiled kernels, by weight or cache dtype (0 bf16, 1
+// f16, 2 f32; the tensor-core attention kernels bf16 and f16 only).
 type llmKernels struct {
-	embed, rmsnorm, gemm, kvstore, attention              [3]*Kernel
+	embed, rmsnorm, gemm, kvstore, attention, rmsnormBF16 [3]*Kernel
 	gemvFused, gemvFusedSmem, ropeKV                      [3]*Kernel
-	split, rope, combine, swiglu, add, argmax, argmaxPart *Kernel
-	argmaxFinal                                           *Kernel
+	attnDecode64, attnDecode128, attnPrefill              [2]*Kernel
+	split, toBF16, rope, combine, swiglu, add, argmax     *Kernel
+	argmaxPart, argmaxFinal                               *Kernel
+}
+
+// kernelRef is one kernel of llmKernels and its extern "C" name.
+type kernelRef struct {
+	dst  **Kernel
+	name string
+}
+
+// refs lists every kernel of k with its name: what loadLLMKernels looks up,
+// and what the kernel compile test checks the sources define.
+func (k *llmKernels) refs() []kernelRef {
+	var rs []kernelRef
+	for i, s := range []string{"bf16", "f16", "f32"} {
+		rs = append(rs, []kernelRef{{&k.embed[i], "embed_" + s}, {&k.rmsnorm[i], "rmsnorm_" + s},
+			{&k.gemm[i], "gemm_" + s}, {&k.kvstore[i], "kvstore_" + s}, {&k.attention[i], "attention_" + s},
+			{&k.gemvFused[i], "gemv_fused_" + s}, {&k.gemvFusedSmem[i], "gemv_fused_smem_" + s},
+			{&k.ropeKV[i], "rope_kv_" + s}, {&k.rmsnormBF16[i], "rmsnorm_to_bf16_" + s}}...)
+	}
+	for i, s := range []string{"bf16", "f16"} {
+		rs = append(rs, []kernelRef{{&k.attnDecode64[i], "attn_decode_" + s + "_64"},
+			{&k.attnDecode128[i], "attn_decode_" + s + "_128"}, {&k.attnPrefill[i], "attn_prefill_" + s}}...)
+	}
+	return append(rs, []kernelRef{{&k.split, "split_bf16"}, {&k.toBF16, "to_bf16"}, {&k.rope, "rope_f32"},
+		{&k.combine, "attn_combine"}, {&k.swiglu, "swiglu_f32"}, {&k.add, "add_f32"}, {&k.argmax, "argmax_f32"},
+		{&k.argmaxPart, "argmax_part_f32"}, {&k.argmaxFinal, "argmax_final_f32"}}...)
 }
 
 // loadLLMKernels looks every kernel up once per Memory.
@@ -45,31 +73,12 @@ func (m *Memory) loadLLMKernels() error {
 		return nil
 	}
 	k := &llmKernels{}
-	get := func(dst **Kernel, name string) error {
-		kk, err := m.d.Kernel(name)
-		*dst = kk
-		return err
-	}
-	for i, s := range []string{"bf16", "f16", "f32"} {
-		for _, x := range []struct {
-			dst  **Kernel
-			name string
-		}{{&k.embed[i], "embed_"}, {&k.rmsnorm[i], "rmsnorm_"},
-			{&k.gemm[i], "gemm_"}, {&k.kvstore[i], "kvstore_"}, {&k.attention[i], "attention_"},
-			{&k.gemvFused[i], "gemv_fused_"}, {&k.gemvFusedSmem[i], "gemv_fused_smem_"}, {&k.ropeKV[i], "rope_kv_"}} {
-			if err := get(x.dst, x.name+s); err != nil {
-				return err
-			}
-		}
-	}
-	for _, x := range []struct {
-		dst  **Kernel
-		name string
-	}{{&k.split, "split_bf16"}, {&k.rope, "rope_f32"}, {&k.combine, "attn_combine"}, {&k.swiglu, "swiglu_f32"},
-		{&k.add, "add_f32"}, {&k.argmax, "argmax_f32"}, {&k.argmaxPart, "argmax_part_f32"}, {&k.argmaxFinal, "argmax_final_f32"}} {
-		if err := get(x.dst, x.name); err != nil {
+	for _, r := range k.refs() {
+		kk, err := m.d.Kernel(r.name)
+		if err != nil {
 			return err
 		}
+		*r.dst = kk
 	}
 	m.llm.sms = max(m.d.attr(attrMultiprocessorCount), 1)
 	m.setupPDL()
@@ -209,6 +218,9 @@ func (m *Memory) resolve(c *llmCall) error {
 func (m *Memory) growLLMBuf(b *devBuf, n uint64, staging bool) error {
 	if b.cap >= n {
 		return nil
+	}
+	if r := m.llm.rec; r != nil && r.capturing {
+		return fmt.Errorf("a program's graph needs %d bytes of scratch its first run did not (it has %d)", n, b.cap)
 	}
 	drv := m.d.drv
 	if b.ptr != 0 {

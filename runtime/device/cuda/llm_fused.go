@@ -11,9 +11,12 @@ import (
 // kernel: gemv_fused for NormLinear, NormGLU and LinearAdd, rope_kv for
 // RoPEKV, which takes a layer from ~18 kernels to 6 or 7 (RATIONALE.md has
 // the measurements). Prefill runs LinearAdd as cuBLAS GEMMs that accumulate
-// into the residual and RoPEKV as rope_kv, and the other two as their
-// defining sequences, whose GEMMs dominate anyway. Copy mode, which stages
-// each op's operands, runs every fused op as its defining sequence.
+// into the residual and RoPEKV as rope_kv; NormLinear and NormGLU
+// normalize straight into bf16 (rmsnorm_to_bf16, one pass for all their
+// projections instead of a float32 row and a conversion per projection)
+// and run their GEMMs from it (prefillFused, llm_linear.go), or else their
+// defining sequences. Copy mode, which stages each op's operands, runs
+// every fused op as its defining sequence.
 
 // The modes of kernels/llm.cu's gemv_fused.
 const (
@@ -32,6 +35,9 @@ func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb dev
 	same := true
 	for _, t := range ts {
 		same = same && t.DType == nt.DType
+	}
+	if same && m.prefillFused(n, ts[0].DType) {
+		return m.normLinearPrefill(w, nt, ts, norm, weights, x, outs, n, eps)
 	}
 	if n != 1 || m.mode == device.Copy || !same {
 		return compose.NormLinear(m, m.size, w, norm, weights, x, xb, outs, n, eps)
@@ -65,6 +71,9 @@ func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, out d
 		return err
 	}
 	nt, g := lc.Tensor(w, 0), lc.Tensor(w, 1)
+	if m.prefillFused(n, g.DType) {
+		return m.normGLUPrefill(w, nt, g, norm, gate, up, x, tmp, out, n, eps)
+	}
 	if n != 1 || m.mode == device.Copy || nt.DType != g.DType {
 		return compose.NormGLU(m, m.size, w, norm, gate, up, x, xb, tmp, out, n, eps)
 	}
@@ -119,18 +128,27 @@ func (m *Memory) RoPEKV(q, k, v, invFreq, kCache, vCache device.Span, dt device.
 	if m.mode == device.Copy {
 		return compose.RoPEKV(m, m.size, q, k, v, invFreq, kCache, vCache, dt, n, pos, heads, kvHeads, headDim)
 	}
+	// Per op the kernel gets the rows it stores (rowBase = pos); in a
+	// program (program.go) the whole caches and pos from the parameter block.
 	width := kvHeads * headDim
-	row := uint64(width * dt.Size())
-	kRows := device.Span{Off: kCache.Off + uint64(pos)*row, Len: uint64(n) * row}
-	vRows := device.Span{Off: vCache.Off + uint64(pos)*row, Len: uint64(n) * row}
+	kRows, vRows, rowBase := kvRows(kCache, dt, n, pos, width), kvRows(vCache, dt, n, pos, width), pos
+	if m.posSlot() != 0 {
+		kRows, vRows, rowBase = kCache, vCache, 0
+	}
 	c := llmCall{name: "rope_kv", n: 6, args: [maxLLMArgs]operand.Operand{operand.InOut(q), operand.InOut(k), operand.In(v), operand.In(invFreq), operand.Out(kRows), operand.Out(vRows)}}
 	return m.llmRun(&c, func() error {
 		p := c.ptr
-		m.setArgs(p[0], p[1], p[2], p[3], p[4], p[5], i32(n), i32(pos), i32(heads), i32(kvHeads), i32(headDim))
+		m.setArgs(p[0], p[1], p[2], p[3], p[4], p[5], i32(n), i32(pos), m.posSlot(), i32(rowBase), i32(heads), i32(kvHeads), i32(headDim))
 		work := n * (heads*headDim/2 + kvHeads*headDim/2 + width)
 		return m.launch(m.llm.k.ropeKV[dtIndex(string(dt))], m.elementwiseGrid(work), Dim3{X: 256}, 0)
 	})
 }
+
+// gemvShape, when its fields are set, replaces gemv_fused's warps per
+// block (even: NormGLU pairs warps) and blocks per multiprocessor: the GEMV
+// benchmark's sweep (llm_program_bench_test.go), so that the next change
+// to the defaults comes from a measurement.
+var gemvShape struct{ wpb, perSM int }
 
 // gemvFused queues gemv_fused: mode fusedStore or fusedAdd over the rows
 // of up to three matrices (rows[i] = 0 for none), or fusedGLU with w[0]
@@ -161,6 +179,12 @@ func (m *Memory) gemvFused(dt int, w, out [device.NormLinearMax]uint64, rows [de
 	case total >= 16384:
 		blocks = m.llm.sms * 4
 	}
+	if gemvShape.wpb > 0 {
+		wpb = gemvShape.wpb
+	}
+	if gemvShape.perSM > 0 {
+		blocks = m.llm.sms * gemvShape.perSM
+	}
 	grid, block := gridFor(total, wpb, blocks), Dim3{X: uint32(32 * wpb)}
 	smem := m.mode == device.Mapped || total >= 16384 || !gemvFromGlobal
 	if I*4 <= maxSharedGEMVBytes && smem {
@@ -176,4 +200,68 @@ func tensors(w device.Weights, ids []int) []device.WeightTensor {
 		ts[i], _ = w.Tensor(id)
 	}
 	return ts[:len(ids)]
+}
+
+// normLinearPrefill is NormLinear's prefill (prefillFused): x normalized
+// into bf16 once, then a GEMM per projection from it. xb is left untouched.
+func (m *Memory) normLinearPrefill(w device.Weights, nt device.WeightTensor, ts []device.WeightTensor, norm int, weights []int, x device.Span, outs []device.Span, n int, eps float32) error {
+	gp, err := m.weights("norm_linear", w, norm)
+	if err != nil {
+		return err
+	}
+	var wp [device.NormLinearMax]uint64
+	c := llmCall{name: "norm_linear", n: 1 + len(outs)}
+	c.args[0] = operand.In(x)
+	for i, id := range weights {
+		if wp[i], err = m.weights("norm_linear", w, id); err != nil {
+			return err
+		}
+		c.args[1+i] = operand.Out(outs[i])
+	}
+	return m.llmRun(&c, func() error {
+		I := ts[0].Shape[1]
+		xb, err := m.normToBF16(dtIndex(nt.DType), gp, c.ptr[0], n, I, eps)
+		if err != nil {
+			return err
+		}
+		for i := range weights {
+			if err := m.gemmEx(wp[i], xb, c.ptr[1+i], n, ts[i].Shape[0], I, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// normGLUPrefill is NormGLU's prefill (prefillFused): x normalized into
+// bf16 once, the gate GEMM into out and the up GEMM into tmp from it, then
+// SwiGLU in place. xb is left untouched.
+func (m *Memory) normGLUPrefill(w device.Weights, nt, g device.WeightTensor, norm, gate, up int, x, tmp, out device.Span, n int, eps float32) error {
+	var gp, gw, uw uint64
+	var err error
+	for _, p := range []struct {
+		dst *uint64
+		id  int
+	}{{&gp, norm}, {&gw, gate}, {&uw, up}} {
+		if *p.dst, err = m.weights("norm_glu", w, p.id); err != nil {
+			return err
+		}
+	}
+	c := llmCall{name: "norm_glu", n: 3, args: [maxLLMArgs]operand.Operand{operand.In(x), operand.Out(tmp), operand.Out(out)}}
+	return m.llmRun(&c, func() error {
+		inter, dim := g.Shape[0], g.Shape[1]
+		xb, err := m.normToBF16(dtIndex(nt.DType), gp, c.ptr[0], n, dim, eps)
+		if err != nil {
+			return err
+		}
+		if err := m.gemmEx(gw, xb, c.ptr[2], n, inter, dim, false); err != nil {
+			return err
+		}
+		if err := m.gemmEx(uw, xb, c.ptr[1], n, inter, dim, false); err != nil {
+			return err
+		}
+		count := n * inter
+		m.setArgs(c.ptr[2], c.ptr[1], c.ptr[2], uint64(count))
+		return m.launch(m.llm.k.swiglu, m.elementwiseGrid(count), Dim3{X: 256}, 0)
+	})
 }

@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"errors"
 	"os"
 	"unsafe"
 
@@ -53,6 +54,7 @@ type managedLLM struct {
 	out      hostBuf  // Argmax's indices, written by the kernel
 	pendOff  uint64   // the out span those indices belong in
 	pendN    uint64   // bytes of them not yet copied there; 0 if none
+	pendSrc  uintptr  // where they are: out's host address, or a program's (program.go)
 	onDevice []uint64 // bit c: chunk c has been prefetched to the device
 	// prefetchErr is the error of a failed prefetch, after which there are no more.
 	prefetchErr error
@@ -72,10 +74,15 @@ func (m *Memory) settle(s device.Span) error {
 }
 
 // flushArgmax waits for the stream and copies pending argmax indices into
-// the linear memory. The context must be current.
+// the linear memory. The context must be current. While a program's graph
+// is being recorded nothing may wait: an op of the program that reads its
+// own argmax's indices cannot be recorded (the program then runs op by op).
 func (m *Memory) flushArgmax() error {
 	if m.llm.managed.pendN == 0 {
 		return nil
+	}
+	if r := m.llm.rec; r != nil && r.capturing {
+		return errors.New("an op reads argmax indices queued before it in the same program: a CUDA graph cannot wait for them")
 	}
 	if err := m.d.drv.check("cuStreamSynchronize", call(m.d.drv.cuStreamSynchronize, m.stream)); err != nil {
 		return err
@@ -89,7 +96,7 @@ func (m *Memory) flushArgmax() error {
 func (m *Memory) landArgmax() {
 	mm := &m.llm.managed
 	if mm.pendN != 0 {
-		copy(m.buf[mm.pendOff:mm.pendOff+mm.pendN], unsafe.Slice((*byte)(ptr(mm.out.host)), mm.pendN))
+		copy(m.buf[mm.pendOff:mm.pendOff+mm.pendN], unsafe.Slice((*byte)(ptr(mm.pendSrc)), mm.pendN))
 		mm.pendN = 0
 	}
 }

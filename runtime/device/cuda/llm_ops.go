@@ -2,7 +2,6 @@ package cuda
 
 import (
 	"fmt"
-	"math"
 	"unsafe"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
@@ -44,6 +43,15 @@ func (m *Memory) Embed(w device.Weights, table int, tokens, out device.Span, n i
 	t, wp, err := m.checkWeight(w, llmabi.Embed(table, tokens, out, n))
 	if err != nil {
 		return err
+	}
+	if r := m.llm.rec; r != nil && r.ids != 0 {
+		// In a program the ids are in its parameter block, checked by Run
+		// (program.go).
+		c := llmCall{name: "embed", n: 1, args: [maxLLMArgs]operand.Operand{operand.Out(out)}}
+		return m.llmRun(&c, func() error {
+			m.setArgs(wp, r.ids, c.ptr[0], i32(t.Shape[0]), i32(t.Shape[1]))
+			return m.launch(m.llm.k.embed[dtIndex(t.DType)], Dim3{X: uint32(n)}, Dim3{X: 256}, 0)
+		})
 	}
 	if m.hostIO() && m.llm.managed.pendN != 0 {
 		// The ids may be argmax indices not yet copied in.
@@ -155,27 +163,38 @@ func (m *Memory) RoPE(x, invFreq device.Span, n, heads, headDim, pos int) error 
 	}
 	c := llmCall{name: "rope", n: 2, args: [maxLLMArgs]operand.Operand{operand.InOut(x), operand.In(invFreq)}}
 	return m.llmRun(&c, func() error {
-		m.setArgs(c.ptr[0], c.ptr[1], i32(n), i32(heads), i32(headDim), i32(pos))
+		m.setArgs(c.ptr[0], c.ptr[1], i32(n), i32(heads), i32(headDim), i32(pos), m.posSlot())
 		return m.launch(m.llm.k.rope, m.elementwiseGrid(n*heads*headDim/2), Dim3{X: 256}, 0)
 	})
 }
 
 // KVStore converts n rows of src to dt into cache rows pos..pos+n-1. Only
-// those rows are touched (and, in copy mode, copied back).
+// those rows are touched (and, in copy mode, copied back). In a program
+// (program.go) the kernel gets the whole cache and takes pos from the
+// program's parameter block.
 func (m *Memory) KVStore(src, cache device.Span, dt device.KVDType, n, pos, width int) error {
 	if err := llmabi.Check(m.size, nil, llmabi.KVStore(src, cache, dt, n, pos, width)); err != nil {
 		return err
 	}
-	row := uint64(width * dt.Size())
-	rows := device.Span{Off: cache.Off + uint64(pos)*row, Len: uint64(n) * row}
+	rows, rowBase := kvRows(cache, dt, n, pos, width), pos
+	if m.posSlot() != 0 {
+		rows, rowBase = cache, 0
+	}
 	c := llmCall{name: "kvstore", n: 2, args: [maxLLMArgs]operand.Operand{operand.In(src), operand.Out(rows)}}
 	return m.llmRun(&c, func() error {
 		if err := m.toDevice(cache); err != nil { // the whole cache once, not row by row
 			return err
 		}
-		m.setArgs(c.ptr[0], c.ptr[1], uint64(n)*uint64(width))
+		m.setArgs(c.ptr[0], c.ptr[1], i32(n), i32(width), i32(pos), m.posSlot(), i32(rowBase))
 		return m.launch(m.llm.k.kvstore[dtIndex(string(dt))], m.elementwiseGrid(n*width), Dim3{X: 256}, 0)
 	})
+}
+
+// kvRows is the span of cache rows pos..pos+n-1 of a cache of width-wide
+// rows of dt.
+func kvRows(cache device.Span, dt device.KVDType, n, pos, width int) device.Span {
+	row := uint64(width * dt.Size())
+	return device.Span{Off: cache.Off + uint64(pos)*row, Len: uint64(n) * row}
 }
 
 // SwiGLU writes silu(gate)·up to out (which may be gate).
@@ -222,7 +241,8 @@ func (m *Memory) Argmax(x, out device.Span, n, width int) error {
 			if err := m.argmax(c.ptr[0], dp, n, width); err != nil {
 				return err
 			}
-			m.llm.managed.pendOff, m.llm.managed.pendN = out.Off, n4
+			mm := &m.llm.managed
+			mm.pendOff, mm.pendN, mm.pendSrc = out.Off, n4, mm.out.host
 			return nil
 		})
 	}
@@ -254,68 +274,4 @@ func (m *Memory) argmax(x, out uint64, n, width int) error {
 	}
 	m.setArgs(pv, pi, out, i32(parts))
 	return m.launch(k.argmaxFinal, Dim3{X: uint32(n)}, Dim3{X: 1024}, 0)
-}
-
-// Attention runs causal grouped-query attention over cache rows
-// 0..pos+n-1, split over the context when the (token, head) blocks alone
-// would not fill the card (flash-decoding); see attentionPlan.
-func (m *Memory) Attention(q, kCache, vCache, out device.Span, dt device.KVDType, n, pos, heads, kvHeads, headDim int) error {
-	if err := llmabi.Check(m.size, nil, llmabi.Attention(q, kCache, vCache, out, dt, n, pos, heads, kvHeads, headDim)); err != nil {
-		return err
-	}
-	if headDim > 256 {
-		return fmt.Errorf("attention: headDim %d is above the cuda kernel's 256", headDim)
-	}
-	// Only the rows read are staged in copy mode.
-	used := uint64(pos+n) * uint64(kvHeads*headDim*dt.Size())
-	k := device.Span{Off: kCache.Off, Len: used}
-	v := device.Span{Off: vCache.Off, Len: used}
-	c := llmCall{name: "attention", n: 4, args: [maxLLMArgs]operand.Operand{operand.In(q), operand.In(k), operand.In(v), operand.Out(out)}}
-	return m.llmRun(&c, func() error {
-		if err := m.toDevice(kCache); err != nil {
-			return err
-		}
-		if err := m.toDevice(vCache); err != nil {
-			return err
-		}
-		groups := ceilDiv(heads, 4)
-		chunk, splits := attentionPlan(pos+n, n*groups, m.llm.sms)
-		var part uint64
-		if splits > 1 {
-			if err := m.growLLMBuf(&m.llm.scratch, uint64(n*heads*splits*(headDim+2)*4), false); err != nil {
-				return err
-			}
-			part = m.llm.scratch.ptr
-		}
-		vec := 0
-		if headDim%8 == 0 && (kvHeads*headDim)%8 == 0 && c.ptr[1]%16 == 0 && c.ptr[2]%16 == 0 {
-			vec = 1
-		}
-		m.setArgs(c.ptr[0], c.ptr[1], c.ptr[2], c.ptr[3], part, i32(pos), i32(heads), i32(kvHeads), i32(headDim), i32(chunk), i32(splits), f32bits(float32(1/math.Sqrt(float64(headDim)))), i32(vec))
-		grid := Dim3{X: uint32(splits), Y: uint32(groups), Z: uint32(n)}
-		if err := m.launch(m.llm.k.attention[dtIndex(string(dt))], grid, Dim3{X: 128}, 0); err != nil {
-			return err
-		}
-		if splits == 1 {
-			return nil
-		}
-		m.setArgs(part, c.ptr[3], i32(heads), i32(headDim), i32(splits))
-		return m.launch(m.llm.k.combine, Dim3{X: uint32(heads), Y: uint32(n)}, Dim3{X: uint32(min(headDim, 256))}, 0)
-	})
-}
-
-// attentionMinChunk is the fewest cache rows an attention split takes (a
-// multiple of 32, the keys a warp scores at once): two batches per warp.
-// Below it one split and no attn_combine kernel beat more parallelism
-// (RATIONALE.md, cuda). A package variable so that the benchmark can compare.
-var attentionMinChunk = 64
-
-// attentionPlan splits a context of ctx rows into chunks (a multiple of 32,
-// at least attentionMinChunk rows) so that blocks·splits makes about two
-// waves on sms multiprocessors; blocks is the (token, head group) count.
-// Long prefills already fill the card and get one split.
-func attentionPlan(ctx, blocks, sms int) (chunk, splits int) {
-	want := max(1, 2*sms/max(blocks, 1))
-	chunk = max(attentionMinChunk, (ceilDiv(ctx, want)+31)&^31)
-	return chunk, ceilDiv(ctx, chunk)
 }

@@ -40,9 +40,10 @@ type Memory struct {
 	mirror uint64    // resident: device copy of buf
 	ident  bool      // mapped: every piece's device pointer equals its host pointer
 
-	ms   float32  // cuEventElapsedTime's out-parameter, kept off the stack
-	args argBlock // kernel parameters for Launch, reused
-	llm  llmState // LLM ops' kernels and device buffers (llm_exec.go)
+	ms       float32    // cuEventElapsedTime's out-parameter, kept off the stack
+	args     argBlock   // kernel parameters for Launch, reused
+	llm      llmState   // LLM ops' kernels and device buffers (llm_exec.go)
+	programs []*Program // open programs (program.go), closed with the Memory
 }
 
 // ResidentMemory is a Memory in resident mode: kernels run on a device
@@ -377,6 +378,11 @@ func (m *Memory) free() error {
 			m.stage[i] = devBuf{}
 		}
 	}
+	for _, p := range m.programs {
+		errs = append(errs, p.free()...)
+		p.closed = true
+	}
+	m.programs = nil
 	errs = append(errs, m.freeLLM()...)
 	for _, p := range m.pieces {
 		errs = append(errs, drv.check("cuMemHostUnregister", call(drv.cuMemHostUnregister, m.base+uintptr(p.off))))

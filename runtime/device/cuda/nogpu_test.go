@@ -11,6 +11,7 @@ import (
 
 	"github.com/ebitengine/purego"
 
+	"github.com/wasmgpu/wasmgpu/kernels"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
 
@@ -217,13 +218,18 @@ func TestCallAllocs(t *testing.T) {
 }
 
 func TestPTXCacheKey(t *testing.T) {
-	base := ptxCacheKey("a.cu", "src", []string{"--gpu-architecture=compute_90"}, "90", 13, 0)
+	hs := []kernels.CUDASource{{Name: "h.cuh", Text: "x"}}
+	opts := []string{"--gpu-architecture=compute_90"}
+	base := ptxCacheKey("a.cu", "src", hs, opts, "90", 13, 0)
 	for _, other := range []string{
-		ptxCacheKey("a.cu", "src2", []string{"--gpu-architecture=compute_90"}, "90", 13, 0),
-		ptxCacheKey("a.cu", "src", []string{"--gpu-architecture=compute_80"}, "90", 13, 0),
-		ptxCacheKey("a.cu", "src", []string{"--gpu-architecture=compute_90"}, "80", 13, 0),
-		ptxCacheKey("a.cu", "src", []string{"--gpu-architecture=compute_90"}, "90", 13, 1),
-		ptxCacheKey("b.cu", "src", []string{"--gpu-architecture=compute_90"}, "90", 13, 0),
+		ptxCacheKey("a.cu", "src2", hs, opts, "90", 13, 0),
+		ptxCacheKey("a.cu", "src", hs, []string{"--gpu-architecture=compute_80"}, "90", 13, 0),
+		ptxCacheKey("a.cu", "src", hs, opts, "80", 13, 0),
+		ptxCacheKey("a.cu", "src", hs, opts, "90", 13, 1),
+		ptxCacheKey("b.cu", "src", hs, opts, "90", 13, 0),
+		ptxCacheKey("a.cu", "src", nil, opts, "90", 13, 0),
+		ptxCacheKey("a.cu", "src", []kernels.CUDASource{{Name: "h.cuh", Text: "y"}}, opts, "90", 13, 0),
+		ptxCacheKey("a.cu", "src", []kernels.CUDASource{{Name: "g.cuh", Text: "x"}}, opts, "90", 13, 0),
 	} {
 		if other == base {
 			t.Error("cache key ignores an input")
@@ -257,17 +263,62 @@ func TestIsVersion(t *testing.T) {
 	}
 }
 
-// TestAttentionPlan checks that every plan covers the context with whole
-// batches of 32 rows and no empty split.
-func TestAttentionPlan(t *testing.T) {
+// TestAttentionSplits checks that every split count covers every context
+// up to the cache's capacity with chunks the kernels can take: whole
+// batches (align), at least minChunk rows, and no token with more
+// non-empty splits than there are.
+func TestAttentionSplits(t *testing.T) {
 	for _, sms := range []int{1, 8, 132} {
 		for _, blocks := range []int{1, 8, 64, 500, 4000} {
-			for _, ctx := range []int{1, 16, 31, 33, 256, 513, 1000, 4096, 131072} {
-				chunk, splits := attentionPlan(ctx, blocks, sms)
-				if chunk%32 != 0 || chunk < 32 || splits < 1 || (splits-1)*chunk >= ctx || splits*chunk < ctx {
-					t.Errorf("ctx %d blocks %d sms %d: chunk %d splits %d", ctx, blocks, sms, chunk, splits)
+			for _, seq := range []int{1, 16, 33, 256, 513, 4160, 131072} {
+				for _, ac := range [][2]int{{32, 64}, {32, 32}, {64, 64}} {
+					align, minChunk := ac[0], ac[1]
+					s := attentionSplits(seq, blocks, sms, minChunk)
+					if s < 1 || s > maxAttentionSplits || (s > 1 && s > ceilDiv(seq, minChunk)) {
+						t.Fatalf("seq %d blocks %d sms %d min %d: %d splits", seq, blocks, sms, minChunk, s)
+					}
+					for _, ctx := range []int{1, 2, 31, 32, 33, 63, 64, 65, seq / 2, seq - 1, seq} {
+						if ctx < 1 || ctx > seq {
+							continue
+						}
+						c := attentionChunk(ctx, s, align, minChunk)
+						if c%align != 0 || c < minChunk || s*c < ctx {
+							t.Fatalf("seq %d ctx %d: %d splits of %d rows (align %d, min %d)", seq, ctx, s, c, align, minChunk)
+						}
+					}
 				}
 			}
+		}
+	}
+}
+
+// TestPlanAttention checks which kernel each call shape gets.
+func TestPlanAttention(t *testing.T) {
+	const a = 1 << 20 // an aligned address
+	for _, tc := range []struct {
+		name                      string
+		dt                        device.KVDType
+		n, heads, kvHeads, hd     int
+		q, k                      uint64
+		kind                      attnKind
+		splitsAtLeast, splitsMost int
+	}{
+		{"decode bf16 hd64", device.KVBF16, 1, 32, 8, 64, a, a, attnDecode, 16, 66},
+		{"decode f16 hd128", device.KVF16, 1, 32, 4, 128, a, a, attnDecode, 2, 256},
+		{"prefill bf16", device.KVBF16, 64, 32, 8, 64, a, a, attnPrefill, 1, 1},
+		{"prefill unaligned q", device.KVBF16, 64, 32, 8, 64, a + 4, a, attnDecode, 1, 256},
+		{"short pass", device.KVBF16, 15, 32, 8, 64, a, a, attnDecode, 1, 256},
+		{"f32 cache", device.KVF32, 1, 32, 8, 64, a, a, attnGeneric, 2, 256},
+		{"odd head size", device.KVBF16, 1, 8, 2, 16, a, a, attnGeneric, 1, 256},
+		{"many heads a group", device.KVBF16, 1, 32, 2, 64, a, a, attnGeneric, 2, 256},
+		{"unaligned cache", device.KVBF16, 1, 32, 8, 64, a, a + 2, attnGeneric, 2, 256},
+	} {
+		p := planAttention(tc.dt, tc.n, 4160, tc.heads, tc.kvHeads, tc.hd, 132, tc.q, tc.k, tc.k, a)
+		if p.kind != tc.kind || p.splits < tc.splitsAtLeast || p.splits > tc.splitsMost {
+			t.Errorf("%s: kind %d with %d splits, want kind %d with %d..%d", tc.name, p.kind, p.splits, tc.kind, tc.splitsAtLeast, tc.splitsMost)
+		}
+		if (p.splits > 1) != (p.partBytes > 0) || p.shmem > 48<<10 {
+			t.Errorf("%s: %d splits, %d bytes of partial results, %d of shared memory", tc.name, p.splits, p.partBytes, p.shmem)
 		}
 	}
 }

@@ -26,6 +26,7 @@ package conformance
 import (
 	"testing"
 
+	"github.com/wasmgpu/wasmgpu/models/reference"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
 
@@ -59,6 +60,16 @@ type Tolerances struct {
 	// Fused bounds ‖fused − definition‖ / ‖definition‖ per output when
 	// FusedExact is false (default 1e-5).
 	Fused float64
+	// Prefill bounds linear at n > 1 as Linear does at n = 1 (default
+	// Linear): a backend whose prefill GEMMs round the activations to bf16
+	// once is within 2⁻⁸·Σ|w·x| of float64, every product's error at most
+	// 2⁻⁹ of its size (and float32 accumulation far below that).
+	Prefill float64
+	// EngineF32KV bounds the Tiny engine's logits with an f32 KV cache
+	// against Hugging Face's (default reference.TolF32KV). A backend whose
+	// prefill rounds activations to bf16 is held to the bf16 cache's
+	// tolerance instead: both round values to 8 significant bits.
+	EngineF32KV float64
 }
 
 func (t Tolerances) withDefaults() Tolerances {
@@ -71,6 +82,8 @@ func (t Tolerances) withDefaults() Tolerances {
 	def(&t.Linear, 1e-5)
 	def(&t.Attention, 1e-5)
 	def(&t.Fused, 1e-5)
+	def(&t.Prefill, t.Linear)
+	def(&t.EngineF32KV, reference.TolF32KV)
 	return t
 }
 

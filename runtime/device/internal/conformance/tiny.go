@@ -28,7 +28,7 @@ func Tiny(t *testing.T, b Backend) {
 	for _, kv := range []struct {
 		dt  device.KVDType
 		tol float64
-	}{{device.KVF32, reference.TolF32KV}, {device.KVBF16, reference.TolBF16KV}} {
+	}{{device.KVF32, b.Tol.EngineF32KV}, {device.KVBF16, reference.TolBF16KV}} {
 		for _, mode := range b.Modes {
 			if mode == device.Resident {
 				continue // the engine writes its memory from the host, which a resident mirror does not see
