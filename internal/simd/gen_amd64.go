@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -53,13 +54,17 @@ func main() {
 	for _, t := range types {
 		dot(&b, t)
 		gemv4(&b, t)
-		gemm4x3(&b, t)
+		for _, tl := range tiles {
+			gemmTile(&b, t, tl)
+		}
 	}
 	for _, k := range packedKernels {
 		gemvPacked(&b, k)
 	}
 	gemvRowsPacked(&b)
 	weightedSum(&b)
+	gemmDP(&b)
+	packDP(&b)
 	if err := os.WriteFile("simd_amd64.s", b.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -216,46 +221,61 @@ func gemv4(b *bytes.Buffer, t wtype) {
 	emit(b, "VZEROUPPER", "RET")
 }
 
-// gemm4x3: a 4-row × 3-token tile. Each widened weight vector feeds three
-// FMAs and each x vector four, so the loop is compute-bound out of L1/L2.
-// Twelve accumulators: Y(3r+t) for row r, token t.
-func gemm4x3(b *bytes.Buffer, t wtype) {
-	fmt.Fprintf(b, "\n// func gemm4x3%sAVX2(w *%s, wstride int, x *float32, xstride int, n int, out *float32, ostride int)\n", t.name, t.gotyp)
-	fmt.Fprintf(b, "TEXT ·gemm4x3%sAVX2(SB), NOSPLIT, $0-56\n", t.name)
+// tile is one GEMM tile kernel on float32 activations in order: 4 rows ×
+// tokens tokens, each k-step reading a register of each token's x and of each
+// row's weights (widened) and multiplying every pair. Each widened weight
+// register feeds tokens FMAs and each x register four, so the loop is bound
+// by arithmetic out of L1/L2, not by loads.
+type tile struct {
+	isa    string // AVX2 (4 × 3 in Y registers) or AVX512 (4 × 6 in Z registers)
+	tokens int
+}
+
+var tiles = []tile{{"AVX2", 3}, {"AVX512", 6}}
+
+// gemmTile writes gemm4x<tokens><type><isa>. Accumulator R(tokens·r+t) holds
+// row r, token t; the x registers follow them and the widened weights take
+// the next one. With AVX2 the row pointers are SI, R8–R10 and the tokens' DI,
+// R11, R12; with AVX-512 three more tokens take R13, BX and DX once the
+// strides have been used.
+func gemmTile(b *bytes.Buffer, t wtype, tl tile) {
+	v, lanes := "Y", 8
+	if tl.isa == "AVX512" {
+		v, lanes = "Z", 16
+	}
+	R := func(i int) string { return fmt.Sprintf("%s%d", v, i) }
+	name := fmt.Sprintf("gemm4x%d%s%s", tl.tokens, t.name, tl.isa)
+	fmt.Fprintf(b, "\n// func %s(w *%s, wstride int, x *float32, xstride int, n int, out *float32, ostride int)\n", name, t.gotyp)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	toks := []string{"DI", "R11", "R12", "R13", "BX", "DX"}[:tl.tokens]
 	emit(b,
 		"MOVQ w+0(FP), SI",
 		"MOVQ wstride+8(FP), BX",
 		fmt.Sprintf("SHLQ $%d, BX", t.shift),
-		"LEAQ (SI)(BX*1), R8",
-		"LEAQ (R8)(BX*1), R9",
-		"LEAQ (R9)(BX*1), R10",
+	)
+	chain(b, "BX", "SI", "R8", "R9", "R10")
+	emit(b,
 		"MOVQ x+16(FP), DI",
 		"MOVQ xstride+24(FP), DX",
 		"SHLQ $2, DX",
-		"LEAQ (DI)(DX*1), R11",
-		"LEAQ (R11)(DX*1), R12",
-		"MOVQ n+32(FP), CX",
-		"XORQ AX, AX",
 	)
-	for k := 0; k < 12; k++ {
-		emit(b, fmt.Sprintf("VXORPS Y%d, Y%d, Y%d", k, k, k))
+	chain(b, "DX", toks...)
+	emit(b, "MOVQ n+32(FP), CX", "XORQ AX, AX")
+	acc := 4 * tl.tokens
+	zero(b, v, 0, acc)
+	xr, wr := acc, acc+tl.tokens
+	emit(b, "TESTQ CX, CX", "JZ done", "loop:")
+	for tok, base := range toks {
+		emit(b, fmt.Sprintf("VMOVUPS (%s)(AX*4), %s", base, R(xr+tok)))
 	}
-	emit(b,
-		"TESTQ CX, CX",
-		"JZ done",
-		"loop:",
-		"VMOVUPS (DI)(AX*4), Y12",
-		"VMOVUPS (R11)(AX*4), Y13",
-		"VMOVUPS (R12)(AX*4), Y14",
-	)
 	for r, base := range []string{"SI", "R8", "R9", "R10"} {
-		emit(b, t.load(mem(t, base, 0), "Y15"))
-		for tok := 0; tok < 3; tok++ {
-			emit(b, fmt.Sprintf("VFMADD231PS Y%d, Y15, Y%d", 12+tok, 3*r+tok))
+		emit(b, t.load(mem(t, base, 0), R(wr)))
+		for tok := range tl.tokens {
+			emit(b, fmt.Sprintf("VFMADD231PS %s, %s, %s", R(xr+tok), R(wr), R(tl.tokens*r+tok)))
 		}
 	}
 	emit(b,
-		"ADDQ $8, AX",
+		fmt.Sprintf("ADDQ $%d, AX", lanes),
 		"CMPQ AX, CX",
 		"JLT loop",
 		"done:",
@@ -263,10 +283,236 @@ func gemm4x3(b *bytes.Buffer, t wtype) {
 		"MOVQ ostride+48(FP), DX",
 		"SHLQ $2, DX",
 	)
-	reduce4(b, 0, 3, 6, 9, "(AX)")
-	reduce4(b, 1, 4, 7, 10, "(AX)(DX*1)")
-	reduce4(b, 2, 5, 8, 11, "(AX)(DX*2)")
+	for tok := range tl.tokens {
+		rows := [4]int{tok, tl.tokens + tok, 2*tl.tokens + tok, 3*tl.tokens + tok}
+		if tl.isa == "AVX512" {
+			reduceZ(b, rows, xr, "(AX)", 4)
+		} else {
+			reduce4(b, rows[0], rows[1], rows[2], rows[3], "(AX)")
+		}
+		emit(b, "ADDQ DX, AX")
+	}
 	emit(b, "VZEROUPPER", "RET")
+}
+
+// chain sets each of regs after the first to the one before plus stride:
+// the pointers to consecutive rows.
+func chain(b *bytes.Buffer, stride string, regs ...string) {
+	for i := 1; i < len(regs); i++ {
+		emit(b, fmt.Sprintf("LEAQ (%s)(%s*1), %s", regs[i-1], stride, regs[i]))
+	}
+}
+
+// zero clears count registers of kind v (Y or Z) from first on.
+func zero(b *bytes.Buffer, v string, first, count int) {
+	op := "VXORPS"
+	if v == "Z" {
+		op = "VPXORD"
+	}
+	for i := first; i < first+count; i++ {
+		emit(b, fmt.Sprintf("%s %s%d, %s%d, %s%d", op, v, i, v, i, v, i))
+	}
+}
+
+// reduceZ sums each of four 16-lane accumulators Z(acc[i]) horizontally and
+// stores the first count sums at dst (count 4: four floats; 1: the first),
+// using Z(tmp)…Z(tmp+3) and clobbering the accumulators. Unlike reduce4 it
+// uses only EVEX instructions (VHADDPS has no form for Z16–Z31). Each sum is
+// formed by the same tree whatever the other accumulators hold — lanes i and
+// i+8, then i and i+2, i and i+1, i and i+4 of what is left — so a kernel
+// that reduces one accumulator (named four times) gets the bits a four-row
+// kernel would.
+func reduceZ(b *bytes.Buffer, acc [4]int, tmp int, dst string, count int) {
+	for i, a := range acc {
+		if !slices.Contains(acc[:i], a) {
+			emit(b,
+				fmt.Sprintf("VEXTRACTF64X4 $1, Z%d, Y%d", a, tmp),
+				fmt.Sprintf("VADDPS Y%d, Y%d, Y%d", tmp, a, a),
+			)
+		}
+	}
+	s, u, lo, hi := tmp, tmp+1, tmp+2, tmp+3
+	emit(b,
+		fmt.Sprintf("VUNPCKLPS Y%d, Y%d, Y%d", acc[1], acc[0], lo),
+		fmt.Sprintf("VUNPCKHPS Y%d, Y%d, Y%d", acc[1], acc[0], hi),
+		fmt.Sprintf("VADDPS Y%d, Y%d, Y%d", hi, lo, s),
+		fmt.Sprintf("VUNPCKLPS Y%d, Y%d, Y%d", acc[3], acc[2], lo),
+		fmt.Sprintf("VUNPCKHPS Y%d, Y%d, Y%d", acc[3], acc[2], hi),
+		fmt.Sprintf("VADDPS Y%d, Y%d, Y%d", hi, lo, u),
+		fmt.Sprintf("VUNPCKLPD Y%d, Y%d, Y%d", u, s, lo),
+		fmt.Sprintf("VUNPCKHPD Y%d, Y%d, Y%d", u, s, hi),
+		fmt.Sprintf("VADDPS Y%d, Y%d, Y%d", hi, lo, s),
+		fmt.Sprintf("VEXTRACTF32X4 $1, Y%d, X%d", s, lo),
+		fmt.Sprintf("VADDPS X%d, X%d, X%d", lo, s, s),
+	)
+	if count == 1 {
+		emit(b, fmt.Sprintf("VMOVSS X%d, %s", s, dst))
+	} else {
+		emit(b, fmt.Sprintf("VMOVUPS X%d, %s", s, dst))
+	}
+}
+
+// evex encodes a register-to-register AVX-512 instruction of the 0F38 map on
+// Z registers, Intel operand order (dst, src1, src2): for the AVX512_BF16
+// instructions, which the Go assembler does not know. pp selects the
+// mandatory prefix (2: F3, 3: F2). The bytes: the EVEX prefix 62 P0 P1 P2
+// (inverted register-number high bits, map 0F38; W0 and src1 in vvvv;
+// 512-bit length, no masking), the opcode, then ModRM with dst in reg and
+// src2 in r/m.
+func evex(mnemonic string, pp, op byte, dst, src1, src2 int) string {
+	inv := func(r, bit int) byte { return byte(^(r >> bit) & 1) }
+	p0 := inv(dst, 3)<<7 | inv(src2, 4)<<6 | inv(src2, 3)<<5 | inv(dst, 4)<<4 | 0x2
+	p1 := byte(^src1&15)<<3 | 1<<2 | pp
+	p2 := byte(2)<<5 | inv(src1, 4)<<3
+	modrm := 0xc0 | byte(dst&7)<<3 | byte(src2&7)
+	var bs []string
+	for _, x := range []byte{0x62, p0, p1, p2, op, modrm} {
+		bs = append(bs, fmt.Sprintf("BYTE $0x%02x", x))
+	}
+	// Go's operand order in the comment, as the other instructions are written.
+	return fmt.Sprintf("%s // %s Z%d, Z%d, Z%d", strings.Join(bs, "; "), mnemonic, src2, src1, dst)
+}
+
+// vdpbf16ps: acc[i] += a[2i]·b[2i] + a[2i+1]·b[2i+1] over the 16 lanes, the
+// products of bfloat16 pairs summed into float32.
+func vdpbf16ps(acc, a, b int) string { return evex("VDPBF16PS", 2, 0x52, acc, a, b) }
+
+// vcvtne2ps2bf16 rounds the 16 float32s of Z(lo) to the low 16 bfloat16s of
+// Z(dst) and those of Z(hi) to the high 16 (nearest even; subnormals to zero).
+func vcvtne2ps2bf16(dst, hi, lo int) string { return evex("VCVTNE2PS2BF16", 3, 0x72, dst, hi, lo) }
+
+// dpTokens is the most tokens the VDPBF16PS GEMM kernel takes at once: four
+// rows × six tokens are 24 accumulators, beside six x registers and the
+// weights, of the 32 Z registers. simd.go splits a batch into groups of at
+// most this many.
+const dpTokens = 6
+
+// dpPrefetch is how far ahead in each weight row, in bytes, the four-row
+// VDPBF16PS kernel prefetches: the first group of a row block reads the rows
+// from memory, the others from cache.
+const dpPrefetch = 512
+
+// gemmDP writes gemmBF16DP, the bfloat16 GEMM on VDPBF16PS, as one function
+// that jumps to one of twelve bodies by rows (4, or 1 for the rows a range
+// leaves over) and tokens (1…dpTokens): out[t·ostride + r] = Σ_i w[r·wstride
+// + i]·x[t, i] for i < k (a positive multiple of 32). Weights are read in
+// place, row-major, 32 per register; x is one group of the packed batch
+// (simd.go, PackedBatch): for each block of 32 columns, the group's tokens'
+// 32 bfloat16s one after another, so the kernel reads it as one stream. Each
+// VDPBF16PS adds 16 pairwise products of a weight register and an x register
+// into 16 float32 lanes; the lanes are reduced once, at the end of the row.
+func gemmDP(b *bytes.Buffer) {
+	b.WriteString("\n// func gemmBF16DP(w *uint16, wstride int, x *uint16, k int, out *float32, ostride int, rows int, tokens int)\n")
+	b.WriteString("TEXT ·gemmBF16DP(SB), NOSPLIT, $0-64\n")
+	emit(b,
+		"MOVQ w+0(FP), SI",
+		"MOVQ wstride+8(FP), BX",
+		"SHLQ $1, BX",
+		"MOVQ x+16(FP), DI",
+		"MOVQ k+24(FP), CX",
+		"SHLQ $1, CX",
+		"MOVQ out+32(FP), DX",
+		"MOVQ ostride+40(FP), R11",
+		"SHLQ $2, R11",
+		"MOVQ tokens+56(FP), R12",
+		"CMPQ rows+48(FP), $4",
+		"JEQ rows4",
+	)
+	dispatch := func(rows int) {
+		for t := 1; t < dpTokens; t++ {
+			emit(b, fmt.Sprintf("CMPQ R12, $%d", t), fmt.Sprintf("JEQ r%dt%d", rows, t))
+		}
+		emit(b, fmt.Sprintf("JMP r%dt%d", rows, dpTokens))
+	}
+	dispatch(1)
+	emit(b, "rows4:")
+	chain(b, "BX", "SI", "R8", "R9", "R10")
+	dispatch(4)
+	for _, rows := range []int{1, 4} {
+		for t := 1; t <= dpTokens; t++ {
+			gemmDPBody(b, rows, t)
+		}
+	}
+}
+
+// gemmDPBody is gemmBF16DP for rows × tokens: accumulators Z(tokens·r+t),
+// then the x registers, then one or two for the weights.
+func gemmDPBody(b *bytes.Buffer, rows, tokens int) {
+	label := fmt.Sprintf("r%dt%d", rows, tokens)
+	bases := []string{"SI", "R8", "R9", "R10"}[:rows]
+	acc := rows * tokens
+	xr, wr := acc, acc+tokens
+	emit(b, label+":")
+	zero(b, "Z", 0, acc)
+	emit(b, "XORQ AX, AX", label+"loop:")
+	for t := range tokens {
+		emit(b, fmt.Sprintf("VMOVDQU32 %d(DI), Z%d", 64*t, xr+t))
+	}
+	for r, base := range bases {
+		w := wr + r%(32-wr) // alternate where two are free
+		emit(b, fmt.Sprintf("VMOVDQU32 (%s)(AX*1), Z%d", base, w))
+		for t := range tokens {
+			emit(b, vdpbf16ps(tokens*r+t, w, xr+t))
+		}
+	}
+	if rows == 4 {
+		for _, base := range bases {
+			emit(b, fmt.Sprintf("PREFETCHT0 %d(%s)(AX*1)", dpPrefetch, base))
+		}
+	}
+	emit(b,
+		fmt.Sprintf("ADDQ $%d, DI", 64*tokens),
+		"ADDQ $64, AX",
+		"CMPQ AX, CX",
+		"JLT "+label+"loop",
+	)
+	for t := range tokens {
+		var a [4]int
+		for r := range a {
+			a[r] = tokens*min(r, rows-1) + t
+		}
+		reduceZ(b, a, 24, "(DX)", rows)
+		emit(b, "ADDQ R11, DX")
+	}
+	emit(b, "VZEROUPPER", "RET")
+}
+
+// packDP writes packBF16DP, which rounds tokens rows of x (xstride float32s
+// apart) to bfloat16 into a packed batch's group layout (gemmDP): for each of
+// blocks blocks of 32 columns, each token's 32 values in turn, 64 bytes each.
+func packDP(b *bytes.Buffer) {
+	b.WriteString("\n// func packBF16DP(x *float32, xstride int, tokens int, blocks int, dst *uint16)\n")
+	b.WriteString("TEXT ·packBF16DP(SB), NOSPLIT, $0-40\n")
+	emit(b,
+		"MOVQ x+0(FP), SI",
+		"MOVQ xstride+8(FP), BX",
+		"SHLQ $2, BX",
+		"MOVQ tokens+16(FP), R8",
+		"MOVQ blocks+24(FP), CX",
+		"MOVQ dst+32(FP), DI",
+		"TESTQ CX, CX",
+		"JZ done",
+		"TESTQ R8, R8",
+		"JZ done",
+		"block:",
+		"MOVQ SI, DX",
+		"MOVQ R8, R9",
+		"token:",
+		"VMOVUPS (DX), Z0",
+		"VMOVUPS 64(DX), Z1",
+		vcvtne2ps2bf16(2, 1, 0),
+		"VMOVDQU32 Z2, (DI)",
+		"ADDQ $64, DI",
+		"ADDQ BX, DX",
+		"DECQ R9",
+		"JNZ token",
+		"ADDQ $128, SI",
+		"DECQ CX",
+		"JNZ block",
+		"VZEROUPPER",
+		"done:",
+		"RET",
+	)
 }
 
 // packed describes one GEMV kernel on the packed activation layout.

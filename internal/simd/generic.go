@@ -9,6 +9,21 @@ import "math"
 // bf16ToF32 widens a bfloat16, the top half of a float32; it is exact.
 func bf16ToF32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
+// f32ToBF16 rounds f to bfloat16 as VCVTNE2PS2BF16 does: to nearest, ties to
+// even (overflowing to ±Inf); zero and subnormals to zero of the same sign;
+// a NaN to a quiet NaN with its sign and the top of its payload.
+func f32ToBF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	switch {
+	case b&0x7f800000 == 0:
+		return uint16(b>>16) & 0x8000
+	case b&0x7fffffff > 0x7f800000:
+		return uint16(b>>16) | 0x40
+	}
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
+}
+
 // f16ToF32 widens an IEEE 754 binary16 value; it is exact, subnormals,
 // infinities and NaN payloads included (as VCVTPH2PS, which also keeps them).
 func f16ToF32(h uint16) float32 {

@@ -49,9 +49,11 @@ func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb dev
 			packPool.Put(xp)
 		}
 	} else {
-		for i, t := range ts {
-			linear(t, xv, f32s(st.views[2+i]), n)
+		outs := make([][]float32, len(ts))
+		for i := range ts {
+			outs[i] = f32s(st.views[2+i])
 		}
+		gemm(ts, xv, outs, n)
 	}
 	st.finish()
 	return nil
@@ -72,9 +74,14 @@ func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, outS 
 		st := m.stageOps(in(x), scratch(xb), scratch(tmp), out(outS))
 		xv, tv, ov := f32s(st.views[1]), f32s(st.views[2]), f32s(st.views[3])
 		rmsnorm(nt, f32s(st.views[0]), xv, n, eps)
-		linear(g, xv, ov, n)
-		linear(u, xv, tv, n)
-		swiglu(ov, tv, ov)
+		rows := g.Shape[0]
+		gemmThen([]device.WeightTensor{g, u}, xv, ov, n, func(b batch, lo, hi int) {
+			b.rows(u, tv, lo, hi)
+			for t := range n {
+				o := tokenRows(ov, t, rows, lo, hi)
+				swiglu(o, tokenRows(tv, t, rows, lo, hi), o)
+			}
+		})
 		st.finish()
 		return nil
 	}
@@ -108,9 +115,12 @@ func (m *Memory) LinearAdd(w device.Weights, weight int, x, tmp, resid device.Sp
 	}
 	if n != 1 {
 		st := m.stageOps(in(x), scratch(tmp), inout(resid))
-		tv := f32s(st.views[1])
-		linear(t, f32s(st.views[0]), tv, n)
-		add(f32s(st.views[2]), tv)
+		tv, rv, rows := f32s(st.views[1]), f32s(st.views[2]), t.Shape[0]
+		gemmThen([]device.WeightTensor{t}, f32s(st.views[0]), tv, n, func(_ batch, lo, hi int) {
+			for tk := range n {
+				add(tokenRows(rv, tk, rows, lo, hi), tokenRows(tv, tk, rows, lo, hi))
+			}
+		})
 		st.finish()
 		return nil
 	}
@@ -157,8 +167,11 @@ type gemvTask struct{ mat, lo, hi int }
 
 // appendGemvTasks appends t's chunks as Linear splits a decode GEMV.
 func appendGemvTasks(tasks []gemvTask, mat int, t device.WeightTensor) []gemvTask {
-	rows := t.Shape[0]
-	grain := gemvGrain(t)
+	return appendRowTasks(tasks, mat, t.Shape[0], gemvGrain(t))
+}
+
+// appendRowTasks appends chunks of grain rows of a weight of rows rows.
+func appendRowTasks(tasks []gemvTask, mat, rows, grain int) []gemvTask {
 	for lo := 0; lo < rows; lo += grain {
 		tasks = append(tasks, gemvTask{mat, lo, min(lo+grain, rows)})
 	}

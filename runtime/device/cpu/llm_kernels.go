@@ -90,36 +90,26 @@ func sumSquares(x []float32) float64 {
 }
 
 // linear computes out[t, o] = Σ_i x[t, i]·W[o, i] with internal/simd's
-// kernels (AVX2+FMA or AVX-512 on amd64, widening bf16 weights straight from
+// kernels (AVX2+FMA or AVX-512 on amd64, reading bf16 weights straight from
 // the mapping), the output rows split over the worker pool in chunks of a
 // multiple of 8 rows, the GEMV kernel's pass. One token (decode) is a GEMV
 // that streams each weight once, x packed once for all the chunks; several
-// (prefill) a GEMM that reads each weight row once per block of tokens.
+// (prefill) a GEMM (gemm).
 func linear(t device.WeightTensor, x, out []float32, n int) {
 	outDim, in := t.Shape[0], t.Shape[1]
 	x, out = x[:n*in], out[:n*outDim]
-	if n == 1 {
-		// The bf16 GEMV wants x rearranged; do it once, not per chunk.
-		xp := packFor([]device.WeightTensor{t}, x)
-		parallel(outDim, gemvGrain(t), func(_ *worker, lo, hi int) {
-			gemvRows(t, x, xp, out[lo:hi], lo, hi)
-		})
-		if xp != nil {
-			packPool.Put(xp)
-		}
+	if n > 1 {
+		gemm([]device.WeightTensor{t}, x, [][]float32{out}, n)
 		return
 	}
-	grain := (max(1, parallelWork/(in*n)) + 7) &^ 7
-	parallel(outDim, grain, func(_ *worker, lo, hi int) {
-		switch t.DType {
-		case "BF16":
-			simd.GemmBF16Rows(u16(t.Data), x, out, n, outDim, in, lo, hi)
-		case "F16":
-			simd.GemmF16Rows(u16(t.Data), x, out, n, outDim, in, lo, hi)
-		default:
-			simd.GemmF32Rows(f32s(t.Data), x, out, n, outDim, in, lo, hi)
-		}
+	// The bf16 GEMV wants x rearranged; do it once, not per chunk.
+	xp := packFor([]device.WeightTensor{t}, x)
+	parallel(outDim, gemvGrain(t), func(_ *worker, lo, hi int) {
+		gemvRows(t, x, xp, out[lo:hi], lo, hi)
 	})
+	if xp != nil {
+		packPool.Put(xp)
+	}
 }
 
 // gemvGrain is the rows per chunk of a decode GEMV over t: gemvChunkBytes
