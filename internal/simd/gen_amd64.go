@@ -88,12 +88,8 @@ func emit(b *bytes.Buffer, lines ...string) {
 
 // dot: one row, four accumulators over 32 elements per iteration.
 func dot(b *bytes.Buffer, t wtype) {
-	fmt.Fprintf(b, "\n// func dot%sAVX2(w *%s, x *float32, n int) float32\n", t.name, t.gotyp)
-	fmt.Fprintf(b, "TEXT ·dot%sAVX2(SB), NOSPLIT, $0-28\n", t.name)
+	text(b, "dot"+t.name+"AVX2", "w *"+t.gotyp+", x *float32, n int", "float32", "SI", "DI", "CX")
 	emit(b,
-		"MOVQ w+0(FP), SI",
-		"MOVQ x+8(FP), DI",
-		"MOVQ n+16(FP), CX",
 		"XORQ AX, AX",
 		"VXORPS Y0, Y0, Y0",
 		"VXORPS Y1, Y1, Y1",
@@ -153,19 +149,10 @@ func reduce4(b *bytes.Buffer, a, c, d, e int, dst string) {
 // gemv4: four rows share each load of x; two accumulators per row over 16
 // elements per iteration (eight independent FMA chains).
 func gemv4(b *bytes.Buffer, t wtype) {
-	fmt.Fprintf(b, "\n// func gemv4%sAVX2(w *%s, stride int, x *float32, n int, out *float32)\n", t.name, t.gotyp)
-	fmt.Fprintf(b, "TEXT ·gemv4%sAVX2(SB), NOSPLIT, $0-40\n", t.name)
-	emit(b,
-		"MOVQ w+0(FP), SI",
-		"MOVQ stride+8(FP), BX",
-		fmt.Sprintf("SHLQ $%d, BX", t.shift),
-		"LEAQ (SI)(BX*1), R8",
-		"LEAQ (R8)(BX*1), R9",
-		"LEAQ (R9)(BX*1), R10",
-		"MOVQ x+16(FP), DI",
-		"MOVQ n+24(FP), CX",
-		"XORQ AX, AX",
-	)
+	text(b, "gemv4"+t.name+"AVX2", "w *"+t.gotyp+", stride int, x *float32, n int, out *float32", "", "SI", "BX", "DI", "CX")
+	emit(b, fmt.Sprintf("SHLQ $%d, BX", t.shift))
+	chain(b, "BX", "SI", "R8", "R9", "R10")
+	emit(b, "XORQ AX, AX")
 	for k := 0; k < 8; k++ {
 		emit(b, fmt.Sprintf("VXORPS Y%d, Y%d, Y%d", k, k, k))
 	}
@@ -245,22 +232,14 @@ func gemmTile(b *bytes.Buffer, t wtype, tl tile) {
 	}
 	R := func(i int) string { return fmt.Sprintf("%s%d", v, i) }
 	name := fmt.Sprintf("gemm4x%d%s%s", tl.tokens, t.name, tl.isa)
-	fmt.Fprintf(b, "\n// func %s(w *%s, wstride int, x *float32, xstride int, n int, out *float32, ostride int)\n", name, t.gotyp)
-	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	text(b, name, "w *"+t.gotyp+", wstride int, x *float32, xstride int, n int, out *float32, ostride int", "",
+		"SI", "BX", "DI", "DX", "CX")
 	toks := []string{"DI", "R11", "R12", "R13", "BX", "DX"}[:tl.tokens]
-	emit(b,
-		"MOVQ w+0(FP), SI",
-		"MOVQ wstride+8(FP), BX",
-		fmt.Sprintf("SHLQ $%d, BX", t.shift),
-	)
+	emit(b, fmt.Sprintf("SHLQ $%d, BX", t.shift))
 	chain(b, "BX", "SI", "R8", "R9", "R10")
-	emit(b,
-		"MOVQ x+16(FP), DI",
-		"MOVQ xstride+24(FP), DX",
-		"SHLQ $2, DX",
-	)
+	emit(b, "SHLQ $2, DX")
 	chain(b, "DX", toks...)
-	emit(b, "MOVQ n+32(FP), CX", "XORQ AX, AX")
+	emit(b, "XORQ AX, AX")
 	acc := 4 * tl.tokens
 	zero(b, v, 0, acc)
 	xr, wr := acc, acc+tl.tokens
@@ -293,6 +272,25 @@ func gemmTile(b *bytes.Buffer, t wtype, tl tile) {
 		emit(b, "ADDQ DX, AX")
 	}
 	emit(b, "VZEROUPPER", "RET")
+}
+
+// text starts function name, whose Go parameters are params ("w *uint16,
+// n int": 8 bytes each) and result a float32 or nothing (""): its signature
+// as a comment, the TEXT line, and loads of the first parameters into regs
+// in order ("" leaves one in memory).
+func text(b *bytes.Buffer, name, params, result string, regs ...string) {
+	ps := strings.Split(params, ", ")
+	frame, sig := 8*len(ps), "("+params+")"
+	if result != "" {
+		frame, sig = frame+4, sig+" "+result
+	}
+	fmt.Fprintf(b, "\n// func %s%s\n", name, sig)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", name, frame)
+	for i, r := range regs {
+		if r != "" {
+			emit(b, fmt.Sprintf("MOVQ %s+%d(FP), %s", strings.Fields(ps[i])[0], 8*i, r))
+		}
+	}
 }
 
 // chain sets each of regs after the first to the one before plus stride:
@@ -402,19 +400,12 @@ const dpPrefetch = 512
 // VDPBF16PS adds 16 pairwise products of a weight register and an x register
 // into 16 float32 lanes; the lanes are reduced once, at the end of the row.
 func gemmDP(b *bytes.Buffer) {
-	b.WriteString("\n// func gemmBF16DP(w *uint16, wstride int, x *uint16, k int, out *float32, ostride int, rows int, tokens int)\n")
-	b.WriteString("TEXT ·gemmBF16DP(SB), NOSPLIT, $0-64\n")
+	text(b, "gemmBF16DP", "w *uint16, wstride int, x *uint16, k int, out *float32, ostride int, rows int, tokens int", "",
+		"SI", "BX", "DI", "CX", "DX", "R11", "", "R12")
 	emit(b,
-		"MOVQ w+0(FP), SI",
-		"MOVQ wstride+8(FP), BX",
 		"SHLQ $1, BX",
-		"MOVQ x+16(FP), DI",
-		"MOVQ k+24(FP), CX",
 		"SHLQ $1, CX",
-		"MOVQ out+32(FP), DX",
-		"MOVQ ostride+40(FP), R11",
 		"SHLQ $2, R11",
-		"MOVQ tokens+56(FP), R12",
 		"CMPQ rows+48(FP), $4",
 		"JEQ rows4",
 	)
@@ -481,15 +472,9 @@ func gemmDPBody(b *bytes.Buffer, rows, tokens int) {
 // apart) to bfloat16 into a packed batch's group layout (gemmDP): for each of
 // blocks blocks of 32 columns, each token's 32 values in turn, 64 bytes each.
 func packDP(b *bytes.Buffer) {
-	b.WriteString("\n// func packBF16DP(x *float32, xstride int, tokens int, blocks int, dst *uint16)\n")
-	b.WriteString("TEXT ·packBF16DP(SB), NOSPLIT, $0-40\n")
+	text(b, "packBF16DP", "x *float32, xstride int, tokens int, blocks int, dst *uint16", "", "SI", "BX", "R8", "CX", "DI")
 	emit(b,
-		"MOVQ x+0(FP), SI",
-		"MOVQ xstride+8(FP), BX",
 		"SHLQ $2, BX",
-		"MOVQ tokens+16(FP), R8",
-		"MOVQ blocks+24(FP), CX",
-		"MOVQ dst+32(FP), DI",
 		"TESTQ CX, CX",
 		"JZ done",
 		"TESTQ R8, R8",
@@ -544,22 +529,11 @@ var packedKernels = []packed{{"AVX2", 4, gemvPrefetch}, {"AVX512", 4, 512}, {"AV
 // row. Each iteration reads one 64-byte line of every row.
 func gemvPacked(b *bytes.Buffer, k packed) {
 	name := fmt.Sprintf("gemv%dBF16Packed%s", k.rows, k.isa)
-	fmt.Fprintf(b, "\n// func %s(w *uint16, stride int, x *float32, n int, out *float32)\n", name)
-	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
+	text(b, name, "w *uint16, stride int, x *float32, n int, out *float32", "", "SI", "DX", "DI", "CX")
 	bases := []string{"SI", "R8", "R9", "R10", "R11", "R12", "R13", "BX"}[:k.rows]
-	emit(b,
-		"MOVQ w+0(FP), SI",
-		"MOVQ stride+8(FP), DX",
-		"SHLQ $1, DX",
-	)
-	for r := 1; r < k.rows; r++ {
-		emit(b, fmt.Sprintf("LEAQ (%s)(DX*1), %s", bases[r-1], bases[r]))
-	}
-	emit(b,
-		"MOVQ x+16(FP), DI",
-		"MOVQ n+24(FP), CX",
-		"XORQ AX, AX",
-	)
+	emit(b, "SHLQ $1, DX")
+	chain(b, "DX", bases...)
+	emit(b, "XORQ AX, AX")
 	// v names the registers, lanes is how many float32s one holds.
 	v, lanes := "Y", 8
 	xor, and, movdqu := "VPXOR", "VPAND", "VMOVDQU"
@@ -659,14 +633,8 @@ const rowsPrefetch = 512
 // a positive multiple of 128.
 func gemvRowsPacked(b *bytes.Buffer) {
 	const name = "gemvRowsBF16PackedAVX512"
-	fmt.Fprintf(b, "\n// func %s(w *uint16, x *float32, n int, out *float32, rows int)\n", name)
-	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
+	text(b, name, "w *uint16, x *float32, n int, out *float32, rows int", "", "SI", "DI", "CX", "DX", "BX")
 	emit(b,
-		"MOVQ w+0(FP), SI",
-		"MOVQ x+8(FP), DI",
-		"MOVQ n+16(FP), CX",
-		"MOVQ out+24(FP), DX",
-		"MOVQ rows+32(FP), BX",
 		"TESTQ BX, BX",
 		"JZ done",
 		// Z18: 0xFFFF0000 in every lane, the mask that keeps the odd weights.
@@ -729,16 +697,9 @@ func gemvRowsPacked(b *bytes.Buffer) {
 // does, with a fused multiply-add. cols must be a positive multiple of 64.
 func weightedSum(b *bytes.Buffer) {
 	const name = "weightedSumBF16AVX2"
-	fmt.Fprintf(b, "\n// func %s(a *float32, rows int, w *uint16, stride int, out *float32, cols int)\n", name)
-	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	text(b, name, "a *float32, rows int, w *uint16, stride int, out *float32, cols int", "", "DI", "BX", "SI", "DX", "R8", "CX")
 	emit(b,
-		"MOVQ a+0(FP), DI",
-		"MOVQ rows+8(FP), BX",
-		"MOVQ w+16(FP), SI",
-		"MOVQ stride+24(FP), DX",
 		"SHLQ $1, DX",
-		"MOVQ out+32(FP), R8",
-		"MOVQ cols+40(FP), CX",
 		"TESTQ BX, BX",
 		"JZ done",
 		"block:",

@@ -62,12 +62,12 @@ done:
 TEXT ·gemv4BF16AVX2(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
 	MOVQ stride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ n+24(FP), CX
 	SHLQ $1, BX
 	LEAQ (SI)(BX*1), R8
 	LEAQ (R8)(BX*1), R9
 	LEAQ (R9)(BX*1), R10
-	MOVQ x+16(FP), DI
-	MOVQ n+24(FP), CX
 	XORQ AX, AX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -149,16 +149,16 @@ done:
 TEXT ·gemm4x3BF16AVX2(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ wstride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xstride+24(FP), DX
+	MOVQ n+32(FP), CX
 	SHLQ $1, BX
 	LEAQ (SI)(BX*1), R8
 	LEAQ (R8)(BX*1), R9
 	LEAQ (R9)(BX*1), R10
-	MOVQ x+16(FP), DI
-	MOVQ xstride+24(FP), DX
 	SHLQ $2, DX
 	LEAQ (DI)(DX*1), R11
 	LEAQ (R11)(DX*1), R12
-	MOVQ n+32(FP), CX
 	XORQ AX, AX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -233,19 +233,19 @@ done:
 TEXT ·gemm4x6BF16AVX512(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ wstride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xstride+24(FP), DX
+	MOVQ n+32(FP), CX
 	SHLQ $1, BX
 	LEAQ (SI)(BX*1), R8
 	LEAQ (R8)(BX*1), R9
 	LEAQ (R9)(BX*1), R10
-	MOVQ x+16(FP), DI
-	MOVQ xstride+24(FP), DX
 	SHLQ $2, DX
 	LEAQ (DI)(DX*1), R11
 	LEAQ (R11)(DX*1), R12
 	LEAQ (R12)(DX*1), R13
 	LEAQ (R13)(DX*1), BX
 	LEAQ (BX)(DX*1), DX
-	MOVQ n+32(FP), CX
 	XORQ AX, AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -498,12 +498,12 @@ done:
 TEXT ·gemv4F16AVX2(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
 	MOVQ stride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ n+24(FP), CX
 	SHLQ $1, BX
 	LEAQ (SI)(BX*1), R8
 	LEAQ (R8)(BX*1), R9
 	LEAQ (R9)(BX*1), R10
-	MOVQ x+16(FP), DI
-	MOVQ n+24(FP), CX
 	XORQ AX, AX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -573,16 +573,16 @@ done:
 TEXT ·gemm4x3F16AVX2(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ wstride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xstride+24(FP), DX
+	MOVQ n+32(FP), CX
 	SHLQ $1, BX
 	LEAQ (SI)(BX*1), R8
 	LEAQ (R8)(BX*1), R9
 	LEAQ (R9)(BX*1), R10
-	MOVQ x+16(FP), DI
-	MOVQ xstride+24(FP), DX
 	SHLQ $2, DX
 	LEAQ (DI)(DX*1), R11
 	LEAQ (R11)(DX*1), R12
-	MOVQ n+32(FP), CX
 	XORQ AX, AX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -653,19 +653,19 @@ done:
 TEXT ·gemm4x6F16AVX512(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ wstride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xstride+24(FP), DX
+	MOVQ n+32(FP), CX
 	SHLQ $1, BX
 	LEAQ (SI)(BX*1), R8
 	LEAQ (R8)(BX*1), R9
 	LEAQ (R9)(BX*1), R10
-	MOVQ x+16(FP), DI
-	MOVQ xstride+24(FP), DX
 	SHLQ $2, DX
 	LEAQ (DI)(DX*1), R11
 	LEAQ (R11)(DX*1), R12
 	LEAQ (R12)(DX*1), R13
 	LEAQ (R13)(DX*1), BX
 	LEAQ (BX)(DX*1), DX
-	MOVQ n+32(FP), CX
 	XORQ AX, AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -914,12 +914,12 @@ done:
 TEXT ·gemv4F32AVX2(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
 	MOVQ stride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ n+24(FP), CX
 	SHLQ $2, BX
 	LEAQ (SI)(BX*1), R8
 	LEAQ (R8)(BX*1), R9
 	LEAQ (R9)(BX*1), R10
-	MOVQ x+16(FP), DI
-	MOVQ n+24(FP), CX
 	XORQ AX, AX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -989,16 +989,16 @@ done:
 TEXT ·gemm4x3F32AVX2(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ wstride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xstride+24(FP), DX
+	MOVQ n+32(FP), CX
 	SHLQ $2, BX
 	LEAQ (SI)(BX*1), R8
 	LEAQ (R8)(BX*1), R9
 	LEAQ (R9)(BX*1), R10
-	MOVQ x+16(FP), DI
-	MOVQ xstride+24(FP), DX
 	SHLQ $2, DX
 	LEAQ (DI)(DX*1), R11
 	LEAQ (R11)(DX*1), R12
-	MOVQ n+32(FP), CX
 	XORQ AX, AX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -1069,19 +1069,19 @@ done:
 TEXT ·gemm4x6F32AVX512(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ wstride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xstride+24(FP), DX
+	MOVQ n+32(FP), CX
 	SHLQ $2, BX
 	LEAQ (SI)(BX*1), R8
 	LEAQ (R8)(BX*1), R9
 	LEAQ (R9)(BX*1), R10
-	MOVQ x+16(FP), DI
-	MOVQ xstride+24(FP), DX
 	SHLQ $2, DX
 	LEAQ (DI)(DX*1), R11
 	LEAQ (R11)(DX*1), R12
 	LEAQ (R12)(DX*1), R13
 	LEAQ (R13)(DX*1), BX
 	LEAQ (BX)(DX*1), DX
-	MOVQ n+32(FP), CX
 	XORQ AX, AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -1284,12 +1284,12 @@ done:
 TEXT ·gemv4BF16PackedAVX2(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
 	MOVQ stride+8(FP), DX
+	MOVQ x+16(FP), DI
+	MOVQ n+24(FP), CX
 	SHLQ $1, DX
 	LEAQ (SI)(DX*1), R8
 	LEAQ (R8)(DX*1), R9
 	LEAQ (R9)(DX*1), R10
-	MOVQ x+16(FP), DI
-	MOVQ n+24(FP), CX
 	XORQ AX, AX
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
@@ -1374,12 +1374,12 @@ done:
 TEXT ·gemv4BF16PackedAVX512(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
 	MOVQ stride+8(FP), DX
+	MOVQ x+16(FP), DI
+	MOVQ n+24(FP), CX
 	SHLQ $1, DX
 	LEAQ (SI)(DX*1), R8
 	LEAQ (R8)(DX*1), R9
 	LEAQ (R9)(DX*1), R10
-	MOVQ x+16(FP), DI
-	MOVQ n+24(FP), CX
 	XORQ AX, AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -1450,6 +1450,8 @@ done:
 TEXT ·gemv8BF16PackedAVX512(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
 	MOVQ stride+8(FP), DX
+	MOVQ x+16(FP), DI
+	MOVQ n+24(FP), CX
 	SHLQ $1, DX
 	LEAQ (SI)(DX*1), R8
 	LEAQ (R8)(DX*1), R9
@@ -1458,8 +1460,6 @@ TEXT ·gemv8BF16PackedAVX512(SB), NOSPLIT, $0-40
 	LEAQ (R11)(DX*1), R12
 	LEAQ (R12)(DX*1), R13
 	LEAQ (R13)(DX*1), BX
-	MOVQ x+16(FP), DI
-	MOVQ n+24(FP), CX
 	XORQ AX, AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -1653,9 +1653,9 @@ TEXT ·weightedSumBF16AVX2(SB), NOSPLIT, $0-48
 	MOVQ rows+8(FP), BX
 	MOVQ w+16(FP), SI
 	MOVQ stride+24(FP), DX
-	SHLQ $1, DX
 	MOVQ out+32(FP), R8
 	MOVQ cols+40(FP), CX
+	SHLQ $1, DX
 	TESTQ BX, BX
 	JZ done
 block:
@@ -1719,14 +1719,14 @@ done:
 TEXT ·gemmBF16DP(SB), NOSPLIT, $0-64
 	MOVQ w+0(FP), SI
 	MOVQ wstride+8(FP), BX
-	SHLQ $1, BX
 	MOVQ x+16(FP), DI
 	MOVQ k+24(FP), CX
-	SHLQ $1, CX
 	MOVQ out+32(FP), DX
 	MOVQ ostride+40(FP), R11
-	SHLQ $2, R11
 	MOVQ tokens+56(FP), R12
+	SHLQ $1, BX
+	SHLQ $1, CX
+	SHLQ $2, R11
 	CMPQ rows+48(FP), $4
 	JEQ rows4
 	CMPQ R12, $1
@@ -2930,10 +2930,10 @@ r4t6loop:
 TEXT ·packBF16DP(SB), NOSPLIT, $0-40
 	MOVQ x+0(FP), SI
 	MOVQ xstride+8(FP), BX
-	SHLQ $2, BX
 	MOVQ tokens+16(FP), R8
 	MOVQ blocks+24(FP), CX
 	MOVQ dst+32(FP), DI
+	SHLQ $2, BX
 	TESTQ CX, CX
 	JZ done
 	TESTQ R8, R8

@@ -108,6 +108,23 @@ var wtypes = []wtypeT{
 		func(v float32) float32 { return v }, false, wfuncs[float32]{DotF32, GemvF32, GemmF32Rows, GemvF32Stride, WeightedSumF32}),
 }
 
+// eachPathType runs f as a subtest for every path and weight type this CPU
+// can run, the dispatch forced to the path, with a random source seeded from
+// seed and the type.
+func eachPathType(t *testing.T, seed uint64, f func(t *testing.T, wt wtypeT, r *rand.Rand)) {
+	for _, p := range paths() {
+		for _, wt := range wtypes {
+			if !wt.avail(p) {
+				continue
+			}
+			t.Run(p.name+"/"+wt.name, func(t *testing.T) {
+				r := rand.New(rand.NewPCG(seed, uint64(len(wt.name))))
+				with(t, p, func() { f(t, wt, r) })
+			})
+		}
+	}
+}
+
 // gemmBF16Rows packs x and runs GemmBF16Packed on rows [r0, r1), as a caller
 // splitting the rows over goroutines does for each of its ranges.
 func gemmBF16Rows(w []uint16, x, out []float32, n, rows, cols, r0, r1 int) {
@@ -159,23 +176,13 @@ func rounded(x []float32) []float32 {
 }
 
 func TestDot(t *testing.T) {
-	for _, p := range paths() {
-		for _, wt := range wtypes {
-			if !wt.avail(p) {
-				continue
-			}
-			t.Run(p.name+"/"+wt.name, func(t *testing.T) {
-				r := rand.New(rand.NewPCG(1, uint64(len(wt.name))))
-				with(t, p, func() {
-					for _, n := range lengths {
-						raw, w := wt.gen(r, n)
-						x := randX(r, n)
-						check(t, fmt.Sprintf("n=%d", n), wt.dot(raw, x), w, x)
-					}
-				})
-			})
+	eachPathType(t, 1, func(t *testing.T, wt wtypeT, r *rand.Rand) {
+		for _, n := range lengths {
+			raw, w := wt.gen(r, n)
+			x := randX(r, n)
+			check(t, fmt.Sprintf("n=%d", n), wt.dot(raw, x), w, x)
 		}
-	}
+	})
 }
 
 // TestDotMatchesGo holds the assembly to the portable code directly too: two
@@ -214,31 +221,21 @@ var shapes = [][2]int{{0, 0}, {0, 5}, {3, 0}, {1, 1}, {1, 8}, {3, 7}, {4, 8}, {4
 	{8, 32}, {21, 96}, {16, 2048 + 32 + 13}, {1, 128}, {5, 256}, {11, 2048}, {9, 4096}, {9, 4096 + 128}}
 
 func TestGemv(t *testing.T) {
-	for _, p := range paths() {
-		for _, wt := range wtypes {
-			if !wt.avail(p) {
-				continue
+	eachPathType(t, 3, func(t *testing.T, wt wtypeT, r *rand.Rand) {
+		for _, s := range shapes {
+			rows, cols := s[0], s[1]
+			raw, w := wt.gen(r, rows*cols)
+			x := randX(r, cols)
+			out := make([]float32, rows)
+			for i := range out {
+				out[i] = float32(math.NaN()) // must be overwritten
 			}
-			t.Run(p.name+"/"+wt.name, func(t *testing.T) {
-				r := rand.New(rand.NewPCG(3, 3))
-				with(t, p, func() {
-					for _, s := range shapes {
-						rows, cols := s[0], s[1]
-						raw, w := wt.gen(r, rows*cols)
-						x := randX(r, cols)
-						out := make([]float32, rows)
-						for i := range out {
-							out[i] = float32(math.NaN()) // must be overwritten
-						}
-						wt.gemv(raw, x, out, cols)
-						for i := range out {
-							check(t, fmt.Sprintf("%dx%d row %d", rows, cols, i), out[i], w[i*cols:(i+1)*cols], x)
-						}
-					}
-				})
-			})
+			wt.gemv(raw, x, out, cols)
+			for i := range out {
+				check(t, fmt.Sprintf("%dx%d row %d", rows, cols, i), out[i], w[i*cols:(i+1)*cols], x)
+			}
 		}
-	}
+	})
 }
 
 // TestPack checks the packed layout: in each whole block of 32, the even
@@ -310,54 +307,44 @@ func TestGemvBF16Packed(t *testing.T) {
 // and to the package doc's bound on x itself.
 func TestGemm(t *testing.T) {
 	tokens := []int{0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 13}
-	for _, p := range paths() {
-		for _, wt := range wtypes {
-			if !wt.avail(p) {
-				continue
+	eachPathType(t, 4, func(t *testing.T, wt wtypeT, r *rand.Rand) {
+		for _, s := range append(shapes, [2]int{5, 2051}) {
+			rows, cols := s[0], s[1]
+			ns := tokens
+			if cols == 2051 && rows == 5 {
+				ns = []int{max(tokenBlock(cols, 3), tokenBlock(cols, 6)) + 4} // crosses a token block
 			}
-			t.Run(p.name+"/"+wt.name, func(t *testing.T) {
-				r := rand.New(rand.NewPCG(4, 4))
-				with(t, p, func() {
-					for _, s := range append(shapes, [2]int{5, 2051}) {
-						rows, cols := s[0], s[1]
-						ns := tokens
-						if cols == 2051 && rows == 5 {
-							ns = []int{max(tokenBlock(cols, 3), tokenBlock(cols, 6)) + 4} // crosses a token block
-						}
-						for _, n := range ns {
-							raw, w := wt.gen(r, rows*cols)
-							x := randX(r, n*cols)
-							xr := x
+			for _, n := range ns {
+				raw, w := wt.gen(r, rows*cols)
+				x := randX(r, n*cols)
+				xr := x
+				if wt.roundsX {
+					xr = rounded(x)
+				}
+				// Whole matrix, then a split into unaligned row ranges.
+				splits := [][]int{{0, rows}, {0, min(1, rows), min(6, rows), rows}}
+				for _, sp := range splits {
+					out := make([]float32, n*rows)
+					for i := range out {
+						out[i] = float32(math.NaN())
+					}
+					for k := 0; k+1 < len(sp); k++ {
+						wt.gemmR(raw, x, out, n, rows, cols, sp[k], sp[k+1])
+					}
+					for tk := range n {
+						for i := range rows {
+							what := fmt.Sprintf("n=%d %dx%d split %v out[%d,%d]", n, rows, cols, sp, tk, i)
+							got, wi := out[tk*rows+i], w[i*cols:(i+1)*cols]
+							check(t, what, got, wi, xr[tk*cols:(tk+1)*cols])
 							if wt.roundsX {
-								xr = rounded(x)
-							}
-							// Whole matrix, then a split into unaligned row ranges.
-							splits := [][]int{{0, rows}, {0, min(1, rows), min(6, rows), rows}}
-							for _, sp := range splits {
-								out := make([]float32, n*rows)
-								for i := range out {
-									out[i] = float32(math.NaN())
-								}
-								for k := 0; k+1 < len(sp); k++ {
-									wt.gemmR(raw, x, out, n, rows, cols, sp[k], sp[k+1])
-								}
-								for tk := range n {
-									for i := range rows {
-										what := fmt.Sprintf("n=%d %dx%d split %v out[%d,%d]", n, rows, cols, sp, tk, i)
-										got, wi := out[tk*rows+i], w[i*cols:(i+1)*cols]
-										check(t, what, got, wi, xr[tk*cols:(tk+1)*cols])
-										if wt.roundsX {
-											checkRel(t, what+" against x", got, wi, x[tk*cols:(tk+1)*cols], 0x1p-8)
-										}
-									}
-								}
+								checkRel(t, what+" against x", got, wi, x[tk*cols:(tk+1)*cols], 0x1p-8)
 							}
 						}
 					}
-				})
-			})
+				}
+			}
 		}
-	}
+	})
 }
 
 // TestGemmRowsWritesOnlyItsRows checks that a row range leaves the rest of out
@@ -630,50 +617,40 @@ func TestStride(t *testing.T) {
 	cases := []struct{ rows, cols, stride int }{
 		{0, 8, 8}, {1, 8, 8}, {3, 8, 16}, {4, 64, 64}, {5, 64, 512}, {9, 19, 40}, {129, 64, 512}, {7, 128, 130}, {2, 0, 3},
 	}
-	for _, p := range paths() {
-		for _, wt := range wtypes {
-			if !wt.avail(p) {
-				continue
+	eachPathType(t, 9, func(t *testing.T, wt wtypeT, r *rand.Rand) {
+		for _, c := range cases {
+			n := 0
+			if c.rows > 0 {
+				n = (c.rows-1)*c.stride + c.cols
 			}
-			t.Run(p.name+"/"+wt.name, func(t *testing.T) {
-				r := rand.New(rand.NewPCG(9, uint64(len(wt.name))))
-				with(t, p, func() {
-					for _, c := range cases {
-						n := 0
-						if c.rows > 0 {
-							n = (c.rows-1)*c.stride + c.cols
-						}
-						raw, w := wt.gen(r, n)
-						row := func(j int) []float64 { return w[j*c.stride : j*c.stride+c.cols] }
-						// Scores: one dot product per row.
-						x := randX(r, c.cols)
-						out := make([]float32, c.rows)
-						for i := range out {
-							out[i] = float32(math.NaN())
-						}
-						wt.gemvS(raw, c.stride, x, out)
-						for j := range out {
-							check(t, fmt.Sprintf("gemv %+v row %d", c, j), out[j], row(j), x)
-						}
-						// Weighted sum: out[i] + Σ_j a[j]·w[j, i], as a dot
-						// product of (1, a) with (out[i], w[·, i]).
-						a := randX(r, c.rows)
-						sum := randX(r, c.cols)
-						start := append([]float32(nil), sum...)
-						wt.wsum(a, raw, c.stride, sum)
-						ones := append([]float32{1}, a...)
-						for i := range sum {
-							col := []float64{float64(start[i])}
-							for j := range c.rows {
-								col = append(col, row(j)[i])
-							}
-							check(t, fmt.Sprintf("weighted sum %+v column %d", c, i), sum[i], col, ones)
-						}
-					}
-				})
-			})
+			raw, w := wt.gen(r, n)
+			row := func(j int) []float64 { return w[j*c.stride : j*c.stride+c.cols] }
+			// Scores: one dot product per row.
+			x := randX(r, c.cols)
+			out := make([]float32, c.rows)
+			for i := range out {
+				out[i] = float32(math.NaN())
+			}
+			wt.gemvS(raw, c.stride, x, out)
+			for j := range out {
+				check(t, fmt.Sprintf("gemv %+v row %d", c, j), out[j], row(j), x)
+			}
+			// Weighted sum: out[i] + Σ_j a[j]·w[j, i], as a dot
+			// product of (1, a) with (out[i], w[·, i]).
+			a := randX(r, c.rows)
+			sum := randX(r, c.cols)
+			start := append([]float32(nil), sum...)
+			wt.wsum(a, raw, c.stride, sum)
+			ones := append([]float32{1}, a...)
+			for i := range sum {
+				col := []float64{float64(start[i])}
+				for j := range c.rows {
+					col = append(col, row(j)[i])
+				}
+				check(t, fmt.Sprintf("weighted sum %+v column %d", c, i), sum[i], col, ones)
+			}
 		}
-	}
+	})
 }
 
 func TestStridePanics(t *testing.T) {
