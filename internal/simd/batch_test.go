@@ -233,7 +233,7 @@ func FuzzGemmBF16(f *testing.F) {
 		f.Add(uint64(s[0]), uint8(s[0]), uint8(s[1]), uint16(s[2]), uint8(1), uint8(s[1]))
 	}
 	f.Fuzz(func(t *testing.T, seed uint64, n, rows uint8, cols uint16, r0, r1 uint8) {
-		nt, nr, nc := int(n%24), int(rows%40), int(cols%2200)
+		nt, nr, nc := int(n%16), int(rows%24), int(cols%600)
 		lo := int(r0) % (nr + 1)
 		hi := lo + int(r1)%(nr-lo+1)
 		r := rand.New(rand.NewPCG(seed, 12))

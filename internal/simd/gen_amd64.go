@@ -1,10 +1,12 @@
 //go:build ignore
 
-// gen_amd64.go writes simd_amd64.s: the same three kernels (dot, 4-row GEMV,
-// 4-row × 3-token GEMM) for each weight type, which differ only in how eight
-// weights are loaded and widened to float32, and the bfloat16 GEMV kernels on
-// a packed x (AVX2 and AVX-512). Run `go generate` in this directory after
-// editing it.
+// gen_amd64.go writes simd_amd64.s: the same kernels (dot, 4-row GEMV, the
+// 4-row × 3-token AVX2 and 4-row × 6-token AVX-512 GEMM tiles) for each
+// weight type, which differ only in how a register of weights is loaded and
+// widened to float32; the bfloat16 GEMV kernels on a packed x (AVX2 and
+// AVX-512); the strided weighted sum; and the bfloat16 GEMM on VDPBF16PS with
+// its packer (AVX512_BF16, encoded by hand: the Go assembler lacks it). Run `go generate` in this directory after
+// editing it; `go run gen_amd64.go FILE` writes FILE instead.
 package main
 
 import (
@@ -48,8 +50,10 @@ func main() {
 
 #include "textflag.h"
 
-// All kernels take n, a multiple of 8 (the Go wrappers handle the tail),
-// need AVX2 and FMA (and F16C for the F16 forms), and end with VZEROUPPER.
+// The kernels take lengths in whole registers (the Go wrappers handle the
+// tails), need AVX2 and FMA (and F16C for the F16 forms; AVX-512 F and VL for
+// the AVX512 ones, and AVX512_BF16 for the BF16DP ones), and end with
+// VZEROUPPER.
 `)
 	for _, t := range types {
 		dot(&b, t)
@@ -65,7 +69,11 @@ func main() {
 	weightedSum(&b)
 	gemmDP(&b)
 	packDP(&b)
-	if err := os.WriteFile("simd_amd64.s", b.Bytes(), 0o644); err != nil {
+	out := "simd_amd64.s"
+	if len(os.Args) > 1 { // the freshness test writes elsewhere
+		out = os.Args[1]
+	}
+	if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

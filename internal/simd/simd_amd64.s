@@ -4,8 +4,10 @@
 
 #include "textflag.h"
 
-// All kernels take n, a multiple of 8 (the Go wrappers handle the tail),
-// need AVX2 and FMA (and F16C for the F16 forms), and end with VZEROUPPER.
+// The kernels take lengths in whole registers (the Go wrappers handle the
+// tails), need AVX2 and FMA (and F16C for the F16 forms; AVX-512 F and VL for
+// the AVX512 ones, and AVX512_BF16 for the BF16DP ones), and end with
+// VZEROUPPER.
 
 // func dotBF16AVX2(w *uint16, x *float32, n int) float32
 TEXT ·dotBF16AVX2(SB), NOSPLIT, $0-28
