@@ -234,3 +234,20 @@ func BenchmarkGemvBF16Hot(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSwiGLU runs the MLP activation over one 64-token prefill chunk of
+// Llama 3.2 1B's intermediate layer (64 × 8192 values), on every path.
+func BenchmarkSwiGLU(b *testing.B) {
+	const n = 64 * 8192
+	gate, up, out := fillX(n), fillX(n), make([]float32, n)
+	for _, p := range paths() {
+		b.Run(p.name, func(b *testing.B) {
+			with(b, p, func() {
+				for b.Loop() {
+					SwiGLU(gate, up, out)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/value")
+			})
+		})
+	}
+}

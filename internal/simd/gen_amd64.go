@@ -12,6 +12,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -69,6 +70,7 @@ func main() {
 	weightedSum(&b)
 	gemmDP(&b)
 	packDP(&b)
+	swiglu(&b)
 	out := "simd_amd64.s"
 	if len(os.Args) > 1 { // the freshness test writes elsewhere
 		out = os.Args[1]
@@ -504,6 +506,92 @@ func packDP(b *bytes.Buffer) {
 		"JNZ block",
 		"VZEROUPPER",
 		"done:",
+		"RET",
+	)
+}
+
+// swigluConsts are swigluAVX2's constants, each stored as eight float32s
+// (or int32s) so an instruction can take it as a 32-byte memory operand: the
+// sign bit, the clamps of the exponent's argument, log2(e), ln 2 in two parts
+// (Cody–Waite: n·ln2Hi is exact for the n that occur), Cephes' expf
+// polynomial (|error| ≤ 1 ulp on [−ln2/2, ln2/2]), 1, and the float32
+// exponent bias.
+var swigluConsts = []struct {
+	name string
+	bits uint32
+}{
+	{"sign", 0x80000000},
+	{"lo", math.Float32bits(-87.3)}, // e^-87.3 ≈ 1.2e-38: 2^n stays normal (n ≥ −126)
+	{"hi", math.Float32bits(88.8)},  // n = 128: 2^n = +Inf, so silu(g) = −0 for g ≤ −88.8
+	{"log2e", math.Float32bits(1.44269504088896341)},
+	{"ln2hi", math.Float32bits(0.693359375)},
+	{"ln2lo", math.Float32bits(-2.12194440e-4)},
+	{"p0", math.Float32bits(1.9875691500e-4)},
+	{"p1", math.Float32bits(1.3981999507e-3)},
+	{"p2", math.Float32bits(8.3334519073e-3)},
+	{"p3", math.Float32bits(4.1665795894e-2)},
+	{"p4", math.Float32bits(1.6666665459e-1)},
+	{"p5", math.Float32bits(5.0000001201e-1)},
+	{"one", math.Float32bits(1)},
+	{"bias", 127},
+}
+
+// swiglu writes swigluAVX2: out[i] = silu(g)·up[i] = g/(1+e^−g)·up[i] for
+// g = gate[i], eight at a time, n a positive multiple of 8; out may be gate
+// or up. e^x is 2^n·p(r), n = round(x·log2 e), r = x − n·ln 2 and p Cephes'
+// polynomial, x clamped to [lo, hi] with the NaN-propagating operand order
+// of VMAXPS/VMINPS (a NaN g gives NaN).
+func swiglu(b *bytes.Buffer) {
+	for i, c := range swigluConsts {
+		for lane := range 8 {
+			fmt.Fprintf(b, "DATA swigluConsts<>+%d(SB)/4, $0x%08x\n", 32*i+4*lane, c.bits)
+		}
+	}
+	fmt.Fprintf(b, "GLOBL swigluConsts<>(SB), RODATA|NOPTR, $%d\n", 32*len(swigluConsts))
+	k := func(name string) string {
+		for i, c := range swigluConsts {
+			if c.name == name {
+				return fmt.Sprintf("swigluConsts<>+%d(SB)", 32*i)
+			}
+		}
+		panic(name)
+	}
+	text(b, "swigluAVX2", "gate *float32, up *float32, out *float32, n int", "", "SI", "DI", "DX", "CX")
+	const g, x, t, e, r2, hi, lo = 0, 1, 2, 3, 4, 14, 15
+	emit(b,
+		fmt.Sprintf("VMOVUPS %s, Y%d", k("lo"), lo),
+		fmt.Sprintf("VMOVUPS %s, Y%d", k("hi"), hi),
+		"XORQ AX, AX",
+		"loop:",
+		fmt.Sprintf("VMOVUPS (SI)(AX*4), Y%d", g),
+		fmt.Sprintf("VXORPS %s, Y%d, Y%d", k("sign"), g, x),
+		fmt.Sprintf("VMAXPS Y%d, Y%d, Y%d", x, lo, x),
+		fmt.Sprintf("VMINPS Y%d, Y%d, Y%d", x, hi, x),
+		fmt.Sprintf("VMULPS %s, Y%d, Y%d", k("log2e"), x, t),
+		fmt.Sprintf("VROUNDPS $0, Y%d, Y%d", t, t), // n, to nearest
+		fmt.Sprintf("VFNMADD231PS %s, Y%d, Y%d", k("ln2hi"), t, x),
+		fmt.Sprintf("VFNMADD231PS %s, Y%d, Y%d", k("ln2lo"), t, x), // r
+		fmt.Sprintf("VMOVUPS %s, Y%d", k("p0"), e),
+	)
+	for _, c := range []string{"p1", "p2", "p3", "p4", "p5"} {
+		emit(b, fmt.Sprintf("VFMADD213PS %s, Y%d, Y%d", k(c), x, e)) // e = e·r + c
+	}
+	emit(b,
+		fmt.Sprintf("VMULPS Y%d, Y%d, Y%d", x, x, r2),
+		fmt.Sprintf("VFMADD213PS Y%d, Y%d, Y%d", x, r2, e), // p·r² + r
+		fmt.Sprintf("VADDPS %s, Y%d, Y%d", k("one"), e, e),
+		fmt.Sprintf("VCVTPS2DQ Y%d, Y%d", t, t),
+		fmt.Sprintf("VPADDD %s, Y%d, Y%d", k("bias"), t, t),
+		fmt.Sprintf("VPSLLD $23, Y%d, Y%d", t, t),    // 2^n
+		fmt.Sprintf("VMULPS Y%d, Y%d, Y%d", t, e, e), // e^−g
+		fmt.Sprintf("VADDPS %s, Y%d, Y%d", k("one"), e, e),
+		fmt.Sprintf("VDIVPS Y%d, Y%d, Y%d", e, g, g), // silu(g)
+		fmt.Sprintf("VMULPS (DI)(AX*4), Y%d, Y%d", g, g),
+		fmt.Sprintf("VMOVUPS Y%d, (DX)(AX*4)", g),
+		"ADDQ $8, AX",
+		"CMPQ AX, CX",
+		"JLT loop",
+		"VZEROUPPER",
 		"RET",
 	)
 }

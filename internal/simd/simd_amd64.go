@@ -76,3 +76,8 @@ func gemmBF16DP(w *uint16, wstride int, x *uint16, k int, out *float32, ostride 
 
 //go:noescape
 func packBF16DP(x *float32, xstride int, tokens int, blocks int, dst *uint16)
+
+// SwiGLU's kernel (gen_amd64.go, swiglu).
+
+//go:noescape
+func swigluAVX2(gate, up, out *float32, n int)

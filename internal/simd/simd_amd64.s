@@ -2958,3 +2958,157 @@ token:
 	VZEROUPPER
 done:
 	RET
+DATA swigluConsts<>+0(SB)/4, $0x80000000
+DATA swigluConsts<>+4(SB)/4, $0x80000000
+DATA swigluConsts<>+8(SB)/4, $0x80000000
+DATA swigluConsts<>+12(SB)/4, $0x80000000
+DATA swigluConsts<>+16(SB)/4, $0x80000000
+DATA swigluConsts<>+20(SB)/4, $0x80000000
+DATA swigluConsts<>+24(SB)/4, $0x80000000
+DATA swigluConsts<>+28(SB)/4, $0x80000000
+DATA swigluConsts<>+32(SB)/4, $0xc2ae999a
+DATA swigluConsts<>+36(SB)/4, $0xc2ae999a
+DATA swigluConsts<>+40(SB)/4, $0xc2ae999a
+DATA swigluConsts<>+44(SB)/4, $0xc2ae999a
+DATA swigluConsts<>+48(SB)/4, $0xc2ae999a
+DATA swigluConsts<>+52(SB)/4, $0xc2ae999a
+DATA swigluConsts<>+56(SB)/4, $0xc2ae999a
+DATA swigluConsts<>+60(SB)/4, $0xc2ae999a
+DATA swigluConsts<>+64(SB)/4, $0x42b1999a
+DATA swigluConsts<>+68(SB)/4, $0x42b1999a
+DATA swigluConsts<>+72(SB)/4, $0x42b1999a
+DATA swigluConsts<>+76(SB)/4, $0x42b1999a
+DATA swigluConsts<>+80(SB)/4, $0x42b1999a
+DATA swigluConsts<>+84(SB)/4, $0x42b1999a
+DATA swigluConsts<>+88(SB)/4, $0x42b1999a
+DATA swigluConsts<>+92(SB)/4, $0x42b1999a
+DATA swigluConsts<>+96(SB)/4, $0x3fb8aa3b
+DATA swigluConsts<>+100(SB)/4, $0x3fb8aa3b
+DATA swigluConsts<>+104(SB)/4, $0x3fb8aa3b
+DATA swigluConsts<>+108(SB)/4, $0x3fb8aa3b
+DATA swigluConsts<>+112(SB)/4, $0x3fb8aa3b
+DATA swigluConsts<>+116(SB)/4, $0x3fb8aa3b
+DATA swigluConsts<>+120(SB)/4, $0x3fb8aa3b
+DATA swigluConsts<>+124(SB)/4, $0x3fb8aa3b
+DATA swigluConsts<>+128(SB)/4, $0x3f318000
+DATA swigluConsts<>+132(SB)/4, $0x3f318000
+DATA swigluConsts<>+136(SB)/4, $0x3f318000
+DATA swigluConsts<>+140(SB)/4, $0x3f318000
+DATA swigluConsts<>+144(SB)/4, $0x3f318000
+DATA swigluConsts<>+148(SB)/4, $0x3f318000
+DATA swigluConsts<>+152(SB)/4, $0x3f318000
+DATA swigluConsts<>+156(SB)/4, $0x3f318000
+DATA swigluConsts<>+160(SB)/4, $0xb95e8083
+DATA swigluConsts<>+164(SB)/4, $0xb95e8083
+DATA swigluConsts<>+168(SB)/4, $0xb95e8083
+DATA swigluConsts<>+172(SB)/4, $0xb95e8083
+DATA swigluConsts<>+176(SB)/4, $0xb95e8083
+DATA swigluConsts<>+180(SB)/4, $0xb95e8083
+DATA swigluConsts<>+184(SB)/4, $0xb95e8083
+DATA swigluConsts<>+188(SB)/4, $0xb95e8083
+DATA swigluConsts<>+192(SB)/4, $0x39506967
+DATA swigluConsts<>+196(SB)/4, $0x39506967
+DATA swigluConsts<>+200(SB)/4, $0x39506967
+DATA swigluConsts<>+204(SB)/4, $0x39506967
+DATA swigluConsts<>+208(SB)/4, $0x39506967
+DATA swigluConsts<>+212(SB)/4, $0x39506967
+DATA swigluConsts<>+216(SB)/4, $0x39506967
+DATA swigluConsts<>+220(SB)/4, $0x39506967
+DATA swigluConsts<>+224(SB)/4, $0x3ab743ce
+DATA swigluConsts<>+228(SB)/4, $0x3ab743ce
+DATA swigluConsts<>+232(SB)/4, $0x3ab743ce
+DATA swigluConsts<>+236(SB)/4, $0x3ab743ce
+DATA swigluConsts<>+240(SB)/4, $0x3ab743ce
+DATA swigluConsts<>+244(SB)/4, $0x3ab743ce
+DATA swigluConsts<>+248(SB)/4, $0x3ab743ce
+DATA swigluConsts<>+252(SB)/4, $0x3ab743ce
+DATA swigluConsts<>+256(SB)/4, $0x3c088908
+DATA swigluConsts<>+260(SB)/4, $0x3c088908
+DATA swigluConsts<>+264(SB)/4, $0x3c088908
+DATA swigluConsts<>+268(SB)/4, $0x3c088908
+DATA swigluConsts<>+272(SB)/4, $0x3c088908
+DATA swigluConsts<>+276(SB)/4, $0x3c088908
+DATA swigluConsts<>+280(SB)/4, $0x3c088908
+DATA swigluConsts<>+284(SB)/4, $0x3c088908
+DATA swigluConsts<>+288(SB)/4, $0x3d2aa9c1
+DATA swigluConsts<>+292(SB)/4, $0x3d2aa9c1
+DATA swigluConsts<>+296(SB)/4, $0x3d2aa9c1
+DATA swigluConsts<>+300(SB)/4, $0x3d2aa9c1
+DATA swigluConsts<>+304(SB)/4, $0x3d2aa9c1
+DATA swigluConsts<>+308(SB)/4, $0x3d2aa9c1
+DATA swigluConsts<>+312(SB)/4, $0x3d2aa9c1
+DATA swigluConsts<>+316(SB)/4, $0x3d2aa9c1
+DATA swigluConsts<>+320(SB)/4, $0x3e2aaaaa
+DATA swigluConsts<>+324(SB)/4, $0x3e2aaaaa
+DATA swigluConsts<>+328(SB)/4, $0x3e2aaaaa
+DATA swigluConsts<>+332(SB)/4, $0x3e2aaaaa
+DATA swigluConsts<>+336(SB)/4, $0x3e2aaaaa
+DATA swigluConsts<>+340(SB)/4, $0x3e2aaaaa
+DATA swigluConsts<>+344(SB)/4, $0x3e2aaaaa
+DATA swigluConsts<>+348(SB)/4, $0x3e2aaaaa
+DATA swigluConsts<>+352(SB)/4, $0x3f000000
+DATA swigluConsts<>+356(SB)/4, $0x3f000000
+DATA swigluConsts<>+360(SB)/4, $0x3f000000
+DATA swigluConsts<>+364(SB)/4, $0x3f000000
+DATA swigluConsts<>+368(SB)/4, $0x3f000000
+DATA swigluConsts<>+372(SB)/4, $0x3f000000
+DATA swigluConsts<>+376(SB)/4, $0x3f000000
+DATA swigluConsts<>+380(SB)/4, $0x3f000000
+DATA swigluConsts<>+384(SB)/4, $0x3f800000
+DATA swigluConsts<>+388(SB)/4, $0x3f800000
+DATA swigluConsts<>+392(SB)/4, $0x3f800000
+DATA swigluConsts<>+396(SB)/4, $0x3f800000
+DATA swigluConsts<>+400(SB)/4, $0x3f800000
+DATA swigluConsts<>+404(SB)/4, $0x3f800000
+DATA swigluConsts<>+408(SB)/4, $0x3f800000
+DATA swigluConsts<>+412(SB)/4, $0x3f800000
+DATA swigluConsts<>+416(SB)/4, $0x0000007f
+DATA swigluConsts<>+420(SB)/4, $0x0000007f
+DATA swigluConsts<>+424(SB)/4, $0x0000007f
+DATA swigluConsts<>+428(SB)/4, $0x0000007f
+DATA swigluConsts<>+432(SB)/4, $0x0000007f
+DATA swigluConsts<>+436(SB)/4, $0x0000007f
+DATA swigluConsts<>+440(SB)/4, $0x0000007f
+DATA swigluConsts<>+444(SB)/4, $0x0000007f
+GLOBL swigluConsts<>(SB), RODATA|NOPTR, $448
+
+// func swigluAVX2(gate *float32, up *float32, out *float32, n int)
+TEXT ·swigluAVX2(SB), NOSPLIT, $0-32
+	MOVQ gate+0(FP), SI
+	MOVQ up+8(FP), DI
+	MOVQ out+16(FP), DX
+	MOVQ n+24(FP), CX
+	VMOVUPS swigluConsts<>+32(SB), Y15
+	VMOVUPS swigluConsts<>+64(SB), Y14
+	XORQ AX, AX
+loop:
+	VMOVUPS (SI)(AX*4), Y0
+	VXORPS swigluConsts<>+0(SB), Y0, Y1
+	VMAXPS Y1, Y15, Y1
+	VMINPS Y1, Y14, Y1
+	VMULPS swigluConsts<>+96(SB), Y1, Y2
+	VROUNDPS $0, Y2, Y2
+	VFNMADD231PS swigluConsts<>+128(SB), Y2, Y1
+	VFNMADD231PS swigluConsts<>+160(SB), Y2, Y1
+	VMOVUPS swigluConsts<>+192(SB), Y3
+	VFMADD213PS swigluConsts<>+224(SB), Y1, Y3
+	VFMADD213PS swigluConsts<>+256(SB), Y1, Y3
+	VFMADD213PS swigluConsts<>+288(SB), Y1, Y3
+	VFMADD213PS swigluConsts<>+320(SB), Y1, Y3
+	VFMADD213PS swigluConsts<>+352(SB), Y1, Y3
+	VMULPS Y1, Y1, Y4
+	VFMADD213PS Y1, Y4, Y3
+	VADDPS swigluConsts<>+384(SB), Y3, Y3
+	VCVTPS2DQ Y2, Y2
+	VPADDD swigluConsts<>+416(SB), Y2, Y2
+	VPSLLD $23, Y2, Y2
+	VMULPS Y2, Y3, Y3
+	VADDPS swigluConsts<>+384(SB), Y3, Y3
+	VDIVPS Y3, Y0, Y0
+	VMULPS (DI)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DX)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT loop
+	VZEROUPPER
+	RET

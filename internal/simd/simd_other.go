@@ -64,4 +64,6 @@ func gemmBF16DP(w *uint16, wstride int, x *uint16, k int, out *float32, ostride 
 }
 func packBF16DP(x *float32, xstride int, tokens int, blocks int, dst *uint16) { panic(noAsm) }
 
+func swigluAVX2(gate, up, out *float32, n int) { panic(noAsm) }
+
 const noAsm = "simd: assembly kernel called on a build without it"

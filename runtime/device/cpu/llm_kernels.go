@@ -233,11 +233,12 @@ func softmax(s []float32, scale float32) {
 	}
 }
 
-// swiglu writes silu(gate)·up; out may be gate.
+// swiglu writes silu(gate)·up; out may be gate. internal/simd's kernel
+// computes the exponential in float32, eight at a time (within 6·2⁻²⁴ of
+// the exact result): through float64 math.Exp it cost ≈ 10 ns an element,
+// a tenth of a prefill's time.
 func swiglu(gate, up, out []float32) {
-	for i, g := range gate[:len(out)] {
-		out[i] = float32(float64(g)/(1+math.Exp(-float64(g)))) * up[i]
-	}
+	simd.SwiGLU(gate[:len(out)], up[:len(out)], out)
 }
 
 // add does x += y.
