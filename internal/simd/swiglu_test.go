@@ -42,32 +42,64 @@ func TestSwiGLU(t *testing.T) {
 					if math.Float32bits(inPlace[i]) != math.Float32bits(out[i]) {
 						t.Fatalf("%s: in place %v, out of place %v at g = %v", p.name, inPlace[i], out[i], g[i])
 					}
-					gi, ui := float64(g[i]), float64(u[i])
-					want := gi / (1 + math.Exp(-gi)) * ui
-					got := float64(out[i])
-					switch {
-					case math.IsNaN(want) || math.IsInf(float64(float32(want)), 0): // beyond float32: ±Inf
-						if !(got == float64(float32(want)) || math.IsNaN(want) && math.IsNaN(got)) {
-							t.Errorf("%s: SwiGLU(%v, %v) = %v, want %v", p.name, gi, ui, got, want)
-						}
-					case gi < -87:
-						if !(math.Abs(got) <= 1e-35*math.Abs(ui)) {
-							t.Errorf("%s: SwiGLU(%v, %v) = %v, want |·| ≤ 1e-35·|up|", p.name, gi, ui, got)
-						}
-					default:
-						d := math.Abs(got - want)
-						if math.Abs(want) >= 0x1p-126 {
-							worst = max(worst, d/math.Abs(want))
-						}
-						if !(d <= 6*0x1p-24*math.Abs(want)+0x1p-149) {
-							t.Errorf("%s: SwiGLU(%v, %v) = %v, want %v: error %.3g > 6·2⁻²⁴·|want| + 2⁻¹⁴⁹", p.name, gi, ui, got, want, d)
-						}
+					if rel, ok := checkSwiGLU(t, p.name, g[i], u[i], out[i]); ok {
+						worst = max(worst, rel)
 					}
 				}
 			}
 			t.Logf("%s: worst relative error of a normal result %.3g (%.2f·2⁻²⁴)", p.name, worst, worst/0x1p-24)
 		})
 	}
+}
+
+// checkSwiGLU holds got = SwiGLU(g, u) to the documented bound and returns
+// its relative error where the result is a normal float32 (ok).
+func checkSwiGLU(t *testing.T, path string, g, u, got32 float32) (rel float64, ok bool) {
+	t.Helper()
+	gi, ui, got := float64(g), float64(u), float64(got32)
+	want := gi / (1 + math.Exp(-gi)) * ui
+	switch {
+	case math.IsNaN(want) || math.IsInf(float64(float32(want)), 0): // beyond float32: ±Inf
+		if !(got == float64(float32(want)) || math.IsNaN(want) && math.IsNaN(got)) {
+			t.Errorf("%s: SwiGLU(%v, %v) = %v, want %v", path, gi, ui, got, want)
+		}
+	case gi < -87:
+		if !(math.Abs(got) <= 1e-35*math.Abs(ui)) {
+			t.Errorf("%s: SwiGLU(%v, %v) = %v, want |·| ≤ 1e-35·|up|", path, gi, ui, got)
+		}
+	default:
+		d := math.Abs(got - want)
+		if !(d <= 6*0x1p-24*math.Abs(want)+0x1p-149) {
+			t.Errorf("%s: SwiGLU(%v, %v) = %v, want %v: error %.3g > 6·2⁻²⁴·|want| + 2⁻¹⁴⁹", path, gi, ui, got, want, d)
+		}
+		return d / math.Abs(want), math.Abs(want) >= 0x1p-126
+	}
+	return 0, false
+}
+
+// FuzzSwiGLU checks SwiGLU on arbitrary float32 bit patterns (NaNs,
+// infinities and subnormals included) on every path, at every position of
+// a vector and its padded tail.
+func FuzzSwiGLU(f *testing.F) {
+	f.Add(math.Float32bits(1), math.Float32bits(2), uint8(3))
+	f.Add(math.Float32bits(-88.5), math.Float32bits(-1e-20), uint8(17))
+	f.Fuzz(func(t *testing.T, g, u uint32, n uint8) {
+		gate := make([]float32, int(n%20)+1)
+		up := make([]float32, len(gate))
+		for i := range gate {
+			gate[i], up[i] = float32(i)-3, 0.5
+		}
+		gate[len(gate)-1], up[len(gate)-1] = math.Float32frombits(g), math.Float32frombits(u)
+		for _, p := range paths() {
+			with(t, p, func() {
+				out := make([]float32, len(gate))
+				SwiGLU(gate, up, out)
+				for i := range out {
+					checkSwiGLU(t, p.name, gate[i], up[i], out[i])
+				}
+			})
+		}
+	})
 }
 
 func TestSwiGLUPanics(t *testing.T) {
