@@ -179,6 +179,37 @@ func TestGemmBF16Invariance(t *testing.T) {
 	}
 }
 
+// TestGemmBF16MatchesGo holds every assembly path to the portable one
+// directly: both sum the same products of w and x̃ in float32, so they differ
+// by at most twice check's bound.
+func TestGemmBF16MatchesGo(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 14))
+	for _, s := range [][3]int{{1, 4, 64}, {7, 13, 96 + 5}, {13, 8, 2048}, {64, 12, 8192}} {
+		n, rows, cols := s[0], s[1], s[2]
+		w, wv := bfRand(r, rows*cols)
+		x := randX(r, n*cols)
+		xr := rounded(x)
+		ref := make([]float32, n*rows)
+		with(t, paths()[0], func() { GemmBF16(w, x, ref, n, rows, cols) })
+		for _, p := range paths()[1:] {
+			got := make([]float32, n*rows)
+			with(t, p, func() { GemmBF16(w, x, got, n, rows, cols) })
+			for tk := range n {
+				for i := range rows {
+					var abs float64
+					for j := range cols {
+						abs += math.Abs(float64(wv[i*cols+j]) * float64(xr[tk*cols+j]))
+					}
+					d := math.Abs(float64(got[tk*rows+i]) - float64(ref[tk*rows+i]))
+					if tol := 2 * float64(cols+2) * 0x1p-24 * abs; !(d <= tol) {
+						t.Errorf("%s %v out[%d, %d]: %v, go %v: difference %.3g > %.3g", p.name, s, tk, i, got[tk*rows+i], ref[tk*rows+i], d, tol)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestGemmBF16SpecialValues: a NaN weight, an infinite activation and 0·Inf
 // reach the result on every path, in the blocks and in the tail columns.
 func TestGemmBF16SpecialValues(t *testing.T) {

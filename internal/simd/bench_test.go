@@ -105,7 +105,8 @@ func BenchmarkGemvBF16(b *testing.B) {
 // (16 layers of q, k, v, o, gate, up, down, then the 128256-row lm_head):
 // 1.236 G bf16 weights, 2.47 GB. ms/token is the figure to hold against the
 // ≈52 ms bandwidth floor; attention, norms and activations are not included.
-// It allocates 2.47 GB, so it runs only when named: -bench Llama1B.
+// The batch=n cases run the same projections as GEMMs of n tokens. It
+// allocates 2.47 GB, so it runs only when named: -bench Llama1B.
 func BenchmarkLlama1BDecode(b *testing.B) {
 	if !strings.Contains(benchFlag(), "Llama1B") {
 		b.Skip("allocates 2.47 GB: run with -bench Llama1B")
@@ -144,6 +145,26 @@ func BenchmarkLlama1BDecode(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/token")
+		})
+	}
+	// The same projections for a batch of tokens at once, each weight read
+	// once for all of them (GemmBF16Packed): several guests' decode steps as
+	// one pass, on two threads. ms/step against the GEMV's ms/token above.
+	for _, n := range []int{1, 2, 4, 8} {
+		xn := map[int][]float32{hidden: fillX(n * hidden), inter: fillX(n * inter)}
+		outn := make([]float32, n*vocab)
+		b.Run(fmt.Sprintf("batch=%d/threads=2", n), func(b *testing.B) {
+			b.SetBytes(int64(total))
+			var xp PackedBatch
+			for b.Loop() {
+				for _, m := range mats {
+					xp.Pack(xn[m.cols], n, m.cols)
+					split(2, m.rows, func(r0, r1 int) {
+						GemmBF16Packed(m.w, &xp, outn[:n*m.rows], m.rows, r0, r1)
+					})
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/step")
 		})
 	}
 }
