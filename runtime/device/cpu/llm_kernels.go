@@ -98,18 +98,18 @@ func sumSquares(x []float32) float64 {
 func linear(t device.WeightTensor, x, out []float32, n int) {
 	outDim, in := t.Shape[0], t.Shape[1]
 	x, out = x[:n*in], out[:n*outDim]
-	if n > 1 {
-		gemm([]device.WeightTensor{t}, x, [][]float32{out}, n)
+	if n == 1 {
+		// The bf16 GEMV wants x rearranged; do it once, not per chunk.
+		xp := packFor([]device.WeightTensor{t}, x)
+		parallel(outDim, gemvGrain(t), func(_ *worker, lo, hi int) {
+			gemvRows(t, x, xp, out[lo:hi], lo, hi)
+		})
+		if xp != nil {
+			packPool.Put(xp)
+		}
 		return
 	}
-	// The bf16 GEMV wants x rearranged; do it once, not per chunk.
-	xp := packFor([]device.WeightTensor{t}, x)
-	parallel(outDim, gemvGrain(t), func(_ *worker, lo, hi int) {
-		gemvRows(t, x, xp, out[lo:hi], lo, hi)
-	})
-	if xp != nil {
-		packPool.Put(xp)
-	}
+	gemm([]device.WeightTensor{t}, x, [][]float32{out}, n)
 }
 
 // gemvGrain is the rows per chunk of a decode GEMV over t: gemvChunkBytes
