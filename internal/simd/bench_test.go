@@ -141,12 +141,14 @@ func BenchmarkLlama1BDecode(b *testing.B) {
 	for _, threads := range []int{1, 2} {
 		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
 			b.SetBytes(int64(total))
+			cpu0 := cputime.Process().Seconds()
 			for b.Loop() {
 				for _, m := range mats {
 					gemvBF16Split(threads, m.w, xs[m.cols], out[:m.rows], m.cols)
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/token")
+			b.ReportMetric((cputime.Process().Seconds()-cpu0)*1e3/float64(threads)/float64(b.N), "ms/token-cpu")
 		})
 	}
 	// The same projections for a batch of tokens at once, each weight read
@@ -158,6 +160,7 @@ func BenchmarkLlama1BDecode(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d/threads=2", n), func(b *testing.B) {
 			b.SetBytes(int64(total))
 			var xp PackedBatch
+			cpu0 := cputime.Process().Seconds()
 			for b.Loop() {
 				for _, m := range mats {
 					xp.Pack(xn[m.cols], n, m.cols)
@@ -167,6 +170,7 @@ func BenchmarkLlama1BDecode(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/step")
+			b.ReportMetric((cputime.Process().Seconds()-cpu0)*1e3/2/float64(b.N), "ms/step-cpu")
 		})
 	}
 }
