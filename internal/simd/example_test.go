@@ -47,3 +47,30 @@ func ExampleGemmF32() {
 	fmt.Println(out)
 	// Output: [1 2 10 5 6 26]
 }
+
+// Prefill in bfloat16: pack the tokens' activations once (rounded to
+// bfloat16: 1.001 becomes 1), then let goroutines share the weight's rows.
+func ExampleGemmBF16Packed() {
+	const n, rows, cols = 2, 4, 3
+	w := []uint16{ // bfloat16 bits
+		0x3f80, 0, 0, // row 0: 1 0 0
+		0, 0x4000, 0, // row 1: 0 2 0
+		0, 0, 0x3f00, // row 2: 0 0 0.5
+		0x3f80, 0x3f80, 0x3f80, // row 3: 1 1 1
+	}
+	x := []float32{
+		1, 2, 3, // token 0
+		4, 5, 1.001, // token 1
+	}
+	var xp simd.PackedBatch
+	xp.Pack(x, n, cols)
+	out := make([]float32, n*rows) // out[t*rows+r]
+
+	var wg sync.WaitGroup
+	for _, rr := range [][2]int{{0, 2}, {2, rows}} {
+		wg.Go(func() { simd.GemmBF16Packed(w, &xp, out, rows, rr[0], rr[1]) })
+	}
+	wg.Wait()
+	fmt.Println(out)
+	// Output: [1 4 1.5 6 4 10 0.5 10]
+}

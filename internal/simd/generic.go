@@ -9,6 +9,21 @@ import "math"
 // bf16ToF32 widens a bfloat16, the top half of a float32; it is exact.
 func bf16ToF32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
+// f32ToBF16 rounds f to bfloat16 as VCVTNE2PS2BF16 does: to nearest, ties to
+// even (overflowing to ±Inf); zero and subnormals to zero of the same sign;
+// a NaN to a quiet NaN with its sign and the top of its payload.
+func f32ToBF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	switch {
+	case b&0x7f800000 == 0:
+		return uint16(b>>16) & 0x8000
+	case b&0x7fffffff > 0x7f800000:
+		return uint16(b>>16) | 0x40
+	}
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
+}
+
 // f16ToF32 widens an IEEE 754 binary16 value; it is exact, subnormals,
 // infinities and NaN payloads included (as VCVTPH2PS, which also keeps them).
 func f16ToF32(h uint16) float32 {
@@ -32,18 +47,46 @@ func f16ToF32(h uint16) float32 {
 	return math.Float32frombits(sign | e<<23 | (man&0x3ff)<<13)
 }
 
-func dotBF16Go(w []uint16, x []float32) float32 {
-	x = x[:len(w)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(w); i += 4 {
-		s0 += bf16ToF32(w[i]) * x[i]
-		s1 += bf16ToF32(w[i+1]) * x[i+1]
-		s2 += bf16ToF32(w[i+2]) * x[i+2]
-		s3 += bf16ToF32(w[i+3]) * x[i+3]
+func dotBF16Go(w []uint16, x []float32) float32 { return dotGo(w, x, widenBF16) }
+func dotF16Go(w []uint16, x []float32) float32  { return dotGo(w, x, widenF16) }
+func dotF32Go(w, x []float32) float32           { return dotGo(w, x, widenF32) }
+
+func widenBF16(dst []float32, src []uint16) {
+	for i, h := range src {
+		dst[i] = bf16ToF32(h)
 	}
-	for ; i < len(w); i++ {
-		s0 += bf16ToF32(w[i]) * x[i]
+}
+
+func widenF16(dst []float32, src []uint16) {
+	for i, h := range src {
+		dst[i] = f16ToF32(h)
+	}
+}
+
+func widenF32(dst, src []float32) { copy(dst, src) }
+
+// dotGo is the portable dot product: w widened a block at a time into a
+// buffer on the stack, then multiplied with x in four interleaved float32
+// chains (element i into chain i%4 while four are left, the rest into the
+// first), which let the CPU overlap the adds a little.
+func dotGo[W uint16 | float32](w []W, x []float32, widen func(dst []float32, src []W)) float32 {
+	x = x[:len(w)]
+	var buf [256]float32
+	var s0, s1, s2, s3 float32
+	for b := 0; b < len(w); b += len(buf) {
+		wb := buf[:min(len(buf), len(w)-b)]
+		widen(wb, w[b:b+len(wb)])
+		xb := x[b : b+len(wb)]
+		i := 0
+		for ; i+4 <= len(wb); i += 4 {
+			s0 += wb[i] * xb[i]
+			s1 += wb[i+1] * xb[i+1]
+			s2 += wb[i+2] * xb[i+2]
+			s3 += wb[i+3] * xb[i+3]
+		}
+		for ; i < len(wb); i++ {
+			s0 += wb[i] * xb[i]
+		}
 	}
 	return (s0 + s1) + (s2 + s3)
 }
@@ -64,36 +107,4 @@ func dotBF16PackedGo(w []uint16, x []float32) float32 {
 		}
 	}
 	return (s0 + s1) + (s2 + s3) + dotBF16Go(w[n:], x[n:])
-}
-
-func dotF16Go(w []uint16, x []float32) float32 {
-	x = x[:len(w)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(w); i += 4 {
-		s0 += f16ToF32(w[i]) * x[i]
-		s1 += f16ToF32(w[i+1]) * x[i+1]
-		s2 += f16ToF32(w[i+2]) * x[i+2]
-		s3 += f16ToF32(w[i+3]) * x[i+3]
-	}
-	for ; i < len(w); i++ {
-		s0 += f16ToF32(w[i]) * x[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-func dotF32Go(w, x []float32) float32 {
-	x = x[:len(w)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(w); i += 4 {
-		s0 += w[i] * x[i]
-		s1 += w[i+1] * x[i+1]
-		s2 += w[i+2] * x[i+2]
-		s3 += w[i+3] * x[i+3]
-	}
-	for ; i < len(w); i++ {
-		s0 += w[i] * x[i]
-	}
-	return (s0 + s1) + (s2 + s3)
 }

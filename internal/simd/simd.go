@@ -8,22 +8,27 @@ import (
 // kernels ties one weight type's assembly to its scalar widening and portable
 // dot product, so the blocking logic below is written once.
 type kernels[W uint16 | float32] struct {
-	name  string
-	asm   func() bool // the assembly may run (read each call: tests flip it)
-	widen func(W) float32
-	dotGo func(w []W, x []float32) float32
-	dot   func(w *W, x *float32, n int) float32
-	gemv4 func(w *W, stride int, x *float32, n int, out *float32)
-	gemm  func(w *W, wstride int, x *float32, xstride int, n int, out *float32, ostride int)
+	name    string
+	asm     func() bool // the assembly may run (read each call: tests flip it)
+	widen   func(W) float32
+	dotGo   func(w []W, x []float32) float32
+	dot     func(w *W, x *float32, n int) float32
+	gemv4   func(w *W, stride int, x *float32, n int, out *float32)
+	gemm    gemmKernel[W] // 4 rows × 3 tokens, AVX2
+	gemm512 gemmKernel[W] // 4 rows × 6 tokens, AVX-512
 }
+
+// gemmKernel is a GEMM tile kernel (gen_amd64.go, gemmTile): out[t·ostride+r]
+// = Σ_{i<n} w[r·wstride+i]·x[t·xstride+i] for its 4 rows and its tokens.
+type gemmKernel[W uint16 | float32] func(w *W, wstride int, x *float32, xstride int, n int, out *float32, ostride int)
 
 var (
 	kBF16 = &kernels[uint16]{"BF16", func() bool { return useAVX2 }, bf16ToF32, dotBF16Go,
-		dotBF16AVX2, gemv4BF16AVX2, gemm4x3BF16AVX2}
+		dotBF16AVX2, gemv4BF16AVX2, gemm4x3BF16AVX2, gemm4x6BF16AVX512}
 	kF16 = &kernels[uint16]{"F16", func() bool { return useAVX2 && useF16C }, f16ToF32, dotF16Go,
-		dotF16AVX2, gemv4F16AVX2, gemm4x3F16AVX2}
+		dotF16AVX2, gemv4F16AVX2, gemm4x3F16AVX2, gemm4x6F16AVX512}
 	kF32 = &kernels[float32]{"F32", func() bool { return useAVX2 }, func(v float32) float32 { return v }, dotF32Go,
-		dotF32AVX2, gemv4F32AVX2, gemm4x3F32AVX2}
+		dotF32AVX2, gemv4F32AVX2, gemm4x3F32AVX2, gemm4x6F32AVX512}
 )
 
 // DotBF16 returns Σ w[i]·x[i] with w in bfloat16, accumulated in float32.
@@ -158,41 +163,32 @@ func GemvF16(w []uint16, x, out []float32, cols int) { gemv(kF16, "GemvF16", w, 
 // GemvF32 is GemvBF16 for float32 weights.
 func GemvF32(w, x, out []float32, cols int) { gemv(kF32, "GemvF32", w, x, out, cols) }
 
-// GemmBF16 sets out[t*rows+r] = Σ_i x[t*cols+i]·w[r*cols+i] for n tokens
-// (rows of x) and rows rows of the bfloat16 matrix w: X·Wᵀ, a prefill step of a
-// Linear layer. Unlike n calls of GemvBF16, which each stream all of w from
-// memory, it works on tiles of 4 rows × 3 tokens over blocks of tokens that
-// stay in cache, so each weight row is read from memory once per block and
-// the work is bound by arithmetic, not bandwidth. It panics unless
-// len(w) == rows*cols, len(x) == n*cols and len(out) == n*rows.
-func GemmBF16(w []uint16, x, out []float32, n, rows, cols int) {
-	gemmRows(kBF16, "GemmBF16", w, x, out, n, rows, cols, 0, rows)
-}
-
-// GemmBF16Rows is GemmBF16 restricted to the rows r0 ≤ r < r1: it writes only
-// out[t*rows+r] for those r, so goroutines given disjoint row ranges can fill
-// one out together (ranges starting at multiples of 4 run fastest). It panics
-// on the conditions GemmBF16 does or unless 0 ≤ r0 ≤ r1 ≤ rows.
-func GemmBF16Rows(w []uint16, x, out []float32, n, rows, cols, r0, r1 int) {
-	gemmRows(kBF16, "GemmBF16Rows", w, x, out, n, rows, cols, r0, r1)
-}
-
-// GemmF16 is GemmBF16 for IEEE 754 half-precision weights.
+// GemmF16 sets out[t*rows+r] = Σ_i x[t*cols+i]·w[r*cols+i] for n tokens
+// (rows of x) and rows rows of the half-precision matrix w: X·Wᵀ, a prefill
+// step of a Linear layer, with x in float32. Unlike n calls of GemvF16, which
+// each stream all of w from memory, it works on tiles of 4 rows × 3 tokens
+// (6 with AVX-512) over blocks of tokens that stay in cache, so each weight
+// row is read from memory once per block and the work is bound by
+// arithmetic, not bandwidth. It panics unless len(w) == rows*cols,
+// len(x) == n*cols and len(out) == n*rows.
 func GemmF16(w []uint16, x, out []float32, n, rows, cols int) {
 	gemmRows(kF16, "GemmF16", w, x, out, n, rows, cols, 0, rows)
 }
 
-// GemmF16Rows is GemmBF16Rows for IEEE 754 half-precision weights.
+// GemmF16Rows is GemmF16 restricted to the rows r0 ≤ r < r1: it writes only
+// out[t*rows+r] for those r, so goroutines given disjoint row ranges can fill
+// one out together (ranges starting at multiples of 4 run fastest). It panics
+// on the conditions GemmF16 does or unless 0 ≤ r0 ≤ r1 ≤ rows.
 func GemmF16Rows(w []uint16, x, out []float32, n, rows, cols, r0, r1 int) {
 	gemmRows(kF16, "GemmF16Rows", w, x, out, n, rows, cols, r0, r1)
 }
 
-// GemmF32 is GemmBF16 for float32 weights.
+// GemmF32 is GemmF16 for float32 weights.
 func GemmF32(w, x, out []float32, n, rows, cols int) {
 	gemmRows(kF32, "GemmF32", w, x, out, n, rows, cols, 0, rows)
 }
 
-// GemmF32Rows is GemmBF16Rows for float32 weights.
+// GemmF32Rows is GemmF16Rows for float32 weights.
 func GemmF32Rows(w, x, out []float32, n, rows, cols, r0, r1 int) {
 	gemmRows(kF32, "GemmF32Rows", w, x, out, n, rows, cols, r0, r1)
 }
@@ -233,12 +229,16 @@ func tail[W uint16 | float32](k *kernels[W], w []W, x []float32) float32 {
 
 // tokenBlock is how many tokens of x GEMM keeps hot in cache while it sweeps
 // the weight rows: about 512 KiB of activations (half of a 1 MiB L2, leaving
-// room for the 4 weight rows in flight), a multiple of the 3-token tile.
-func tokenBlock(cols int) int {
+// room for the 4 weight rows in flight), a multiple of the tile's tokens.
+func tokenBlock(cols, tile int) int {
 	tb := (512 << 10) / (4 * max(cols, 1))
-	return max(3, tb/3*3)
+	return max(tile, tb/tile*tile)
 }
 
+// gemmRows is the GEMM on float32 x for rows r0 ≤ r < r1: tiles of 4 rows ×
+// 3 tokens (AVX2) or 6 (AVX-512), the tokens a tile leaves over by the 4-row
+// GEMV, the rows by dot products; columns past the tile's step by scalar
+// tails.
 func gemmRows[W uint16 | float32](k *kernels[W], fn string, w []W, x, out []float32, n, rows, cols, r0, r1 int) {
 	if n < 0 || rows < 0 || cols < 0 || len(w) != rows*cols || len(x) != n*cols || len(out) != n*rows {
 		panic(fmt.Sprintf("simd: %s: len(w) = %d, len(x) = %d, len(out) = %d, n = %d, rows = %d, cols = %d; want len(w) == rows*cols, len(x) == n*cols, len(out) == n*rows",
@@ -249,20 +249,24 @@ func gemmRows[W uint16 | float32](k *kernels[W], fn string, w []W, x, out []floa
 	}
 	n8 := cols &^ 7
 	useAsm := n8 > 0 && k.asm()
-	tb := tokenBlock(cols)
+	tile, nt, gemm := 3, n8, k.gemm
+	if useAsm && useAVX512 && cols >= 16 {
+		tile, nt, gemm = 6, cols&^15, k.gemm512
+	}
+	tb := tokenBlock(cols, tile)
 	for t0 := 0; t0 < n; t0 += tb {
 		t1 := min(n, t0+tb)
 		r := r0
 		for ; useAsm && r+4 <= r1; r += 4 {
 			wr := w[r*cols : (r+4)*cols]
 			t := t0
-			for ; t+3 <= t1; t += 3 {
-				k.gemm(&wr[0], cols, &x[t*cols], cols, n8, &out[t*rows+r], rows)
-				if n8 < cols {
-					for dt := range 3 {
-						xt := x[(t+dt)*cols+n8 : (t+dt+1)*cols]
+			for ; t+tile <= t1; t += tile {
+				gemm(&wr[0], cols, &x[t*cols], cols, nt, &out[t*rows+r], rows)
+				if nt < cols {
+					for dt := range tile {
+						xt := x[(t+dt)*cols+nt : (t+dt+1)*cols]
 						for j := range 4 {
-							out[(t+dt)*rows+r+j] += tail(k, wr[j*cols+n8:(j+1)*cols], xt)
+							out[(t+dt)*rows+r+j] += tail(k, wr[j*cols+nt:(j+1)*cols], xt)
 						}
 					}
 				}

@@ -6,9 +6,10 @@ package simd
 // loops in generic.go run. The stubs below keep simd.go architecture-neutral
 // and are never called while useAVX2 is false.
 var (
-	useAVX2   = false
-	useF16C   = false
-	useAVX512 = false
+	useAVX2       = false
+	useF16C       = false
+	useAVX512     = false
+	useAVX512BF16 = false
 )
 
 func dotBF16AVX2(w *uint16, x *float32, n int) float32 { panic(noAsm) }
@@ -48,5 +49,21 @@ func gemvRowsBF16PackedAVX512(w *uint16, x *float32, n int, out *float32, rows i
 func weightedSumBF16AVX2(a *float32, rows int, w *uint16, stride int, out *float32, cols int) {
 	panic(noAsm)
 }
+
+func gemm4x6BF16AVX512(w *uint16, wstride int, x *float32, xstride int, n int, out *float32, ostride int) {
+	panic(noAsm)
+}
+func gemm4x6F16AVX512(w *uint16, wstride int, x *float32, xstride int, n int, out *float32, ostride int) {
+	panic(noAsm)
+}
+func gemm4x6F32AVX512(w *float32, wstride int, x *float32, xstride int, n int, out *float32, ostride int) {
+	panic(noAsm)
+}
+func gemmBF16DP(w *uint16, wstride int, x *uint16, k int, out *float32, ostride int, rows int, tokens int) {
+	panic(noAsm)
+}
+func packBF16DP(x *float32, xstride int, tokens int, blocks int, dst *uint16) { panic(noAsm) }
+
+func swigluAVX2(gate, up, out *float32, n int) { panic(noAsm) }
 
 const noAsm = "simd: assembly kernel called on a build without it"

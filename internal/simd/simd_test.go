@@ -10,30 +10,33 @@ import (
 
 // path is one implementation the exported functions can dispatch to.
 type path struct {
-	name               string
-	avx2, f16c, avx512 bool
+	name                     string
+	avx2, f16c, avx512, bf16 bool
 }
 
 // paths returns the portable path and, where this CPU has them, the AVX2
-// assembly and the AVX-512 kernels beside it.
+// assembly, the AVX-512 kernels beside it and the VDPBF16PS GEMM on top.
 func paths() []path {
 	ps := []path{{name: "go"}}
 	if hwAVX2 {
-		ps = append(ps, path{"asm", true, hwF16C, false})
+		ps = append(ps, path{"asm", true, hwF16C, false, false})
 	}
 	if hwAVX512 {
-		ps = append(ps, path{"avx512", true, hwF16C, true})
+		ps = append(ps, path{"avx512", true, hwF16C, true, false})
+	}
+	if hwAVX512BF16 {
+		ps = append(ps, path{"avx512bf16", true, hwF16C, true, true})
 	}
 	return ps
 }
 
-var hwAVX2, hwF16C, hwAVX512 = useAVX2, useF16C, useAVX512
+var hwAVX2, hwF16C, hwAVX512, hwAVX512BF16 = useAVX2, useF16C, useAVX512, useAVX512BF16
 
 // with runs f with the dispatch forced to p.
 func with(t testing.TB, p path, f func()) {
 	t.Helper()
-	useAVX2, useF16C, useAVX512 = p.avx2, p.f16c, p.avx512
-	defer func() { useAVX2, useF16C, useAVX512 = hwAVX2, hwF16C, hwAVX512 }()
+	useAVX2, useF16C, useAVX512, useAVX512BF16 = p.avx2, p.f16c, p.avx512, p.bf16
+	defer func() { useAVX2, useF16C, useAVX512, useAVX512BF16 = hwAVX2, hwF16C, hwAVX512, hwAVX512BF16 }()
 	f()
 }
 
@@ -41,84 +44,91 @@ func with(t testing.TB, p path, f func()) {
 // multiples that pick the assembly's loops, tails on each, and Llama sizes.
 var lengths = []int{0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 23, 24, 31, 32, 33, 40, 47, 48, 63, 64, 65, 100, 2048 + 3, 8192}
 
-// wtypeT describes one weight type for the tests.
+// wtypeT describes one weight type for the tests: raw is a []uint16 or
+// []float32 of weights, vals the same weights as float64.
 type wtypeT struct {
 	name  string
 	avail func(path) bool
-	// dot, gemv, gemm call the exported functions on float64-decoded data.
 	gen   func(r *rand.Rand, n int) (raw any, vals []float64)
-	dot   func(raw any, x []float32) float32
-	gemv  func(raw any, x, out []float32, cols int)
-	gemmR func(raw any, x, out []float32, n, rows, cols, r0, r1 int)
+	// roundsX says the GEMM rounds x to bfloat16 first.
+	roundsX bool
+	dot     func(raw any, x []float32) float32
+	gemv    func(raw any, x, out []float32, cols int)
+	gemmR   func(raw any, x, out []float32, n, rows, cols, r0, r1 int)
 	// gemvS and wsum call the strided kernels (stride.go).
 	gemvS func(raw any, stride int, x, out []float32)
 	wsum  func(a []float32, raw any, stride int, out []float32)
 }
 
+// wfuncs are one weight type's exported functions.
+type wfuncs[W uint16 | float32] struct {
+	dot   func(w []W, x []float32) float32
+	gemv  func(w []W, x, out []float32, cols int)
+	gemmR func(w []W, x, out []float32, n, rows, cols, r0, r1 int)
+	gemvS func(w []W, stride int, x, out []float32)
+	wsum  func(a []float32, w []W, stride int, out []float32)
+}
+
+// wtype builds a wtypeT from a weight generator (one random weight), its
+// widening and its functions.
+func wtype[W uint16 | float32](name string, avail func(path) bool, one func(*rand.Rand) W, widen func(W) float32, roundsX bool, f wfuncs[W]) wtypeT {
+	return wtypeT{
+		name: name, avail: avail, roundsX: roundsX,
+		gen: func(r *rand.Rand, n int) (any, []float64) {
+			w, v := make([]W, n), make([]float64, n)
+			for i := range w {
+				w[i] = one(r)
+				v[i] = float64(widen(w[i]))
+			}
+			return w, v
+		},
+		dot:  func(w any, x []float32) float32 { return f.dot(w.([]W), x) },
+		gemv: func(w any, x, out []float32, cols int) { f.gemv(w.([]W), x, out, cols) },
+		gemmR: func(w any, x, out []float32, n, rows, cols, r0, r1 int) {
+			f.gemmR(w.([]W), x, out, n, rows, cols, r0, r1)
+		},
+		gemvS: func(w any, stride int, x, out []float32) { f.gemvS(w.([]W), stride, x, out) },
+		wsum:  func(a []float32, w any, stride int, out []float32) { f.wsum(a, w.([]W), stride, out) },
+	}
+}
+
+func always(path) bool { return true }
+
 var wtypes = []wtypeT{
-	{
-		name:  "BF16",
-		avail: func(path) bool { return true },
-		gen: func(r *rand.Rand, n int) (any, []float64) {
-			w := make([]uint16, n)
-			v := make([]float64, n)
-			for i := range w {
-				w[i] = uint16(math.Float32bits(float32(r.NormFloat64())) >> 16)
-				v[i] = float64(bf16ToF32(w[i]))
+	wtype("BF16", always, func(r *rand.Rand) uint16 { return uint16(math.Float32bits(float32(r.NormFloat64())) >> 16) },
+		bf16ToF32, true, wfuncs[uint16]{DotBF16, GemvBF16, gemmBF16Rows, GemvBF16Stride, WeightedSumBF16}),
+	// Exponents 1..30 cover every finite normal magnitude; a few subnormals
+	// (exponent 0) too.
+	wtype("F16", func(p path) bool { return !p.avx2 || p.f16c },
+		func(r *rand.Rand) uint16 {
+			return uint16(r.IntN(2))<<15 | uint16(r.IntN(31))<<10 | uint16(r.IntN(1024))
+		},
+		f16ToF32, false, wfuncs[uint16]{DotF16, GemvF16, GemmF16Rows, GemvF16Stride, WeightedSumF16}),
+	wtype("F32", always, func(r *rand.Rand) float32 { return float32(r.NormFloat64()) },
+		func(v float32) float32 { return v }, false, wfuncs[float32]{DotF32, GemvF32, GemmF32Rows, GemvF32Stride, WeightedSumF32}),
+}
+
+// eachPathType runs f as a subtest for every path and weight type this CPU
+// can run, the dispatch forced to the path, with a random source seeded from
+// seed and the type.
+func eachPathType(t *testing.T, seed uint64, f func(t *testing.T, wt wtypeT, r *rand.Rand)) {
+	for _, p := range paths() {
+		for _, wt := range wtypes {
+			if !wt.avail(p) {
+				continue
 			}
-			return w, v
-		},
-		dot:  func(w any, x []float32) float32 { return DotBF16(w.([]uint16), x) },
-		gemv: func(w any, x, out []float32, cols int) { GemvBF16(w.([]uint16), x, out, cols) },
-		gemmR: func(w any, x, out []float32, n, rows, cols, r0, r1 int) {
-			GemmBF16Rows(w.([]uint16), x, out, n, rows, cols, r0, r1)
-		},
-		gemvS: func(w any, stride int, x, out []float32) { GemvBF16Stride(w.([]uint16), stride, x, out) },
-		wsum:  func(a []float32, w any, stride int, out []float32) { WeightedSumBF16(a, w.([]uint16), stride, out) },
-	},
-	{
-		name:  "F16",
-		avail: func(p path) bool { return !p.avx2 || p.f16c },
-		gen: func(r *rand.Rand, n int) (any, []float64) {
-			w := make([]uint16, n)
-			v := make([]float64, n)
-			for i := range w {
-				// Exponents 1..30 cover every finite normal magnitude; a few
-				// subnormals (exponent 0) too.
-				exp := uint16(r.IntN(31))
-				w[i] = uint16(r.IntN(2))<<15 | exp<<10 | uint16(r.IntN(1024))
-				v[i] = float64(f16ToF32(w[i]))
-			}
-			return w, v
-		},
-		dot:  func(w any, x []float32) float32 { return DotF16(w.([]uint16), x) },
-		gemv: func(w any, x, out []float32, cols int) { GemvF16(w.([]uint16), x, out, cols) },
-		gemmR: func(w any, x, out []float32, n, rows, cols, r0, r1 int) {
-			GemmF16Rows(w.([]uint16), x, out, n, rows, cols, r0, r1)
-		},
-		gemvS: func(w any, stride int, x, out []float32) { GemvF16Stride(w.([]uint16), stride, x, out) },
-		wsum:  func(a []float32, w any, stride int, out []float32) { WeightedSumF16(a, w.([]uint16), stride, out) },
-	},
-	{
-		name:  "F32",
-		avail: func(path) bool { return true },
-		gen: func(r *rand.Rand, n int) (any, []float64) {
-			w := make([]float32, n)
-			v := make([]float64, n)
-			for i := range w {
-				w[i] = float32(r.NormFloat64())
-				v[i] = float64(w[i])
-			}
-			return w, v
-		},
-		dot:  func(w any, x []float32) float32 { return DotF32(w.([]float32), x) },
-		gemv: func(w any, x, out []float32, cols int) { GemvF32(w.([]float32), x, out, cols) },
-		gemmR: func(w any, x, out []float32, n, rows, cols, r0, r1 int) {
-			GemmF32Rows(w.([]float32), x, out, n, rows, cols, r0, r1)
-		},
-		gemvS: func(w any, stride int, x, out []float32) { GemvF32Stride(w.([]float32), stride, x, out) },
-		wsum:  func(a []float32, w any, stride int, out []float32) { WeightedSumF32(a, w.([]float32), stride, out) },
-	},
+			t.Run(p.name+"/"+wt.name, func(t *testing.T) {
+				r := rand.New(rand.NewPCG(seed, uint64(len(wt.name))))
+				with(t, p, func() { f(t, wt, r) })
+			})
+		}
+	}
+}
+
+// gemmBF16Rows packs x and runs GemmBF16Packed on rows [r0, r1), as a caller
+// splitting the rows over goroutines does for each of its ranges.
+func gemmBF16Rows(w []uint16, x, out []float32, n, rows, cols, r0, r1 int) {
+	GemmBF16Packed(w, new(PackedBatch).Pack(x, n, cols), out, rows, r0, r1)
 }
 
 func randX(r *rand.Rand, n int) []float32 {
@@ -137,36 +147,42 @@ func randX(r *rand.Rand, n int) []float32 {
 // portable and the assembly paths can both be held to it.
 func check(t *testing.T, what string, got float32, w []float64, x []float32) {
 	t.Helper()
+	checkRel(t, what, got, w, x, 0)
+}
+
+// checkRel is check for a result computed from x with each element first
+// rounded to within rel·|x_i| (bfloat16: rel = 2⁻⁸, the package doc's
+// bound): the rounding moves the exact sum by at most rel·Σ|w_i·x_i| and
+// each term summed by the factor 1+rel.
+func checkRel(t *testing.T, what string, got float32, w []float64, x []float32, rel float64) {
+	t.Helper()
 	var exact, abs float64
 	for i := range w {
 		p := w[i] * float64(x[i])
 		exact += p
 		abs += math.Abs(p)
 	}
-	tol := float64(len(w)+2) * 0x1p-24 * abs
+	tol := (rel + float64(len(w)+2)*0x1p-24*(1+rel)) * abs
 	if d := math.Abs(float64(got) - exact); !(d <= tol) {
 		t.Errorf("%s = %v, exact %v: error %.3g > bound %.3g", what, got, exact, d, tol)
 	}
 }
 
+// rounded returns x rounded to bfloat16, as the bf16 GEMM's x̃.
+func rounded(x []float32) []float32 {
+	xr := make([]float32, len(x))
+	roundBF16(x, xr)
+	return xr
+}
+
 func TestDot(t *testing.T) {
-	for _, p := range paths() {
-		for _, wt := range wtypes {
-			if !wt.avail(p) {
-				continue
-			}
-			t.Run(p.name+"/"+wt.name, func(t *testing.T) {
-				r := rand.New(rand.NewPCG(1, uint64(len(wt.name))))
-				with(t, p, func() {
-					for _, n := range lengths {
-						raw, w := wt.gen(r, n)
-						x := randX(r, n)
-						check(t, fmt.Sprintf("n=%d", n), wt.dot(raw, x), w, x)
-					}
-				})
-			})
+	eachPathType(t, 1, func(t *testing.T, wt wtypeT, r *rand.Rand) {
+		for _, n := range lengths {
+			raw, w := wt.gen(r, n)
+			x := randX(r, n)
+			check(t, fmt.Sprintf("n=%d", n), wt.dot(raw, x), w, x)
 		}
-	}
+	})
 }
 
 // TestDotMatchesGo holds the assembly to the portable code directly too: two
@@ -205,31 +221,21 @@ var shapes = [][2]int{{0, 0}, {0, 5}, {3, 0}, {1, 1}, {1, 8}, {3, 7}, {4, 8}, {4
 	{8, 32}, {21, 96}, {16, 2048 + 32 + 13}, {1, 128}, {5, 256}, {11, 2048}, {9, 4096}, {9, 4096 + 128}}
 
 func TestGemv(t *testing.T) {
-	for _, p := range paths() {
-		for _, wt := range wtypes {
-			if !wt.avail(p) {
-				continue
+	eachPathType(t, 3, func(t *testing.T, wt wtypeT, r *rand.Rand) {
+		for _, s := range shapes {
+			rows, cols := s[0], s[1]
+			raw, w := wt.gen(r, rows*cols)
+			x := randX(r, cols)
+			out := make([]float32, rows)
+			for i := range out {
+				out[i] = float32(math.NaN()) // must be overwritten
 			}
-			t.Run(p.name+"/"+wt.name, func(t *testing.T) {
-				r := rand.New(rand.NewPCG(3, 3))
-				with(t, p, func() {
-					for _, s := range shapes {
-						rows, cols := s[0], s[1]
-						raw, w := wt.gen(r, rows*cols)
-						x := randX(r, cols)
-						out := make([]float32, rows)
-						for i := range out {
-							out[i] = float32(math.NaN()) // must be overwritten
-						}
-						wt.gemv(raw, x, out, cols)
-						for i := range out {
-							check(t, fmt.Sprintf("%dx%d row %d", rows, cols, i), out[i], w[i*cols:(i+1)*cols], x)
-						}
-					}
-				})
-			})
+			wt.gemv(raw, x, out, cols)
+			for i := range out {
+				check(t, fmt.Sprintf("%dx%d row %d", rows, cols, i), out[i], w[i*cols:(i+1)*cols], x)
+			}
 		}
-	}
+	})
 }
 
 // TestPack checks the packed layout: in each whole block of 32, the even
@@ -294,48 +300,51 @@ func TestGemvBF16Packed(t *testing.T) {
 	}
 }
 
+// TestGemm runs every GEMM on every path over the shapes, token counts that
+// fill the tile kernels' and the VDPBF16PS kernel's groups in every way
+// (1…6, then 7 = 4+3, 11 = 6+5, 13 = 5+4+4), and unaligned row splits. The
+// bf16 GEMM is held to check's bound on x̃ (x rounded, what it multiplies)
+// and to the package doc's bound on x itself.
 func TestGemm(t *testing.T) {
-	tokens := []int{0, 1, 2, 3, 4, 5, 6, 7, 11}
-	for _, p := range paths() {
-		for _, wt := range wtypes {
-			if !wt.avail(p) {
-				continue
+	tokens := []int{0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 13}
+	eachPathType(t, 4, func(t *testing.T, wt wtypeT, r *rand.Rand) {
+		for _, s := range append(shapes, [2]int{5, 2051}) {
+			rows, cols := s[0], s[1]
+			ns := tokens
+			if cols == 2051 && rows == 5 {
+				ns = []int{max(tokenBlock(cols, 3), tokenBlock(cols, 6)) + 4} // crosses a token block
 			}
-			t.Run(p.name+"/"+wt.name, func(t *testing.T) {
-				r := rand.New(rand.NewPCG(4, 4))
-				with(t, p, func() {
-					for _, s := range append(shapes, [2]int{5, 2051}) {
-						rows, cols := s[0], s[1]
-						ns := tokens
-						if cols == 2051 && rows == 5 {
-							ns = []int{tokenBlock(cols) + 4} // crosses a token block
-						}
-						for _, n := range ns {
-							raw, w := wt.gen(r, rows*cols)
-							x := randX(r, n*cols)
-							// Whole matrix, then a split into unaligned row ranges.
-							splits := [][]int{{0, rows}, {0, min(1, rows), min(6, rows), rows}}
-							for _, sp := range splits {
-								out := make([]float32, n*rows)
-								for i := range out {
-									out[i] = float32(math.NaN())
-								}
-								for k := 0; k+1 < len(sp); k++ {
-									wt.gemmR(raw, x, out, n, rows, cols, sp[k], sp[k+1])
-								}
-								for tk := range n {
-									for i := range rows {
-										check(t, fmt.Sprintf("n=%d %dx%d split %v out[%d,%d]", n, rows, cols, sp, tk, i),
-											out[tk*rows+i], w[i*cols:(i+1)*cols], x[tk*cols:(tk+1)*cols])
-									}
-								}
+			for _, n := range ns {
+				raw, w := wt.gen(r, rows*cols)
+				x := randX(r, n*cols)
+				xr := x
+				if wt.roundsX {
+					xr = rounded(x)
+				}
+				// Whole matrix, then a split into unaligned row ranges.
+				splits := [][]int{{0, rows}, {0, min(1, rows), min(6, rows), rows}}
+				for _, sp := range splits {
+					out := make([]float32, n*rows)
+					for i := range out {
+						out[i] = float32(math.NaN())
+					}
+					for k := 0; k+1 < len(sp); k++ {
+						wt.gemmR(raw, x, out, n, rows, cols, sp[k], sp[k+1])
+					}
+					for tk := range n {
+						for i := range rows {
+							what := fmt.Sprintf("n=%d %dx%d split %v out[%d,%d]", n, rows, cols, sp, tk, i)
+							got, wi := out[tk*rows+i], w[i*cols:(i+1)*cols]
+							check(t, what, got, wi, xr[tk*cols:(tk+1)*cols])
+							if wt.roundsX {
+								checkRel(t, what+" against x", got, wi, x[tk*cols:(tk+1)*cols], 0x1p-8)
 							}
 						}
 					}
-				})
-			})
+				}
+			}
 		}
-	}
+	})
 }
 
 // TestGemmRowsWritesOnlyItsRows checks that a row range leaves the rest of out
@@ -351,7 +360,7 @@ func TestGemmRowsWritesOnlyItsRows(t *testing.T) {
 			for i := range out {
 				out[i] = -1234
 			}
-			GemmBF16Rows(w, x, out, n, rows, cols, 2, 9)
+			gemmBF16Rows(w, x, out, n, rows, cols, 2, 9)
 			for tk := range n {
 				for i := range rows {
 					v := out[tk*rows+i]
@@ -530,13 +539,16 @@ func TestLengthMismatchPanics(t *testing.T) {
 		"GemvBF16Packed": func() {
 			GemvBF16Packed(make([]uint16, 16), new(PackedX).Pack(make([]float32, 3)), make([]float32, 4), 4)
 		},
-		"GemvF32":      func() { GemvF32(make([]float32, 16), make([]float32, 4), make([]float32, 4), -4) },
-		"GemmBF16":     func() { GemmBF16(make([]uint16, 16), make([]float32, 8), make([]float32, 7), 2, 4, 4) },
-		"GemmF16":      func() { GemmF16(make([]uint16, 16), make([]float32, 7), make([]float32, 8), 2, 4, 4) },
-		"GemmF32":      func() { GemmF32(make([]float32, 15), make([]float32, 8), make([]float32, 8), 2, 4, 4) },
-		"GemmBF16Rows": func() { GemmBF16Rows(make([]uint16, 16), make([]float32, 8), make([]float32, 8), 2, 4, 4, 3, 5) },
-		"GemmF16Rows":  func() { GemmF16Rows(make([]uint16, 16), make([]float32, 8), make([]float32, 8), 2, 4, 4, 3, 2) },
-		"GemmF32Rows":  func() { GemmF32Rows(make([]float32, 16), make([]float32, 8), make([]float32, 8), 2, 4, 4, -1, 2) },
+		"GemvF32":  func() { GemvF32(make([]float32, 16), make([]float32, 4), make([]float32, 4), -4) },
+		"GemmBF16": func() { GemmBF16(make([]uint16, 16), make([]float32, 8), make([]float32, 7), 2, 4, 4) },
+		"GemmF16":  func() { GemmF16(make([]uint16, 16), make([]float32, 7), make([]float32, 8), 2, 4, 4) },
+		"GemmF32":  func() { GemmF32(make([]float32, 15), make([]float32, 8), make([]float32, 8), 2, 4, 4) },
+		"GemmBF16Packed": func() {
+			GemmBF16Packed(make([]uint16, 16), new(PackedBatch).Pack(make([]float32, 8), 2, 4), make([]float32, 8), 4, 3, 5)
+		},
+		"PackedBatch.Pack": func() { new(PackedBatch).Pack(make([]float32, 8), 3, 4) },
+		"GemmF16Rows":      func() { GemmF16Rows(make([]uint16, 16), make([]float32, 8), make([]float32, 8), 2, 4, 4, 3, 2) },
+		"GemmF32Rows":      func() { GemmF32Rows(make([]float32, 16), make([]float32, 8), make([]float32, 8), 2, 4, 4, -1, 2) },
 	}
 	for name, f := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -605,50 +617,40 @@ func TestStride(t *testing.T) {
 	cases := []struct{ rows, cols, stride int }{
 		{0, 8, 8}, {1, 8, 8}, {3, 8, 16}, {4, 64, 64}, {5, 64, 512}, {9, 19, 40}, {129, 64, 512}, {7, 128, 130}, {2, 0, 3},
 	}
-	for _, p := range paths() {
-		for _, wt := range wtypes {
-			if !wt.avail(p) {
-				continue
+	eachPathType(t, 9, func(t *testing.T, wt wtypeT, r *rand.Rand) {
+		for _, c := range cases {
+			n := 0
+			if c.rows > 0 {
+				n = (c.rows-1)*c.stride + c.cols
 			}
-			t.Run(p.name+"/"+wt.name, func(t *testing.T) {
-				r := rand.New(rand.NewPCG(9, uint64(len(wt.name))))
-				with(t, p, func() {
-					for _, c := range cases {
-						n := 0
-						if c.rows > 0 {
-							n = (c.rows-1)*c.stride + c.cols
-						}
-						raw, w := wt.gen(r, n)
-						row := func(j int) []float64 { return w[j*c.stride : j*c.stride+c.cols] }
-						// Scores: one dot product per row.
-						x := randX(r, c.cols)
-						out := make([]float32, c.rows)
-						for i := range out {
-							out[i] = float32(math.NaN())
-						}
-						wt.gemvS(raw, c.stride, x, out)
-						for j := range out {
-							check(t, fmt.Sprintf("gemv %+v row %d", c, j), out[j], row(j), x)
-						}
-						// Weighted sum: out[i] + Σ_j a[j]·w[j, i], as a dot
-						// product of (1, a) with (out[i], w[·, i]).
-						a := randX(r, c.rows)
-						sum := randX(r, c.cols)
-						start := append([]float32(nil), sum...)
-						wt.wsum(a, raw, c.stride, sum)
-						ones := append([]float32{1}, a...)
-						for i := range sum {
-							col := []float64{float64(start[i])}
-							for j := range c.rows {
-								col = append(col, row(j)[i])
-							}
-							check(t, fmt.Sprintf("weighted sum %+v column %d", c, i), sum[i], col, ones)
-						}
-					}
-				})
-			})
+			raw, w := wt.gen(r, n)
+			row := func(j int) []float64 { return w[j*c.stride : j*c.stride+c.cols] }
+			// Scores: one dot product per row.
+			x := randX(r, c.cols)
+			out := make([]float32, c.rows)
+			for i := range out {
+				out[i] = float32(math.NaN())
+			}
+			wt.gemvS(raw, c.stride, x, out)
+			for j := range out {
+				check(t, fmt.Sprintf("gemv %+v row %d", c, j), out[j], row(j), x)
+			}
+			// Weighted sum: out[i] + Σ_j a[j]·w[j, i], as a dot
+			// product of (1, a) with (out[i], w[·, i]).
+			a := randX(r, c.rows)
+			sum := randX(r, c.cols)
+			start := append([]float32(nil), sum...)
+			wt.wsum(a, raw, c.stride, sum)
+			ones := append([]float32{1}, a...)
+			for i := range sum {
+				col := []float64{float64(start[i])}
+				for j := range c.rows {
+					col = append(col, row(j)[i])
+				}
+				check(t, fmt.Sprintf("weighted sum %+v column %d", c, i), sum[i], col, ones)
+			}
 		}
-	}
+	})
 }
 
 func TestStridePanics(t *testing.T) {

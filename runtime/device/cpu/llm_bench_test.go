@@ -4,25 +4,47 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 	"testing"
 	"unsafe"
 
+	"github.com/wasmgpu/wasmgpu/internal/cputime"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 	"github.com/wasmgpu/wasmgpu/runtime/device/internal/compose"
 )
 
-// BenchmarkLlama1BDecode runs the ops of one Llama 3.2 1B decode token (16
-// layers, synthetic bf16 weights, 2.47 GB) on the cpu device, as the engine
-// issues them, with the native fused ops and with their defining sequences
-// (device.ComposeXxx), at two context lengths. Building the weights takes
-// ~10 s per run; this box's memory bandwidth drifts between and within runs,
-// so compare the variants over several runs (-count runs each sub-benchmark
-// N times in a row, it does not interleave them).
-func BenchmarkLlama1BDecode(b *testing.B) {
+// llama1B is the Llama 3.2 1B forward pass on the cpu device with synthetic
+// bf16 weights (2.47 GB), built once per test binary for the benchmarks
+// below: the ops of n tokens at position pos, as the engine issues them,
+// with the native fused ops or their defining sequences (internal/compose).
+type llama1B struct {
+	step func(fused bool, n, pos int) error
+}
+
+var (
+	llama1BOnce  sync.Once
+	llama1BModel *llama1B
+	llama1BErr   error
+)
+
+// llama1BMaxTokens is the most tokens one step takes (a prefill chunk).
+const llama1BMaxTokens = 128
+
+func getLlama1B(b *testing.B) *llama1B {
+	llama1BOnce.Do(func() { llama1BModel, llama1BErr = newLlama1B() })
+	if llama1BErr != nil {
+		b.Fatal(llama1BErr)
+	}
+	return llama1BModel
+}
+
+func newLlama1B() (*llama1B, error) {
 	const (
 		dim, heads, kvHeads, headDim = 2048, 32, 8, 64
-		inter, vocab, layers, maxSeq = 8192, 128256, 16, 256
+		inter, vocab, layers, maxSeq = 8192, 128256, 16, 640
 		eps                          = 1e-5
+		nt                           = llama1BMaxTokens
 	)
 	d, _ := Open()
 	var ts []device.WeightTensor
@@ -51,12 +73,12 @@ func BenchmarkLlama1BDecode(b *testing.B) {
 	fn, head := tensor(dim), tensor(vocab, dim)
 	w, err := d.LoadWeights(ts)
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 	var c fusedCase
-	x, xb := c.span(dim), c.span(dim)
-	q, k, v, att := c.span(dim), c.span(kvHeads*headDim), c.span(kvHeads*headDim), c.span(dim)
-	tmp, glu := c.span(inter), c.span(inter)
+	x, xb := c.span(nt*dim), c.span(nt*dim)
+	q, k, v, att := c.span(nt*dim), c.span(nt*kvHeads*headDim), c.span(nt*kvHeads*headDim), c.span(nt*dim)
+	tmp, glu := c.span(nt*inter), c.span(nt*inter)
 	invFreq, logits, tok := c.span(headDim/2), c.span(vocab), c.span(1)
 	caches := make([][2]device.Span, layers)
 	for i := range caches {
@@ -64,7 +86,7 @@ func BenchmarkLlama1BDecode(b *testing.B) {
 	}
 	mem, err := d.NewMemory(device.ZeroCopy, c.at)
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 	mem.Grow(c.at)
 	f := unsafe.Slice((*float32)(unsafe.Pointer(&mem.Bytes()[0])), c.at/4)
@@ -73,30 +95,40 @@ func BenchmarkLlama1BDecode(b *testing.B) {
 	}
 	ops := mem.(device.LLMOps)
 	size := c.at
-	step := func(fused bool, pos int) error {
+	// rows returns the first n rows of width floats of s.
+	rows := func(s device.Span, n, width int) device.Span {
+		return device.Span{Off: s.Off, Len: uint64(4 * n * width)}
+	}
+	step := func(fused bool, n, pos int) error {
+		x, xb, q, att := rows(x, n, dim), rows(xb, n, dim), rows(q, n, dim), rows(att, n, dim)
+		k, v := rows(k, n, kvHeads*headDim), rows(v, n, kvHeads*headDim)
+		tmp, glu := rows(tmp, n, inter), rows(glu, n, inter)
 		var e []error
 		for _, l := range ls {
 			kc, vc := caches[l.an/9][0], caches[l.an/9][1]
 			if fused {
-				e = append(e, ops.NormLinear(w, l.an, []int{l.q, l.k, l.v}, x, xb, []device.Span{q, k, v}, 1, eps),
-					ops.RoPEKV(q, k, v, invFreq, kc, vc, device.KVBF16, 1, pos, heads, kvHeads, headDim),
-					ops.Attention(q, kc, vc, att, device.KVBF16, 1, pos, heads, kvHeads, headDim),
-					ops.LinearAdd(w, l.o, att, xb, x, 1),
-					ops.NormGLU(w, l.mn, l.g, l.u, x, xb, tmp, glu, 1, eps),
-					ops.LinearAdd(w, l.dn, glu, xb, x, 1))
+				e = append(e, ops.NormLinear(w, l.an, []int{l.q, l.k, l.v}, x, xb, []device.Span{q, k, v}, n, eps),
+					ops.RoPEKV(q, k, v, invFreq, kc, vc, device.KVBF16, n, pos, heads, kvHeads, headDim),
+					ops.Attention(q, kc, vc, att, device.KVBF16, n, pos, heads, kvHeads, headDim),
+					ops.LinearAdd(w, l.o, att, xb, x, n),
+					ops.NormGLU(w, l.mn, l.g, l.u, x, xb, tmp, glu, n, eps),
+					ops.LinearAdd(w, l.dn, glu, xb, x, n))
 			} else {
-				e = append(e, compose.NormLinear(ops, size, w, l.an, []int{l.q, l.k, l.v}, x, xb, []device.Span{q, k, v}, 1, eps),
-					compose.RoPEKV(ops, size, q, k, v, invFreq, kc, vc, device.KVBF16, 1, pos, heads, kvHeads, headDim),
-					ops.Attention(q, kc, vc, att, device.KVBF16, 1, pos, heads, kvHeads, headDim),
-					compose.LinearAdd(ops, size, w, l.o, att, xb, x, 1),
-					compose.NormGLU(ops, size, w, l.mn, l.g, l.u, x, xb, tmp, glu, 1, eps),
-					compose.LinearAdd(ops, size, w, l.dn, glu, xb, x, 1))
+				e = append(e, compose.NormLinear(ops, size, w, l.an, []int{l.q, l.k, l.v}, x, xb, []device.Span{q, k, v}, n, eps),
+					compose.RoPEKV(ops, size, q, k, v, invFreq, kc, vc, device.KVBF16, n, pos, heads, kvHeads, headDim),
+					ops.Attention(q, kc, vc, att, device.KVBF16, n, pos, heads, kvHeads, headDim),
+					compose.LinearAdd(ops, size, w, l.o, att, xb, x, n),
+					compose.NormGLU(ops, size, w, l.mn, l.g, l.u, x, xb, tmp, glu, n, eps),
+					compose.LinearAdd(ops, size, w, l.dn, glu, xb, x, n))
 			}
 		}
+		// The logits of the last token only, as a prefill or a decode step wants.
+		last := device.Span{Off: x.Off + uint64(4*(n-1)*dim), Len: 4 * dim}
+		lastB := device.Span{Off: xb.Off + uint64(4*(n-1)*dim), Len: 4 * dim}
 		if fused {
-			e = append(e, ops.NormLinear(w, fn, []int{head}, x, xb, []device.Span{logits}, 1, eps))
+			e = append(e, ops.NormLinear(w, fn, []int{head}, last, lastB, []device.Span{logits}, 1, eps))
 		} else {
-			e = append(e, compose.NormLinear(ops, size, w, fn, []int{head}, x, xb, []device.Span{logits}, 1, eps))
+			e = append(e, compose.NormLinear(ops, size, w, fn, []int{head}, last, lastB, []device.Span{logits}, 1, eps))
 		}
 		e = append(e, ops.Argmax(logits, tok, 1, vocab))
 		for _, err := range e {
@@ -106,15 +138,60 @@ func BenchmarkLlama1BDecode(b *testing.B) {
 		}
 		return nil
 	}
+	return &llama1B{step: step}, nil
+}
+
+// BenchmarkLlama1BDecode runs the ops of one Llama 3.2 1B decode token (16
+// layers, synthetic bf16 weights, 2.47 GB) on the cpu device, as the engine
+// issues them, with the native fused ops and with their defining sequences
+// (internal/compose), at two context lengths. Building the weights takes
+// ~10 s per run; this box's memory bandwidth drifts between and within runs,
+// so compare the variants over several runs (-count runs each sub-benchmark
+// N times in a row, it does not interleave them). ms/token-cpu is the
+// process's CPU time over GOMAXPROCS per token (BenchmarkLlama1BPrefill).
+func BenchmarkLlama1BDecode(b *testing.B) {
+	m := getLlama1B(b)
 	for _, pos := range []int{24, 128} {
 		for _, fused := range []bool{false, true} {
 			b.Run(fmt.Sprintf("pos=%d/fused=%v", pos, fused), func(b *testing.B) {
+				cpu0 := cputime.Process().Seconds()
 				for b.Loop() {
-					if err := step(fused, pos); err != nil {
+					if err := m.step(fused, 1, pos); err != nil {
 						b.Fatal(err)
 					}
 				}
 				b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/token")
+				b.ReportMetric((cputime.Process().Seconds()-cpu0)*1e3/float64(runtime.GOMAXPROCS(0))/float64(b.N), "ms/token-cpu")
+			})
+		}
+	}
+}
+
+// BenchmarkLlama1BPrefill runs a whole prompt through Llama 3.2 1B on the
+// cpu device with the fused ops, in chunks of the given size as the engine
+// does (llama.yaml: max_batch), the logits of each chunk's last token
+// included: the cpu prefill the harness measures, without the guest.
+// tokens/s is the figure to hold against llama.cpp's (FACTS.md).
+// tokens/s-cpu divides by the process's CPU time over GOMAXPROCS instead
+// (the pool's helpers spin while they wait, so on an idle machine the two
+// agree): on a machine shared with other work, an estimate of what the cores
+// deliver while the prefill has them.
+func BenchmarkLlama1BPrefill(b *testing.B) {
+	m := getLlama1B(b)
+	for _, prompt := range []int{24, 128, 512} {
+		for _, chunk := range []int{64, 128} {
+			b.Run(fmt.Sprintf("prompt=%d/chunk=%d", prompt, chunk), func(b *testing.B) {
+				cpu0 := cputime.Process().Seconds()
+				for b.Loop() {
+					for pos := 0; pos < prompt; pos += chunk {
+						if err := m.step(true, min(chunk, prompt-pos), pos); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				tokens := float64(prompt) * float64(b.N)
+				b.ReportMetric(tokens/b.Elapsed().Seconds(), "tokens/s")
+				b.ReportMetric(tokens/(cputime.Process().Seconds()-cpu0)*float64(runtime.GOMAXPROCS(0)), "tokens/s-cpu")
 			})
 		}
 	}

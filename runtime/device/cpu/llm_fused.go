@@ -46,9 +46,11 @@ func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb dev
 			packPool.Put(xp)
 		}
 	} else {
-		for i, t := range ts {
-			linear(m.stop, t, xv, f32s(st.views[2+i]), n)
+		outs := make([][]float32, len(ts))
+		for i := range ts {
+			outs[i] = f32s(st.views[2+i])
 		}
+		gemm(m.stop, ts, xv, outs, n)
 	}
 	st.finish()
 	return nil
@@ -66,9 +68,14 @@ func (m *Memory) NormGLU(w device.Weights, norm, gate, up int, x, xb, tmp, outS 
 		st := m.stageOps(operand.In(x), operand.Scratch(xb), operand.Scratch(tmp), operand.Out(outS))
 		xv, tv, ov := f32s(st.views[1]), f32s(st.views[2]), f32s(st.views[3])
 		rmsnorm(nt, f32s(st.views[0]), xv, n, eps)
-		linear(m.stop, g, xv, ov, n)
-		linear(m.stop, u, xv, tv, n)
-		swiglu(ov, tv, ov)
+		rows := g.Shape[0]
+		gemmThen(m.stop, []device.WeightTensor{g, u}, xv, ov, n, func(b batch, lo, hi int) {
+			b.rows(u, tv, lo, hi)
+			for t := range n {
+				o := tokenRows(ov, t, rows, lo, hi)
+				swiglu(o, tokenRows(tv, t, rows, lo, hi), o)
+			}
+		})
 		st.finish()
 		return nil
 	}
@@ -103,9 +110,12 @@ func (m *Memory) LinearAdd(w device.Weights, weight int, x, tmp, resid device.Sp
 	t := c.Tensor(w, 0)
 	if n != 1 {
 		st := m.stageOps(operand.In(x), operand.Scratch(tmp), operand.InOut(resid))
-		tv := f32s(st.views[1])
-		linear(m.stop, t, f32s(st.views[0]), tv, n)
-		add(f32s(st.views[2]), tv)
+		tv, rv, rows := f32s(st.views[1]), f32s(st.views[2]), t.Shape[0]
+		gemmThen(m.stop, []device.WeightTensor{t}, f32s(st.views[0]), tv, n, func(_ batch, lo, hi int) {
+			for tk := range n {
+				add(tokenRows(rv, tk, rows, lo, hi), tokenRows(tv, tk, rows, lo, hi))
+			}
+		})
 		st.finish()
 		return nil
 	}
@@ -152,8 +162,11 @@ type gemvTask struct{ mat, lo, hi int }
 
 // appendGemvTasks appends t's chunks as Linear splits a decode GEMV.
 func appendGemvTasks(tasks []gemvTask, mat int, t device.WeightTensor) []gemvTask {
-	rows := t.Shape[0]
-	grain := gemvGrain(t)
+	return appendRowTasks(tasks, mat, t.Shape[0], gemvGrain(t))
+}
+
+// appendRowTasks appends chunks of grain rows of a weight of rows rows.
+func appendRowTasks(tasks []gemvTask, mat, rows, grain int) []gemvTask {
 	for lo := 0; lo < rows; lo += grain {
 		tasks = append(tasks, gemvTask{mat, lo, min(lo+grain, rows)})
 	}
