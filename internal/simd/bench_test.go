@@ -282,3 +282,37 @@ func BenchmarkSwiGLU(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAttentionTile runs the cpu device's attention kernels on one
+// tile, on every path: 24 queries of one head (rows 2048 floats apart, as
+// Llama 3.2 1B's q) scored against 256 cached bf16 keys of width 64 (cache
+// rows of 8 heads), the softmax's steps on each row of scores, then the
+// probabilities times 256 cached values. GFLOP/s counts 4 flops per
+// (query, key, element): the scores' and the weighted sums' multiply-adds.
+func BenchmarkAttentionTile(b *testing.B) {
+	const rows, keys, hd, qstride, cstride = 24, 256, 64, 2048, 512
+	kc, vc := make([]uint16, keys*cstride), make([]uint16, keys*cstride)
+	fillBF16(kc, 1)
+	fillBF16(vc, 2)
+	q, out := fillX(rows*qstride), make([]float32, rows*qstride)
+	s := make([]float32, rows*keys)
+	seen := make([]int, rows)
+	for i := range seen {
+		seen[i] = keys
+	}
+	for _, p := range paths() {
+		b.Run(p.name, func(b *testing.B) {
+			with(b, p, func() {
+				for b.Loop() {
+					GemmBF16Stride(kc, cstride, q, qstride, s, keys, rows, keys, hd)
+					for r := range rows {
+						row := s[r*keys : (r+1)*keys]
+						ExpSum(row, 0.125, Max(row)*0.125)
+					}
+					WeightedSumsBF16(s, keys, vc, cstride, out, qstride, seen, hd)
+				}
+			})
+			b.ReportMetric(4*rows*keys*hd*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -23,6 +23,16 @@
 // reference the tests check the assembly against. The tests force every path
 // the CPU they run on can take.
 //
+// Attention has its own kernels (stride.go, softmax.go): a KV head's cached
+// keys and values are rows a fixed stride apart in a cache whose rows hold
+// every head. GemmBF16Stride (and F16, F32) scores a block of float32 queries
+// against such rows with the GEMM tiles, without rounding the queries;
+// WeightedSumsBF16 multiplies a block of probability rows by the values,
+// each row of values widened once for 6 rows of probabilities (AVX-512) or 3
+// (AVX2), each row taking its own number of keys (a causal mask); Max and
+// ExpSum are the softmax's steps, ExpSum on the float32 exponential SwiGLU
+// uses too (Cephes' expf, eight at a time with AVX2).
+//
 // Layout: a weight matrix with rows rows and cols columns is row-major, row r
 // being w[r*cols:(r+1)*cols] (the safetensors layout of a Linear weight, out
 // features × in features), so GEMV computes out[r] = Σ_i w[r,i]·x[i], i.e.

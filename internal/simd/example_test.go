@@ -74,3 +74,27 @@ func ExampleGemmBF16Packed() {
 	fmt.Println(out)
 	// Output: [1 4 1.5 6 4 10 0.5 10]
 }
+
+// ExampleWeightedSumsF32 computes one attention head for two queries over
+// three cached positions with the attention kernels: the scores, each
+// row's softmax over the keys it sees (the first query sees two, a causal
+// mask), then the probabilities times the values.
+func ExampleWeightedSumsF32() {
+	keys := []float32{1, 0, 0, 1, 1, 1} // three rows of 2
+	values := []float32{1, 0, 0, 1, 2, 2}
+	q := []float32{0, 0, 1, 1} // two queries
+	s := make([]float32, 2*3)
+	simd.GemmF32Stride(keys, 2, q, 2, s, 3, 2, 3, 2)
+	seen := []int{2, 3}
+	for t, k := range seen {
+		p := s[t*3 : t*3+k]
+		sum := simd.ExpSum(p, 1, simd.Max(p))
+		for j := range p {
+			p[j] /= sum
+		}
+	}
+	out := make([]float32, 2*2)
+	simd.WeightedSumsF32(s, 3, values, 2, out, 2, seen, 2)
+	fmt.Printf("%.3f\n", out)
+	// Output: [0.500 0.500 1.364 1.364]
+}

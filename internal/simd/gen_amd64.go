@@ -1,12 +1,14 @@
 //go:build ignore
 
 // gen_amd64.go writes simd_amd64.s: the same kernels (dot, 4-row GEMV, the
-// 4-row × 3-token AVX2 and 4-row × 6-token AVX-512 GEMM tiles) for each
-// weight type, which differ only in how a register of weights is loaded and
-// widened to float32; the bfloat16 GEMV kernels on a packed x (AVX2 and
-// AVX-512); the strided weighted sum; and the bfloat16 GEMM on VDPBF16PS with
-// its packer (AVX512_BF16, encoded by hand: the Go assembler lacks it). Run `go generate` in this directory after
-// editing it; `go run gen_amd64.go FILE` writes FILE instead.
+// 4-row × 3-token AVX2 and 4-row × 6-token AVX-512 GEMM tiles, the
+// many-row weighted sums) for each weight type, which differ only in how a
+// register of weights is loaded and widened to float32; the bfloat16 GEMV
+// kernels on a packed x (AVX2 and AVX-512); the bfloat16 GEMM on VDPBF16PS
+// with its packer (AVX512_BF16, encoded by hand: the Go assembler lacks it);
+// and the float32 exponential (SwiGLU, the softmax) and maximum. Run `go
+// generate` in this directory after editing it; `go run gen_amd64.go FILE`
+// writes FILE instead.
 package main
 
 import (
@@ -67,10 +69,17 @@ func main() {
 		gemvPacked(&b, k)
 	}
 	gemvRowsPacked(&b)
-	weightedSum(&b)
+	for _, t := range types {
+		for _, k := range wsums {
+			weightedSums(&b, t, k)
+		}
+	}
 	gemmDP(&b)
 	packDP(&b)
+	expData(&b)
 	swiglu(&b)
+	expSum(&b)
+	maxPS(&b)
 	out := "simd_amd64.s"
 	if len(os.Args) > 1 { // the freshness test writes elsewhere
 		out = os.Args[1]
@@ -525,19 +534,19 @@ func packDP(b *bytes.Buffer) {
 	)
 }
 
-// swigluConsts are swigluAVX2's constants, each stored as eight float32s
-// (or int32s) so an instruction can take it as a 32-byte memory operand: the
-// sign bit, the clamps of the exponent's argument, log2(e), ln 2 in two parts
-// (Cody–Waite: n·ln2Hi is exact for the n that occur), Cephes' expf
-// polynomial (|error| ≤ 1 ulp on [−ln2/2, ln2/2]), 1, and the float32
+// expConsts are the float32 exponential's constants (expPS), each stored as
+// eight float32s (or int32s) so an instruction can take it as a 32-byte
+// memory operand: the sign bit, the clamps of the argument, log2(e), ln 2 in
+// two parts (Cody–Waite: n·ln2Hi is exact for the n that occur), Cephes'
+// expf polynomial (|error| ≤ 1 ulp on [−ln2/2, ln2/2]), 1, and the float32
 // exponent bias.
-var swigluConsts = []struct {
+var expConsts = []struct {
 	name string
 	bits uint32
 }{
 	{"sign", 0x80000000},
 	{"lo", math.Float32bits(-87.3)}, // e^-87.3 ≈ 1.2e-38: 2^n stays normal (n ≥ −126)
-	{"hi", math.Float32bits(88.8)},  // n = 128: 2^n = +Inf, so silu(g) = −0 for g ≤ −88.8
+	{"hi", math.Float32bits(88.8)},  // n = 128: 2^n = +Inf
 	{"log2e", math.Float32bits(1.44269504088896341)},
 	{"ln2hi", math.Float32bits(0.693359375)},
 	{"ln2lo", math.Float32bits(-2.12194440e-4)},
@@ -551,55 +560,73 @@ var swigluConsts = []struct {
 	{"bias", 127},
 }
 
-// swiglu writes swigluAVX2: out[i] = silu(g)·up[i] = g/(1+e^−g)·up[i] for
-// g = gate[i], eight at a time, n a positive multiple of 8; out may be gate
-// or up. e^x is 2^n·p(r), n = round(x·log2 e), r = x − n·ln 2 and p Cephes'
-// polynomial, x clamped to [lo, hi] with the NaN-propagating operand order
-// of VMAXPS/VMINPS (a NaN g gives NaN).
-func swiglu(b *bytes.Buffer) {
-	for i, c := range swigluConsts {
+// expData writes expConsts as a read-only symbol.
+func expData(b *bytes.Buffer) {
+	for i, c := range expConsts {
 		for lane := range 8 {
-			fmt.Fprintf(b, "DATA swigluConsts<>+%d(SB)/4, $0x%08x\n", 32*i+4*lane, c.bits)
+			fmt.Fprintf(b, "DATA expConsts<>+%d(SB)/4, $0x%08x\n", 32*i+4*lane, c.bits)
 		}
 	}
-	fmt.Fprintf(b, "GLOBL swigluConsts<>(SB), RODATA|NOPTR, $%d\n", 32*len(swigluConsts))
-	k := func(name string) string {
-		for i, c := range swigluConsts {
-			if c.name == name {
-				return fmt.Sprintf("swigluConsts<>+%d(SB)", 32*i)
-			}
+	fmt.Fprintf(b, "GLOBL expConsts<>(SB), RODATA|NOPTR, $%d\n", 32*len(expConsts))
+}
+
+// expK is the memory operand of the exponential's constant name.
+func expK(name string) string {
+	for i, c := range expConsts {
+		if c.name == name {
+			return fmt.Sprintf("expConsts<>+%d(SB)", 32*i)
 		}
-		panic(name)
 	}
-	text(b, "swigluAVX2", "gate *float32, up *float32, out *float32, n int", "", "SI", "DI", "DX", "CX")
-	const g, x, t, e, r2, hi, lo = 0, 1, 2, 3, 4, 14, 15
+	panic(name)
+}
+
+// expPS emits Y(e) = e^Y(x) for eight float32s, the one exponential of
+// the package (SwiGLU's and the softmax's): e^x = 2^n·p(r), n = round(x·log2
+// e), r = x − n·ln 2 and p Cephes' polynomial, x first clamped to [Y(lo),
+// Y(hi)] (the caller loads expK("lo") and expK("hi") there) with the
+// NaN-propagating operand order of VMAXPS/VMINPS, so a NaN x gives NaN. It
+// clobbers Y(x), Y(t) and Y(r2).
+func expPS(b *bytes.Buffer, x, t, e, r2, lo, hi int) {
 	emit(b,
-		fmt.Sprintf("VMOVUPS %s, Y%d", k("lo"), lo),
-		fmt.Sprintf("VMOVUPS %s, Y%d", k("hi"), hi),
-		"XORQ AX, AX",
-		"loop:",
-		fmt.Sprintf("VMOVUPS (SI)(AX*4), Y%d", g),
-		fmt.Sprintf("VXORPS %s, Y%d, Y%d", k("sign"), g, x),
 		fmt.Sprintf("VMAXPS Y%d, Y%d, Y%d", x, lo, x),
 		fmt.Sprintf("VMINPS Y%d, Y%d, Y%d", x, hi, x),
-		fmt.Sprintf("VMULPS %s, Y%d, Y%d", k("log2e"), x, t),
+		fmt.Sprintf("VMULPS %s, Y%d, Y%d", expK("log2e"), x, t),
 		fmt.Sprintf("VROUNDPS $0, Y%d, Y%d", t, t), // n, to nearest
-		fmt.Sprintf("VFNMADD231PS %s, Y%d, Y%d", k("ln2hi"), t, x),
-		fmt.Sprintf("VFNMADD231PS %s, Y%d, Y%d", k("ln2lo"), t, x), // r
-		fmt.Sprintf("VMOVUPS %s, Y%d", k("p0"), e),
+		fmt.Sprintf("VFNMADD231PS %s, Y%d, Y%d", expK("ln2hi"), t, x),
+		fmt.Sprintf("VFNMADD231PS %s, Y%d, Y%d", expK("ln2lo"), t, x), // r
+		fmt.Sprintf("VMOVUPS %s, Y%d", expK("p0"), e),
 	)
 	for _, c := range []string{"p1", "p2", "p3", "p4", "p5"} {
-		emit(b, fmt.Sprintf("VFMADD213PS %s, Y%d, Y%d", k(c), x, e)) // e = e·r + c
+		emit(b, fmt.Sprintf("VFMADD213PS %s, Y%d, Y%d", expK(c), x, e)) // e = e·r + c
 	}
 	emit(b,
 		fmt.Sprintf("VMULPS Y%d, Y%d, Y%d", x, x, r2),
 		fmt.Sprintf("VFMADD213PS Y%d, Y%d, Y%d", x, r2, e), // p·r² + r
-		fmt.Sprintf("VADDPS %s, Y%d, Y%d", k("one"), e, e),
+		fmt.Sprintf("VADDPS %s, Y%d, Y%d", expK("one"), e, e),
 		fmt.Sprintf("VCVTPS2DQ Y%d, Y%d", t, t),
-		fmt.Sprintf("VPADDD %s, Y%d, Y%d", k("bias"), t, t),
+		fmt.Sprintf("VPADDD %s, Y%d, Y%d", expK("bias"), t, t),
 		fmt.Sprintf("VPSLLD $23, Y%d, Y%d", t, t),    // 2^n
-		fmt.Sprintf("VMULPS Y%d, Y%d, Y%d", t, e, e), // e^−g
-		fmt.Sprintf("VADDPS %s, Y%d, Y%d", k("one"), e, e),
+		fmt.Sprintf("VMULPS Y%d, Y%d, Y%d", t, e, e), // e^x
+	)
+}
+
+// swiglu writes swigluAVX2: out[i] = silu(g)·up[i] = g/(1+e^−g)·up[i] for
+// g = gate[i], eight at a time, n a positive multiple of 8; out may be gate
+// or up. For g ≤ −88.8 the exponential is +Inf and silu(g) −0.
+func swiglu(b *bytes.Buffer) {
+	text(b, "swigluAVX2", "gate *float32, up *float32, out *float32, n int", "", "SI", "DI", "DX", "CX")
+	const g, x, t, e, r2, hi, lo = 0, 1, 2, 3, 4, 14, 15
+	emit(b,
+		fmt.Sprintf("VMOVUPS %s, Y%d", expK("lo"), lo),
+		fmt.Sprintf("VMOVUPS %s, Y%d", expK("hi"), hi),
+		"XORQ AX, AX",
+		"loop:",
+		fmt.Sprintf("VMOVUPS (SI)(AX*4), Y%d", g),
+		fmt.Sprintf("VXORPS %s, Y%d, Y%d", expK("sign"), g, x),
+	)
+	expPS(b, x, t, e, r2, lo, hi) // e^−g
+	emit(b,
+		fmt.Sprintf("VADDPS %s, Y%d, Y%d", expK("one"), e, e),
 		fmt.Sprintf("VDIVPS Y%d, Y%d, Y%d", e, g, g), // silu(g)
 		fmt.Sprintf("VMULPS (DI)(AX*4), Y%d, Y%d", g, g),
 		fmt.Sprintf("VMOVUPS Y%d, (DX)(AX*4)", g),
@@ -607,6 +634,99 @@ func swiglu(b *bytes.Buffer) {
 		"CMPQ AX, CX",
 		"JLT loop",
 		"VZEROUPPER",
+		"RET",
+	)
+}
+
+// expSum writes expSumAVX2(x *float32, n int, scale, shift float32)
+// float32: x[i] = e^(x[i]·scale − shift) (the argument one fused
+// multiply-add), eight at a time, n a positive multiple of 8, and returns
+// the new values' sum: a softmax's numerators and its denominator in one
+// pass. The sum is one register of eight partial sums, reduced at the end.
+func expSum(b *bytes.Buffer) {
+	b.WriteString("\n// func expSumAVX2(x *float32, n int, scale float32, shift float32) float32\n")
+	b.WriteString("TEXT ·expSumAVX2(SB), NOSPLIT, $0-28\n")
+	const x, t, e, r2, sum, scale, shift, hi, lo = 1, 2, 3, 4, 12, 10, 11, 14, 15
+	emit(b,
+		"MOVQ x+0(FP), SI",
+		"MOVQ n+8(FP), CX",
+		fmt.Sprintf("VBROADCASTSS scale+16(FP), Y%d", scale),
+		fmt.Sprintf("VBROADCASTSS shift+20(FP), Y%d", shift),
+		fmt.Sprintf("VMOVUPS %s, Y%d", expK("lo"), lo),
+		fmt.Sprintf("VMOVUPS %s, Y%d", expK("hi"), hi),
+		fmt.Sprintf("VXORPS Y%d, Y%d, Y%d", sum, sum, sum),
+		"XORQ AX, AX",
+		"loop:",
+		fmt.Sprintf("VMOVUPS (SI)(AX*4), Y%d", x),
+		fmt.Sprintf("VFMSUB213PS Y%d, Y%d, Y%d", shift, scale, x), // x·scale − shift
+	)
+	expPS(b, x, t, e, r2, lo, hi)
+	emit(b,
+		fmt.Sprintf("VMOVUPS Y%d, (SI)(AX*4)", e),
+		fmt.Sprintf("VADDPS Y%d, Y%d, Y%d", e, sum, sum),
+		"ADDQ $8, AX",
+		"CMPQ AX, CX",
+		"JLT loop",
+		fmt.Sprintf("VEXTRACTF128 $1, Y%d, X0", sum),
+		fmt.Sprintf("VADDPS X0, X%d, X0", sum),
+		"VHADDPS X0, X0, X0",
+		"VHADDPS X0, X0, X0",
+		"VZEROUPPER",
+		"MOVSS X0, ret+24(FP)",
+		"RET",
+	)
+}
+
+// maxPS writes maxAVX2(x *float32, n int) float32: the largest of x[i] for
+// i < n, a positive multiple of 8, skipping NaNs (−Inf if every one is NaN).
+// Four accumulators start at −Inf and take max(x, acc) in the operand order
+// that returns acc when x is NaN, so no NaN ever enters them and the
+// reduction's order does not matter.
+func maxPS(b *bytes.Buffer) {
+	text(b, "maxAVX2", "x *float32, n int", "float32", "SI", "CX")
+	emit(b,
+		"VPCMPEQD Y0, Y0, Y0",
+		"VPSLLD $23, Y0, Y0", // 0xFF800000: −Inf
+		"VMOVAPS Y0, Y1",
+		"VMOVAPS Y0, Y2",
+		"VMOVAPS Y0, Y3",
+		"XORQ AX, AX",
+		"MOVQ CX, DX",
+		"ANDQ $-32, DX",
+		"JZ tail",
+		"loop32:",
+	)
+	for k := range 4 {
+		emit(b, fmt.Sprintf("VMOVUPS %d(SI)(AX*4), Y%d", 32*k, 4+k))
+	}
+	for k := range 4 {
+		emit(b, fmt.Sprintf("VMAXPS Y%d, Y%d, Y%d", k, 4+k, k)) // x NaN: acc
+	}
+	emit(b,
+		"ADDQ $32, AX",
+		"CMPQ AX, DX",
+		"JLT loop32",
+		"tail:",
+		"CMPQ AX, CX",
+		"JGE done",
+		"loop8:",
+		"VMOVUPS (SI)(AX*4), Y4",
+		"VMAXPS Y0, Y4, Y0",
+		"ADDQ $8, AX",
+		"CMPQ AX, CX",
+		"JLT loop8",
+		"done:",
+		"VMAXPS Y1, Y0, Y0",
+		"VMAXPS Y3, Y2, Y2",
+		"VMAXPS Y2, Y0, Y0",
+		"VEXTRACTF128 $1, Y0, X1",
+		"VMAXPS X1, X0, X0",
+		"VPERMILPS $0x4e, X0, X1",
+		"VMAXPS X1, X0, X0",
+		"VPERMILPS $0xb1, X0, X1",
+		"VMAXPS X1, X0, X0",
+		"VZEROUPPER",
+		"MOVSS X0, ret+16(FP)",
 		"RET",
 	)
 }
@@ -800,53 +920,109 @@ func gemvRowsPacked(b *bytes.Buffer) {
 	)
 }
 
-// weightedSum: out[i] += Σ_j a[j]·w[j·stride+i] over rows bfloat16 rows
-// stride elements apart, 64 columns at a time: the eight accumulators (the
-// block of out) stay in registers while the rows stream past, each row's 64
-// weights widened (zero-extend, shift) and multiplied by its broadcast
-// coefficient. Each element sums its terms in row order, as the scalar loop
-// does, with a fused multiply-add. cols must be a positive multiple of 64.
-func weightedSum(b *bytes.Buffer) {
-	const name = "weightedSumBF16AVX2"
-	text(b, name, "a *float32, rows int, w *uint16, stride int, out *float32, cols int", "", "DI", "BX", "SI", "DX", "R8", "CX")
-	emit(b,
-		"SHLQ $1, DX",
-		"TESTQ BX, BX",
-		"JZ done",
-		"block:",
-	)
-	for k := 0; k < 8; k++ {
-		emit(b, fmt.Sprintf("VMOVUPS %d(R8), Y%d", 32*k, k))
+// wsum is one weightedSums kernel: rows rows of coefficients at once.
+type wsum struct {
+	isa  string // AVX2 (Y registers) or AVX512 (Z)
+	rows int
+}
+
+// The many-row kernels take as many rows as the registers allow with a
+// block of four registers of columns: AVX-512 6 rows × 4 Z accumulators
+// (24 of 32, the coefficients broadcast from memory by the FMA itself);
+// AVX2 3 rows × 4 Y (12 of 16, three broadcast registers and one for the
+// weights). The one-row kernels take the rows a caller has left over, and
+// each row's own last keys (stride.go).
+var wsums = []wsum{{"AVX2", 3}, {"AVX2", 1}, {"AVX512", 6}, {"AVX512", 1}}
+
+// weightedSums writes weightedSums<rows><type><isa>(a *float32, astride
+// int, w *W, wstride int, out *float32, ostride int, k int, cols int):
+// out[r·ostride + i] += Σ_{j<k} a[r·astride + j]·w[j·wstride + i] for its
+// rows r and i < cols, a positive multiple of the register's lanes; k ≥ 1.
+// The accumulators, a block of out of rows × 4 registers (then × 1 for the
+// columns left), stay in registers while the k rows of w stream past: each
+// register of w is loaded and widened once and multiplied into every row's
+// accumulator by that row's coefficient, broadcast. Each element adds its
+// terms in key order, one fused multiply-add each. Registers: SI a, BX
+// astride, R11 and R12 3 and 5 times it, AX the key's coefficients, DI w,
+// R13 the key's row of w (and out's rows at the loads and stores), DX
+// wstride, R8 out, R9 ostride, R10 the end of a's first row, CX the columns
+// left.
+func weightedSums(b *bytes.Buffer, t wtype, k wsum) {
+	name := fmt.Sprintf("weightedSums%d%s%s", k.rows, t.name, k.isa)
+	text(b, name, "a *float32, astride int, w *"+t.gotyp+", wstride int, out *float32, ostride int, k int, cols int", "",
+		"SI", "BX", "DI", "DX", "R8", "R9", "R10", "CX")
+	v, lanes := "Y", 8
+	if k.isa == "AVX512" {
+		v, lanes = "Z", 16
 	}
+	R := func(i int) string { return fmt.Sprintf("%s%d", v, i) }
+	arow := []string{"(AX)", "(AX)(BX*1)", "(AX)(BX*2)", "(AX)(R11*1)", "(AX)(BX*4)", "(AX)(R12*1)"}[:k.rows]
 	emit(b,
-		"MOVQ SI, R9",
-		"XORQ AX, AX",
-		"row:",
-		"VBROADCASTSS (DI)(AX*4), Y8",
+		"SHLQ $2, BX",
+		fmt.Sprintf("SHLQ $%d, DX", t.shift),
+		"SHLQ $2, R9",
+		"LEAQ (BX)(BX*2), R11",
+		"LEAQ (BX)(BX*4), R12",
+		"LEAQ (SI)(R10*4), R10",
 	)
-	for k := 0; k < 8; k++ {
+	for _, regs := range []int{4, 1} {
+		acc := func(r, c int) string { return R(regs*r + c) }
+		width := regs * lanes
+		tmp := regs * k.rows // the widened weights; AVX2's broadcasts after them
+		bc := tmp + 1
+		label := fmt.Sprintf("cols%d", width)
 		emit(b,
-			fmt.Sprintf("VPMOVZXWD %d(R9), Y9", 16*k),
-			"VPSLLD $16, Y9, Y9",
-			fmt.Sprintf("VFMADD231PS Y8, Y9, Y%d", k),
+			label+":",
+			fmt.Sprintf("CMPQ CX, $%d", width),
+			fmt.Sprintf("JLT %s", map[int]string{4: "cols" + fmt.Sprint(lanes), 1: "done"}[regs]),
+			"MOVQ R8, R13",
+		)
+		for r := range k.rows {
+			if r > 0 {
+				emit(b, "ADDQ R9, R13")
+			}
+			for c := range regs {
+				emit(b, fmt.Sprintf("VMOVUPS %d(R13), %s", 4*lanes*c, acc(r, c)))
+			}
+		}
+		emit(b, "MOVQ SI, AX", "MOVQ DI, R13", label+"key:")
+		if k.isa == "AVX2" {
+			for r := range k.rows {
+				emit(b, fmt.Sprintf("VBROADCASTSS %s, %s", arow[r], R(bc+r)))
+			}
+		}
+		for c := range regs {
+			w := R(tmp)
+			emit(b, t.load(fmt.Sprintf("%d(R13)", t.esz*lanes*c), w))
+			for r := range k.rows {
+				if k.isa == "AVX512" {
+					emit(b, fmt.Sprintf("VFMADD231PS.BCST %s, %s, %s", arow[r], w, acc(r, c)))
+				} else {
+					emit(b, fmt.Sprintf("VFMADD231PS %s, %s, %s", R(bc+r), w, acc(r, c)))
+				}
+			}
+		}
+		emit(b,
+			"ADDQ DX, R13",
+			"ADDQ $4, AX",
+			"CMPQ AX, R10",
+			"JB "+label+"key",
+			"MOVQ R8, R13",
+		)
+		for r := range k.rows {
+			if r > 0 {
+				emit(b, "ADDQ R9, R13")
+			}
+			for c := range regs {
+				emit(b, fmt.Sprintf("VMOVUPS %s, %d(R13)", acc(r, c), 4*lanes*c))
+			}
+		}
+		emit(b,
+			fmt.Sprintf("ADDQ $%d, R8", 4*width),
+			fmt.Sprintf("ADDQ $%d, DI", t.esz*width),
+			fmt.Sprintf("SUBQ $%d, CX", width),
+			"JMP "+label,
 		)
 	}
-	emit(b,
-		"ADDQ DX, R9",
-		"INCQ AX",
-		"CMPQ AX, BX",
-		"JLT row",
-	)
-	for k := 0; k < 8; k++ {
-		emit(b, fmt.Sprintf("VMOVUPS Y%d, %d(R8)", k, 32*k))
-	}
-	emit(b,
-		"ADDQ $256, R8",
-		"ADDQ $128, SI",
-		"SUBQ $64, CX",
-		"JNZ block",
-		"VZEROUPPER",
-		"done:",
-		"RET",
-	)
+	emit(b, "done:", "VZEROUPPER", "RET")
 }

@@ -8,14 +8,30 @@ import (
 // kernels ties one weight type's assembly to its scalar widening and portable
 // dot product, so the blocking logic below is written once.
 type kernels[W uint16 | float32] struct {
-	name    string
-	asm     func() bool // the assembly may run (read each call: tests flip it)
-	widen   func(W) float32
-	dotGo   func(w []W, x []float32) float32
-	dot     func(w *W, x *float32, n int) float32
-	gemv4   func(w *W, stride int, x *float32, n int, out *float32)
-	gemm    gemmKernel[W] // 4 rows × 3 tokens, AVX2
-	gemm512 gemmKernel[W] // 4 rows × 6 tokens, AVX-512
+	name  string
+	asm   func() bool // the assembly may run (read each call: tests flip it)
+	widen func(W) float32
+	// widenRow widens len(dst) weights of src.
+	widenRow func(dst []float32, src []W)
+	dotGo    func(w []W, x []float32) float32
+	dot      func(w *W, x *float32, n int) float32
+	gemv4    func(w *W, stride int, x *float32, n int, out *float32)
+	gemm     gemmKernel[W] // 4 rows × 3 tokens, AVX2
+	gemm512  gemmKernel[W] // 4 rows × 6 tokens, AVX-512
+	wsum     wsumKernels[W]
+	wsum512  wsumKernels[W]
+}
+
+// wsumKernel is a weighted-sum kernel (gen_amd64.go, weightedSums):
+// out[r·ostride+i] += Σ_{j<k} a[r·astride+j]·w[j·wstride+i] for its rows
+// and i < cols, a multiple of the register's lanes.
+type wsumKernel[W uint16 | float32] func(a *float32, astride int, w *W, wstride int, out *float32, ostride int, k int, cols int)
+
+// wsumKernels are one instruction set's weighted-sum kernels: rows rows at
+// once, and one.
+type wsumKernels[W uint16 | float32] struct {
+	rows, lanes int
+	many, one   wsumKernel[W]
 }
 
 // gemmKernel is a GEMM tile kernel (gen_amd64.go, gemmTile): out[t·ostride+r]
@@ -23,12 +39,18 @@ type kernels[W uint16 | float32] struct {
 type gemmKernel[W uint16 | float32] func(w *W, wstride int, x *float32, xstride int, n int, out *float32, ostride int)
 
 var (
-	kBF16 = &kernels[uint16]{"BF16", func() bool { return useAVX2 }, bf16ToF32, dotBF16Go,
-		dotBF16AVX2, gemv4BF16AVX2, gemm4x3BF16AVX2, gemm4x6BF16AVX512}
-	kF16 = &kernels[uint16]{"F16", func() bool { return useAVX2 && useF16C }, f16ToF32, dotF16Go,
-		dotF16AVX2, gemv4F16AVX2, gemm4x3F16AVX2, gemm4x6F16AVX512}
-	kF32 = &kernels[float32]{"F32", func() bool { return useAVX2 }, func(v float32) float32 { return v }, dotF32Go,
-		dotF32AVX2, gemv4F32AVX2, gemm4x3F32AVX2, gemm4x6F32AVX512}
+	kBF16 = &kernels[uint16]{"BF16", func() bool { return useAVX2 }, bf16ToF32, widenBF16, dotBF16Go,
+		dotBF16AVX2, gemv4BF16AVX2, gemm4x3BF16AVX2, gemm4x6BF16AVX512,
+		wsumKernels[uint16]{3, 8, weightedSums3BF16AVX2, weightedSums1BF16AVX2},
+		wsumKernels[uint16]{6, 16, weightedSums6BF16AVX512, weightedSums1BF16AVX512}}
+	kF16 = &kernels[uint16]{"F16", func() bool { return useAVX2 && useF16C }, f16ToF32, widenF16, dotF16Go,
+		dotF16AVX2, gemv4F16AVX2, gemm4x3F16AVX2, gemm4x6F16AVX512,
+		wsumKernels[uint16]{3, 8, weightedSums3F16AVX2, weightedSums1F16AVX2},
+		wsumKernels[uint16]{6, 16, weightedSums6F16AVX512, weightedSums1F16AVX512}}
+	kF32 = &kernels[float32]{"F32", func() bool { return useAVX2 }, func(v float32) float32 { return v }, widenF32, dotF32Go,
+		dotF32AVX2, gemv4F32AVX2, gemm4x3F32AVX2, gemm4x6F32AVX512,
+		wsumKernels[float32]{3, 8, weightedSums3F32AVX2, weightedSums1F32AVX2},
+		wsumKernels[float32]{6, 16, weightedSums6F32AVX512, weightedSums1F32AVX512}}
 )
 
 // DotBF16 returns Σ w[i]·x[i] with w in bfloat16, accumulated in float32.
@@ -235,10 +257,8 @@ func tokenBlock(cols, tile int) int {
 	return max(tile, tb/tile*tile)
 }
 
-// gemmRows is the GEMM on float32 x for rows r0 ≤ r < r1: tiles of 4 rows ×
-// 3 tokens (AVX2) or 6 (AVX-512), the tokens a tile leaves over by the 4-row
-// GEMV, the rows by dot products; columns past the tile's step by scalar
-// tails.
+// gemmRows is the GEMM on float32 x for rows r0 ≤ r < r1 of w, the rows of
+// w and of x each cols long and packed (gemmStrided).
 func gemmRows[W uint16 | float32](k *kernels[W], fn string, w []W, x, out []float32, n, rows, cols, r0, r1 int) {
 	if n < 0 || rows < 0 || cols < 0 || len(w) != rows*cols || len(x) != n*cols || len(out) != n*rows {
 		panic(fmt.Sprintf("simd: %s: len(w) = %d, len(x) = %d, len(out) = %d, n = %d, rows = %d, cols = %d; want len(w) == rows*cols, len(x) == n*cols, len(out) == n*rows",
@@ -247,6 +267,15 @@ func gemmRows[W uint16 | float32](k *kernels[W], fn string, w []W, x, out []floa
 	if r0 < 0 || r0 > r1 || r1 > rows {
 		panic(fmt.Sprintf("simd: %s: rows [%d, %d) outside [0, %d)", fn, r0, r1, rows))
 	}
+	gemmStrided(k, w, cols, x, cols, out, rows, n, cols, r0, r1)
+}
+
+// gemmStrided sets out[t·ostride+r] = Σ_{i<cols} x[t·xstride+i]·w[r·wstride+i]
+// for t < n and r0 ≤ r < r1, its caller having checked that the slices hold
+// every row: tiles of 4 rows × 3 tokens (AVX2) or 6 (AVX-512), the tokens a
+// tile leaves over by the 4-row GEMV, the rows by dot products; columns past
+// the tile's step by scalar tails.
+func gemmStrided[W uint16 | float32](k *kernels[W], w []W, wstride int, x []float32, xstride int, out []float32, ostride, n, cols, r0, r1 int) {
 	n8 := cols &^ 7
 	useAsm := n8 > 0 && k.asm()
 	tile, nt, gemm := 3, n8, k.gemm
@@ -258,31 +287,32 @@ func gemmRows[W uint16 | float32](k *kernels[W], fn string, w []W, x, out []floa
 		t1 := min(n, t0+tb)
 		r := r0
 		for ; useAsm && r+4 <= r1; r += 4 {
-			wr := w[r*cols : (r+4)*cols]
+			wr := w[r*wstride : (r+3)*wstride+cols]
 			t := t0
 			for ; t+tile <= t1; t += tile {
-				gemm(&wr[0], cols, &x[t*cols], cols, nt, &out[t*rows+r], rows)
+				_ = x[(t+tile-1)*xstride+cols-1] // the tile's last row is in x
+				gemm(&wr[0], wstride, &x[t*xstride], xstride, nt, &out[t*ostride+r], ostride)
 				if nt < cols {
 					for dt := range tile {
-						xt := x[(t+dt)*cols+nt : (t+dt+1)*cols]
+						xt := x[(t+dt)*xstride+nt : (t+dt)*xstride+cols]
 						for j := range 4 {
-							out[(t+dt)*rows+r+j] += tail(k, wr[j*cols+nt:(j+1)*cols], xt)
+							out[(t+dt)*ostride+r+j] += tail(k, wr[j*wstride+nt:j*wstride+cols], xt)
 						}
 					}
 				}
 			}
 			for ; t < t1; t++ {
-				xt := x[t*cols : (t+1)*cols]
-				k.gemv4(&wr[0], cols, &xt[0], n8, &out[t*rows+r])
+				xt := x[t*xstride : t*xstride+cols]
+				k.gemv4(&wr[0], wstride, &xt[0], n8, &out[t*ostride+r])
 				for j := range 4 {
-					out[t*rows+r+j] += tail(k, wr[j*cols+n8:(j+1)*cols], xt[n8:])
+					out[t*ostride+r+j] += tail(k, wr[j*wstride+n8:j*wstride+cols], xt[n8:])
 				}
 			}
 		}
 		for ; r < r1; r++ {
-			wr := w[r*cols : (r+1)*cols]
+			wr := w[r*wstride : r*wstride+cols]
 			for t := t0; t < t1; t++ {
-				out[t*rows+r] = dotUnchecked(k, wr, x[t*cols:(t+1)*cols])
+				out[t*ostride+r] = dotUnchecked(k, wr, x[t*xstride:t*xstride+cols])
 			}
 		}
 	}

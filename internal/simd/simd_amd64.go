@@ -66,8 +66,43 @@ func gemv8BF16PackedAVX512(w *uint16, stride int, x *float32, n int, out *float3
 //go:noescape
 func gemvRowsBF16PackedAVX512(w *uint16, x *float32, n int, out *float32, rows int)
 
+// The many-row weighted sums (gen_amd64.go, weightedSums).
+
 //go:noescape
-func weightedSumBF16AVX2(a *float32, rows int, w *uint16, stride int, out *float32, cols int)
+func weightedSums3BF16AVX2(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int)
+
+//go:noescape
+func weightedSums1BF16AVX2(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int)
+
+//go:noescape
+func weightedSums6BF16AVX512(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int)
+
+//go:noescape
+func weightedSums1BF16AVX512(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int)
+
+//go:noescape
+func weightedSums3F16AVX2(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int)
+
+//go:noescape
+func weightedSums1F16AVX2(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int)
+
+//go:noescape
+func weightedSums6F16AVX512(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int)
+
+//go:noescape
+func weightedSums1F16AVX512(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int)
+
+//go:noescape
+func weightedSums3F32AVX2(a *float32, astride int, w *float32, wstride int, out *float32, ostride int, k int, cols int)
+
+//go:noescape
+func weightedSums1F32AVX2(a *float32, astride int, w *float32, wstride int, out *float32, ostride int, k int, cols int)
+
+//go:noescape
+func weightedSums6F32AVX512(a *float32, astride int, w *float32, wstride int, out *float32, ostride int, k int, cols int)
+
+//go:noescape
+func weightedSums1F32AVX512(a *float32, astride int, w *float32, wstride int, out *float32, ostride int, k int, cols int)
 
 // The bfloat16 GEMM on VDPBF16PS (gen_amd64.go, gemmDP and packDP).
 
@@ -77,7 +112,13 @@ func gemmBF16DP(w *uint16, wstride int, x *uint16, k int, out *float32, ostride 
 //go:noescape
 func packBF16DP(x *float32, xstride int, tokens int, blocks int, dst *uint16)
 
-// SwiGLU's kernel (gen_amd64.go, swiglu).
+// The float32 exponential's kernels (gen_amd64.go, expPS) and the maximum.
 
 //go:noescape
 func swigluAVX2(gate, up, out *float32, n int)
+
+//go:noescape
+func expSumAVX2(x *float32, n int, scale, shift float32) float32
+
+//go:noescape
+func maxAVX2(x *float32, n int) float32

@@ -46,7 +46,40 @@ func gemv8BF16PackedAVX512(w *uint16, stride int, x *float32, n int, out *float3
 func gemvRowsBF16PackedAVX512(w *uint16, x *float32, n int, out *float32, rows int) {
 	panic(noAsm)
 }
-func weightedSumBF16AVX2(a *float32, rows int, w *uint16, stride int, out *float32, cols int) {
+func weightedSums3BF16AVX2(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int) {
+	panic(noAsm)
+}
+func weightedSums1BF16AVX2(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int) {
+	panic(noAsm)
+}
+func weightedSums6BF16AVX512(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int) {
+	panic(noAsm)
+}
+func weightedSums1BF16AVX512(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int) {
+	panic(noAsm)
+}
+func weightedSums3F16AVX2(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int) {
+	panic(noAsm)
+}
+func weightedSums1F16AVX2(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int) {
+	panic(noAsm)
+}
+func weightedSums6F16AVX512(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int) {
+	panic(noAsm)
+}
+func weightedSums1F16AVX512(a *float32, astride int, w *uint16, wstride int, out *float32, ostride int, k int, cols int) {
+	panic(noAsm)
+}
+func weightedSums3F32AVX2(a *float32, astride int, w *float32, wstride int, out *float32, ostride int, k int, cols int) {
+	panic(noAsm)
+}
+func weightedSums1F32AVX2(a *float32, astride int, w *float32, wstride int, out *float32, ostride int, k int, cols int) {
+	panic(noAsm)
+}
+func weightedSums6F32AVX512(a *float32, astride int, w *float32, wstride int, out *float32, ostride int, k int, cols int) {
+	panic(noAsm)
+}
+func weightedSums1F32AVX512(a *float32, astride int, w *float32, wstride int, out *float32, ostride int, k int, cols int) {
 	panic(noAsm)
 }
 
@@ -64,6 +97,8 @@ func gemmBF16DP(w *uint16, wstride int, x *uint16, k int, out *float32, ostride 
 }
 func packBF16DP(x *float32, xstride int, tokens int, blocks int, dst *uint16) { panic(noAsm) }
 
-func swigluAVX2(gate, up, out *float32, n int) { panic(noAsm) }
+func swigluAVX2(gate, up, out *float32, n int)                   { panic(noAsm) }
+func expSumAVX2(x *float32, n int, scale, shift float32) float32 { panic(noAsm) }
+func maxAVX2(x *float32, n int) float32                          { panic(noAsm) }
 
 const noAsm = "simd: assembly kernel called on a build without it"

@@ -55,9 +55,11 @@ type wtypeT struct {
 	dot     func(raw any, x []float32) float32
 	gemv    func(raw any, x, out []float32, cols int)
 	gemmR   func(raw any, x, out []float32, n, rows, cols, r0, r1 int)
-	// gemvS and wsum call the strided kernels (stride.go).
+	// gemvS, wsum, gemmS and wsums call the strided kernels (stride.go).
 	gemvS func(raw any, stride int, x, out []float32)
 	wsum  func(a []float32, raw any, stride int, out []float32)
+	gemmS func(raw any, wstride int, x []float32, xstride int, out []float32, ostride, n, rows, cols int)
+	wsums func(a []float32, astride int, raw any, wstride int, out []float32, ostride int, k []int, cols int)
 }
 
 // wfuncs are one weight type's exported functions.
@@ -67,6 +69,8 @@ type wfuncs[W uint16 | float32] struct {
 	gemmR func(w []W, x, out []float32, n, rows, cols, r0, r1 int)
 	gemvS func(w []W, stride int, x, out []float32)
 	wsum  func(a []float32, w []W, stride int, out []float32)
+	gemmS func(w []W, wstride int, x []float32, xstride int, out []float32, ostride, n, rows, cols int)
+	wsums func(a []float32, astride int, w []W, wstride int, out []float32, ostride int, k []int, cols int)
 }
 
 // wtype builds a wtypeT from a weight generator (one random weight), its
@@ -89,6 +93,12 @@ func wtype[W uint16 | float32](name string, avail func(path) bool, one func(*ran
 		},
 		gemvS: func(w any, stride int, x, out []float32) { f.gemvS(w.([]W), stride, x, out) },
 		wsum:  func(a []float32, w any, stride int, out []float32) { f.wsum(a, w.([]W), stride, out) },
+		gemmS: func(w any, wstride int, x []float32, xstride int, out []float32, ostride, n, rows, cols int) {
+			f.gemmS(w.([]W), wstride, x, xstride, out, ostride, n, rows, cols)
+		},
+		wsums: func(a []float32, astride int, w any, wstride int, out []float32, ostride int, k []int, cols int) {
+			f.wsums(a, astride, w.([]W), wstride, out, ostride, k, cols)
+		},
 	}
 }
 
@@ -96,16 +106,16 @@ func always(path) bool { return true }
 
 var wtypes = []wtypeT{
 	wtype("BF16", always, func(r *rand.Rand) uint16 { return uint16(math.Float32bits(float32(r.NormFloat64())) >> 16) },
-		bf16ToF32, true, wfuncs[uint16]{DotBF16, GemvBF16, gemmBF16Rows, GemvBF16Stride, WeightedSumBF16}),
+		bf16ToF32, true, wfuncs[uint16]{DotBF16, GemvBF16, gemmBF16Rows, GemvBF16Stride, WeightedSumBF16, GemmBF16Stride, WeightedSumsBF16}),
 	// Exponents 1..30 cover every finite normal magnitude; a few subnormals
 	// (exponent 0) too.
 	wtype("F16", func(p path) bool { return !p.avx2 || p.f16c },
 		func(r *rand.Rand) uint16 {
 			return uint16(r.IntN(2))<<15 | uint16(r.IntN(31))<<10 | uint16(r.IntN(1024))
 		},
-		f16ToF32, false, wfuncs[uint16]{DotF16, GemvF16, GemmF16Rows, GemvF16Stride, WeightedSumF16}),
+		f16ToF32, false, wfuncs[uint16]{DotF16, GemvF16, GemmF16Rows, GemvF16Stride, WeightedSumF16, GemmF16Stride, WeightedSumsF16}),
 	wtype("F32", always, func(r *rand.Rand) float32 { return float32(r.NormFloat64()) },
-		func(v float32) float32 { return v }, false, wfuncs[float32]{DotF32, GemvF32, GemmF32Rows, GemvF32Stride, WeightedSumF32}),
+		func(v float32) float32 { return v }, false, wfuncs[float32]{DotF32, GemvF32, GemmF32Rows, GemvF32Stride, WeightedSumF32, GemmF32Stride, WeightedSumsF32}),
 }
 
 // eachPathType runs f as a subtest for every path and weight type this CPU

@@ -1,6 +1,9 @@
 package simd
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Strided kernels, for attention over a KV cache: a cache row holds every KV
 // head's key (or value) for one position, so one head's keys are rows a
@@ -26,29 +29,116 @@ func GemvF32Stride(w []float32, stride int, x, out []float32) {
 
 // WeightedSumBF16 adds Σ_j a[j]·w[j*stride+i] to out[i] for i < len(out) and
 // j < len(a): the sum of len(a) bfloat16 rows stride elements apart weighted
-// by a, attention's values weighted by their probabilities. Each element
-// adds its terms in row order. With AVX2 and len(out) a multiple of 64 the
-// products are fused multiply-adds (one rounding each), elsewhere a multiply
-// and an add. It panics unless stride ≥ len(out) and w holds the last row.
+// by a, attention's values weighted by their probabilities. It is
+// WeightedSumsBF16 for one row. It panics unless stride ≥ len(out) and w
+// holds the last row.
 func WeightedSumBF16(a []float32, w []uint16, stride int, out []float32) {
 	checkStride("WeightedSumBF16", len(w), stride, len(out), len(a))
-	if len(a) > 0 && len(out) > 0 && len(out)%64 == 0 && useAVX2 {
-		weightedSumBF16AVX2(&a[0], len(a), &w[0], stride, &out[0], len(out))
-		return
-	}
-	weightedSum(kBF16, a, w, stride, out)
+	weightedSums(kBF16, a, 0, w, stride, out, 0, []int{len(a)}, len(out))
 }
 
-// WeightedSumF16 is WeightedSumBF16 for float16 rows, in Go.
+// WeightedSumF16 is WeightedSumBF16 for float16 rows.
 func WeightedSumF16(a []float32, w []uint16, stride int, out []float32) {
 	checkStride("WeightedSumF16", len(w), stride, len(out), len(a))
-	weightedSum(kF16, a, w, stride, out)
+	weightedSums(kF16, a, 0, w, stride, out, 0, []int{len(a)}, len(out))
 }
 
-// WeightedSumF32 is WeightedSumBF16 for float32 rows, in Go.
+// WeightedSumF32 is WeightedSumBF16 for float32 rows.
 func WeightedSumF32(a []float32, w []float32, stride int, out []float32) {
 	checkStride("WeightedSumF32", len(w), stride, len(out), len(a))
-	weightedSum(kF32, a, w, stride, out)
+	weightedSums(kF32, a, 0, w, stride, out, 0, []int{len(a)}, len(out))
+}
+
+// WeightedSumsBF16 adds Σ_{j<k[r]} a[r*astride+j]·w[j*wstride+i] to
+// out[r*ostride+i] for every row r < len(k) and i < cols: len(k) weighted
+// sums of the bfloat16 rows of w (stride wstride) at once, row r of the
+// coefficients a taking the first k[r] rows of w — A·W added to out, with a
+// causal mask when k grows with r: attention's probabilities for several
+// queries times a KV head's cached values.
+//
+// Rows go to the kernels in blocks that share each row of w they read (6
+// with AVX-512, 3 with AVX2, across the first k of the block's rows), and
+// each row adds its keys past those alone. Each element adds its terms in
+// key order: with AVX2 (and F16C for float16 rows), for the columns up to
+// the last multiple of 8, one fused multiply-add each; elsewhere a multiply
+// and an add. It panics unless wstride ≥ cols, ostride ≥ cols when there
+// are several rows, every k[r] ≥ 0, and a, w and out hold every row they
+// are asked for.
+func WeightedSumsBF16(a []float32, astride int, w []uint16, wstride int, out []float32, ostride int, k []int, cols int) {
+	checkSums("WeightedSumsBF16", len(a), astride, len(w), wstride, len(out), ostride, k, cols)
+	weightedSums(kBF16, a, astride, w, wstride, out, ostride, k, cols)
+}
+
+// WeightedSumsF16 is WeightedSumsBF16 for float16 rows.
+func WeightedSumsF16(a []float32, astride int, w []uint16, wstride int, out []float32, ostride int, k []int, cols int) {
+	checkSums("WeightedSumsF16", len(a), astride, len(w), wstride, len(out), ostride, k, cols)
+	weightedSums(kF16, a, astride, w, wstride, out, ostride, k, cols)
+}
+
+// WeightedSumsF32 is WeightedSumsBF16 for float32 rows.
+func WeightedSumsF32(a []float32, astride int, w []float32, wstride int, out []float32, ostride int, k []int, cols int) {
+	checkSums("WeightedSumsF32", len(a), astride, len(w), wstride, len(out), ostride, k, cols)
+	weightedSums(kF32, a, astride, w, wstride, out, ostride, k, cols)
+}
+
+// checkSums panics unless WeightedSums's operands hold what k and cols ask
+// for (see WeightedSumsBF16).
+func checkSums(fn string, la, astride, lw, wstride, lout, ostride int, k []int, cols int) {
+	bad := cols < 0 || wstride < cols || len(k) > 1 && (astride < 0 || ostride < cols)
+	most := 0
+	for r, kr := range k {
+		if kr < 0 || kr > 0 && r*astride+kr > la {
+			bad = true
+			break
+		}
+		most = max(most, kr)
+	}
+	if !bad && len(k) > 0 {
+		bad = (len(k)-1)*ostride+cols > lout || most > 0 && (most-1)*wstride+cols > lw
+	}
+	if bad {
+		panic(fmt.Sprintf("simd: %s: len(a) = %d, astride = %d, len(w) = %d, wstride = %d, len(out) = %d, ostride = %d, k = %v, cols = %d; "+
+			"want wstride ≥ cols, ostride ≥ cols, k[r] ≥ 0 and every row within a, w and out",
+			fn, la, astride, lw, wstride, lout, ostride, k, cols))
+	}
+}
+
+// GemmBF16Stride sets out[t*ostride+r] = Σ_{i<cols} x[t*xstride+i]·w[r*wstride+i]
+// for t < n and r < rows: X·Wᵀ for n float32 rows of x and rows bfloat16
+// rows of w, each a stride apart — attention's scores, a block of queries
+// (x) against a KV head's cached keys (w). Unlike GemmBF16 it keeps x in
+// float32; it runs GemmF16's tiles (4 rows of w × 6 rows of x with AVX-512,
+// × 3 with AVX2), so each result differs from a sequential float32 sum only
+// by summation order. It panics unless wstride ≥ cols, xstride ≥ cols,
+// ostride ≥ rows (when n > 1) and the slices hold the last rows.
+func GemmBF16Stride(w []uint16, wstride int, x []float32, xstride int, out []float32, ostride, n, rows, cols int) {
+	checkGemmStride("GemmBF16Stride", len(w), wstride, len(x), xstride, len(out), ostride, n, rows, cols)
+	gemmStrided(kBF16, w, wstride, x, xstride, out, ostride, n, cols, 0, rows)
+}
+
+// GemmF16Stride is GemmBF16Stride for float16 rows of w.
+func GemmF16Stride(w []uint16, wstride int, x []float32, xstride int, out []float32, ostride, n, rows, cols int) {
+	checkGemmStride("GemmF16Stride", len(w), wstride, len(x), xstride, len(out), ostride, n, rows, cols)
+	gemmStrided(kF16, w, wstride, x, xstride, out, ostride, n, cols, 0, rows)
+}
+
+// GemmF32Stride is GemmBF16Stride for float32 rows of w.
+func GemmF32Stride(w []float32, wstride int, x []float32, xstride int, out []float32, ostride, n, rows, cols int) {
+	checkGemmStride("GemmF32Stride", len(w), wstride, len(x), xstride, len(out), ostride, n, rows, cols)
+	gemmStrided(kF32, w, wstride, x, xstride, out, ostride, n, cols, 0, rows)
+}
+
+// checkGemmStride panics unless GemmStride's operands hold n rows of x and
+// rows rows of w (see GemmBF16Stride).
+func checkGemmStride(fn string, lw, wstride, lx, xstride, lout, ostride, n, rows, cols int) {
+	if n < 0 || rows < 0 || cols < 0 || wstride < cols || xstride < cols || n > 1 && ostride < rows ||
+		rows > 0 && (rows-1)*wstride+cols > lw ||
+		n > 0 && (n-1)*xstride+cols > lx ||
+		n > 0 && rows > 0 && (n-1)*ostride+rows > lout {
+		panic(fmt.Sprintf("simd: %s: len(w) = %d, wstride = %d, len(x) = %d, xstride = %d, len(out) = %d, ostride = %d, n = %d, rows = %d, cols = %d; "+
+			"want strides ≥ their rows and every row within w, x and out",
+			fn, lw, wstride, lx, xstride, lout, ostride, n, rows, cols))
+	}
 }
 
 // checkStride panics unless rows rows of cols elements, stride apart, fit in
@@ -82,10 +172,66 @@ func gemvStrideUnchecked[W uint16 | float32](k *kernels[W], w []W, stride int, x
 	}
 }
 
-func weightedSum[W uint16 | float32](k *kernels[W], a []float32, w []W, stride int, out []float32) {
-	for j, aj := range a {
-		for i, v := range w[j*stride : j*stride+len(out)] {
-			out[i] += aj * k.widen(v)
+// weightedSums is WeightedSums after its caller checked the operands: the
+// rows in blocks of the kernel's rows over the block's fewest keys, then
+// each row's keys past those and the rows left over one at a time; the
+// columns past the last whole register in Go.
+func weightedSums[W uint16 | float32](kk *kernels[W], a []float32, astride int, w []W, wstride int, out []float32, ostride int, k []int, cols int) {
+	if len(k) == 0 {
+		return
+	}
+	var ks wsumKernels[W]
+	switch {
+	case kk.asm() && useAVX512:
+		ks = kk.wsum512
+	case kk.asm():
+		ks = kk.wsum
+	}
+	nv := 0
+	if ks.lanes > 0 {
+		nv = cols &^ (ks.lanes - 1)
+	}
+	if nv > 0 {
+		// from adds keys j0 ≤ j < j1 of row r with the one-row kernel.
+		from := func(r, j0, j1 int) {
+			if j1 > j0 {
+				ks.one(&a[r*astride+j0], astride, &w[j0*wstride], wstride, &out[r*ostride], ostride, j1-j0, nv)
+			}
+		}
+		r := 0
+		for ; r+ks.rows <= len(k); r += ks.rows {
+			common := slices.Min(k[r : r+ks.rows])
+			if common > 0 {
+				ks.many(&a[r*astride], astride, &w[0], wstride, &out[r*ostride], ostride, common, nv)
+			}
+			for i := r; i < r+ks.rows; i++ {
+				from(i, common, k[i])
+			}
+		}
+		for ; r < len(k); r++ {
+			from(r, 0, k[r])
+		}
+	}
+	if nv == cols {
+		return
+	}
+	// In Go: each row of w widened once, a block of columns at a time, for
+	// every row of a that takes it.
+	most := slices.Max(k)
+	var buf [256]float32
+	for c0 := nv; c0 < cols; c0 += len(buf) {
+		c1 := min(cols, c0+len(buf))
+		wj := buf[:c1-c0]
+		for j := range most {
+			kk.widenRow(wj, w[j*wstride+c0:j*wstride+c1])
+			for r, kr := range k {
+				if j < kr {
+					aj, o := a[r*astride+j], out[r*ostride+c0:r*ostride+c1]
+					for i, v := range wj {
+						o[i] += aj * v
+					}
+				}
+			}
 		}
 	}
 }
