@@ -209,7 +209,7 @@ func (c *fusedCase) span(floats int) device.Span {
 }
 
 // BenchmarkAttention runs one decode token's attention for the 16 layers of
-// Llama 3.2 1B (32 heads, 8 kv heads of 64, bf16 cache) at two positions.
+// Llama 3.2 1B (32 heads, 8 kv heads of 64, bf16 cache) at three positions.
 func BenchmarkAttention(b *testing.B) {
 	const heads, kvHeads, headDim, layers = 32, 8, 64, 16
 	r := rand.New(rand.NewPCG(1, 2))
@@ -227,6 +227,39 @@ func BenchmarkAttention(b *testing.B) {
 					attention(nil, q, kc, vc, out, device.KVBF16, 1, pos, heads, kvHeads, headDim)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkAttentionPrefill runs the attention of a whole prompt's prefill
+// for the 16 layers of Llama 3.2 1B (32 heads, 8 kv heads of 64, bf16
+// cache) in chunks of 64 tokens, as llama.yaml's engine issues it, on every
+// core. GFLOP/s counts the causal scores and weighted sums, 4 flops per
+// (query, key, element) pair.
+func BenchmarkAttentionPrefill(b *testing.B) {
+	const heads, kvHeads, headDim, layers, chunk = 32, 8, 64, 16, 64
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, prompt := range []int{128, 512} {
+		b.Run(fmt.Sprintf("prompt=%d", prompt), func(b *testing.B) {
+			q := randFloats(r, chunk*heads*headDim)
+			kc := make([]byte, 2*prompt*kvHeads*headDim)
+			vc := make([]byte, 2*prompt*kvHeads*headDim)
+			kvstore(randFloats(r, prompt*kvHeads*headDim), kc, device.KVBF16, prompt*kvHeads*headDim)
+			kvstore(randFloats(r, prompt*kvHeads*headDim), vc, device.KVBF16, prompt*kvHeads*headDim)
+			out := make([]float32, chunk*heads*headDim)
+			cpu0 := cputime.Process().Seconds()
+			for b.Loop() {
+				for pos := 0; pos < prompt; pos += chunk {
+					for range layers {
+						attention(nil, q, kc, vc, out, device.KVBF16, chunk, pos, heads, kvHeads, headDim)
+					}
+				}
+			}
+			pairs := float64(prompt) * float64(prompt+1) / 2 // (query, key) pairs of the causal prompt
+			flops := 4 * pairs * heads * headDim * layers * float64(b.N)
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/prompt")
+			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			b.ReportMetric(flops/(cputime.Process().Seconds()-cpu0)/1e9*float64(runtime.GOMAXPROCS(0)), "GFLOP/s-cpu")
 		})
 	}
 }

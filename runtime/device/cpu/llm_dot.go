@@ -9,10 +9,10 @@ import (
 )
 
 // The inner loops of Attention and the small ops: one KV head's cached rows,
-// stored as bf16, f16 or f32, dotted with a float32 query and summed with
-// weights (internal/simd's strided kernels: AVX2+FMA on amd64, portable Go
-// elsewhere), and widening a row. Linear calls internal/simd's GEMV and
-// GEMM directly (llm_kernels.go).
+// stored as bf16, f16 or f32, multiplied by a block of float32 queries and
+// summed with weights (internal/simd's strided kernels: AVX-512 or AVX2+FMA
+// on amd64, portable Go elsewhere), and widening a row. Linear calls
+// internal/simd's GEMV and GEMM directly (llm_kernels.go).
 //
 // bf16 is the top half of a float32, so widening one is a shift: the weights
 // are read straight from their mapping, two bytes per element, and no f32
@@ -49,26 +49,29 @@ func (c cacheRows) from(j int) cacheRows {
 	return c
 }
 
-// dots sets p[j] = row j · x for the first len(p) rows.
-func (c cacheRows) dots(x, p []float32) {
+// scores sets s[t·keys + j] = x row t · row j for t < n and j < keys, the
+// rows of x (len(row) floats) xstride apart: a block of queries' scores
+// against the first keys rows.
+func (c cacheRows) scores(x []float32, xstride int, s []float32, n, keys, cols int) {
 	switch c.dt {
 	case device.KVBF16:
-		simd.GemvBF16Stride(u16(c.cache)[c.off:], c.width, x, p)
+		simd.GemmBF16Stride(u16(c.cache)[c.off:], c.width, x, xstride, s, keys, n, keys, cols)
 	case device.KVF16:
-		simd.GemvF16Stride(u16(c.cache)[c.off:], c.width, x, p)
+		simd.GemmF16Stride(u16(c.cache)[c.off:], c.width, x, xstride, s, keys, n, keys, cols)
 	default:
-		simd.GemvF32Stride(f32s(c.cache)[c.off:], c.width, x, p)
+		simd.GemmF32Stride(f32s(c.cache)[c.off:], c.width, x, xstride, s, keys, n, keys, cols)
 	}
 }
 
-// weightedSum adds Σ_j p[j]·row j to out for the first len(p) rows.
-func (c cacheRows) weightedSum(p, out []float32) {
+// weightedSums adds Σ_{j<k[t]} p[t·pstride + j]·row j to out row t (cols
+// floats, ostride apart) for t < len(k).
+func (c cacheRows) weightedSums(p []float32, pstride int, out []float32, ostride int, k []int, cols int) {
 	switch c.dt {
 	case device.KVBF16:
-		simd.WeightedSumBF16(p, u16(c.cache)[c.off:], c.width, out)
+		simd.WeightedSumsBF16(p, pstride, u16(c.cache)[c.off:], c.width, out, ostride, k, cols)
 	case device.KVF16:
-		simd.WeightedSumF16(p, u16(c.cache)[c.off:], c.width, out)
+		simd.WeightedSumsF16(p, pstride, u16(c.cache)[c.off:], c.width, out, ostride, k, cols)
 	default:
-		simd.WeightedSumF32(p, f32s(c.cache)[c.off:], c.width, out)
+		simd.WeightedSumsF32(p, pstride, f32s(c.cache)[c.off:], c.width, out, ostride, k, cols)
 	}
 }

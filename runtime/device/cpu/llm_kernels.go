@@ -12,8 +12,10 @@ import (
 
 // The Llama kernels on plain slices, after the spans are checked and staged.
 // Arithmetic is float32 with float32 accumulation, as the reference runs its
-// float32 model; only the transcendental functions (exp, cos, sin, rsqrt) go
-// through float64 and round once.
+// float32 model; the transcendental functions (cos, sin, rsqrt) go through
+// float64 and round once, but for the exponentials of SwiGLU and of
+// attention's softmax, internal/simd's float32 SIMD one (within a few
+// float32 ulps). Attention is in llm_attention.go.
 
 // parallelWork is the multiply-adds a chunk of a parallel loop should hold,
 // enough that handing it to a worker costs little next to doing it.
@@ -180,108 +182,6 @@ func kvstore(src []float32, dst []byte, dt device.KVDType, count int) {
 		}
 	default:
 		copy(f32s(dst)[:count], src[:count])
-	}
-}
-
-// attnTile is how many cached keys attention scores at a time: the scratch
-// of one query head, whatever the context. Scores used to take pos+n
-// float32s per worker, sized by the guest's pos and n and kept by the pool,
-// so one hostile call left gigabytes held. 1024 keeps every context up to
-// 1024 tokens (all of this project's decode runs but the longest) in one
-// tile, computed exactly as before.
-const attnTile = 1024
-
-// attention computes, for each query token t and head h, softmax over the
-// scaled dot products with cached keys 0..pos+t, then the weighted sum of
-// cached values. The (token, kv head) pairs are split over the worker pool;
-// a pair's query heads share its keys and values, which stay in the core's
-// cache from one head to the next. A head's scores are a strided GEMV over
-// its cached keys and its output a strided weighted sum of its cached values
-// (internal/simd, cacheRows), attnTile keys at a time in the worker's
-// scratch (attendHead). stop is the Memory's stopper (see parallel).
-func attention(stop *stopper, q []float32, kc, vc []byte, out []float32, dt device.KVDType, n, pos, heads, kvHeads, headDim int) {
-	group := heads / kvHeads
-	width := kvHeads * headDim // elements in a cache row
-	scale := float32(1 / math.Sqrt(float64(headDim)))
-	grain := max(1, parallelWork/((pos+n)*headDim*2*group))
-	parallel(stop, n*kvHeads, grain, func(w *worker, lo, hi int) {
-		tile := w.floats(min(attnTile, pos+n))
-		for u := lo; u < hi; u++ {
-			t, kh := u/kvHeads, u%kvHeads
-			keys := cacheRows{dt, kc, kh * headDim, width}
-			values := cacheRows{dt, vc, kh * headDim, width}
-			for g := range group {
-				h := t*heads + kh*group + g
-				attendHead(q[h*headDim:(h+1)*headDim], keys, values, out[h*headDim:(h+1)*headDim], pos+t+1, scale, tile)
-			}
-		}
-	})
-}
-
-// attendHead writes to o one query head's attention over the first ctx rows
-// of keys and values, scoring len(tile) keys at a time. A context of one tile
-// is a two-pass softmax: scores, their probabilities, the weighted sum. A
-// longer one is an online softmax (Milakov and Gimelshein 2018, as flash
-// attention does it): o accumulates exp(score − m)·value with m the largest
-// score seen so far, and when a tile raises m, o and the running sum are
-// rescaled by exp(m_old − m_new); o is divided by the sum at the end.
-func attendHead(qh []float32, keys, values cacheRows, o []float32, ctx int, scale float32, tile []float32) {
-	clear(o)
-	if ctx <= len(tile) {
-		p := tile[:ctx]
-		keys.dots(qh, p)
-		softmax(p, scale)
-		values.weightedSum(p, o)
-		return
-	}
-	m := float32(math.Inf(-1))
-	var sum float32
-	for j0 := 0; j0 < ctx; j0 += len(tile) {
-		p := tile[:min(len(tile), ctx-j0)]
-		keys.from(j0).dots(qh, p)
-		tm := float32(math.Inf(-1))
-		for j := range p {
-			p[j] *= scale
-			tm = max(tm, p[j])
-		}
-		if tm > m {
-			alpha := float32(math.Exp(float64(m - tm)))
-			sum *= alpha
-			for i := range o {
-				o[i] *= alpha
-			}
-			m = tm
-		}
-		for j, v := range p {
-			e := float32(math.Exp(float64(v - m)))
-			p[j] = e
-			sum += e
-		}
-		values.from(j0).weightedSum(p, o)
-	}
-	inv := 1 / sum
-	for i := range o {
-		o[i] *= inv
-	}
-}
-
-// softmax sets s[j] to exp(s[j]·scale − max) / Σ, the scaled scores'
-// probabilities; the exponential goes through float64 and rounds once.
-func softmax(s []float32, scale float32) {
-	m := float32(math.Inf(-1))
-	for j := range s {
-		s[j] *= scale
-		m = max(m, s[j])
-	}
-	var sum float32
-	for j, v := range s {
-		e := float32(math.Exp(float64(v - m)))
-		s[j] = e
-		sum += e
-	}
-	inv := 1 / sum
-	for j := range s {
-		s[j] *= inv
 	}
 }
 
