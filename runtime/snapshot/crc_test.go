@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 func TestCRC32Combine(t *testing.T) {
@@ -43,16 +44,34 @@ func TestChecksumParallel(t *testing.T) {
 		dst[i] = make([]byte, len(p))
 	}
 	src := append([]byte("hdr"), all...)
-	got, err := readAtCRC(bytes.NewReader(src), 3, dst)
+	// Every byte lands exactly once, and is in place when it does.
+	var landed int
+	var wrong bool
+	got, err := readAtCRC(bytes.NewReader(src), 3, dst, func(b []byte) {
+		landed += len(b)
+		for i := range dst {
+			d := dst[i]
+			if len(d) == 0 {
+				continue
+			}
+			off := int(uintptr(unsafe.Pointer(&b[0])) - uintptr(unsafe.Pointer(&d[0])))
+			if off >= 0 && off < len(d) {
+				wrong = wrong || !bytes.Equal(b, pieces[i][off:off+len(b)])
+			}
+		}
+	})
 	if err != nil || got != want {
 		t.Fatalf("readAtCRC %08x %v, want %08x", got, err, want)
+	}
+	if landed != len(all) || wrong {
+		t.Fatalf("landed %d bytes of %d (out of place: %v)", landed, len(all), wrong)
 	}
 	for i := range pieces {
 		if !bytes.Equal(dst[i], pieces[i]) {
 			t.Fatalf("piece %d read wrong", i)
 		}
 	}
-	if _, err := readAtCRC(bytes.NewReader(src[:len(src)-1]), 3, dst); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if _, err := readAtCRC(bytes.NewReader(src[:len(src)-1]), 3, dst, nil); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("short source: %v", err)
 	}
 }

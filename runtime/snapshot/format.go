@@ -96,31 +96,14 @@ func checkLayout(h *safetensors.Header, want []safetensors.Tensor) (int64, error
 // skips whitespace, and safetensors allows NUL padding); this makes every
 // header byte count, so a damaged header is refused, not reinterpreted.
 func checkCanonical(raw []byte, want []safetensors.Tensor, md map[string]string) error {
-	// Capture as many bytes as raw's prefix and header take: a canonical
-	// header of another length differs in its prefix.
-	c := &capture{n: 8 + len(raw)}
-	if _, err := safetensors.WriteTo(c, want, md); err != nil && !errors.Is(err, errCaptured) {
+	c, err := safetensors.EncodeHeader(want, md)
+	if err != nil {
 		return fmt.Errorf("header: %w", err)
 	}
-	if len(c.b) != c.n || binary.LittleEndian.Uint64(c.b) != uint64(len(raw)) || !bytes.Equal(c.b[8:], raw) {
+	// c is the length prefix and the header: a canonical header of another
+	// length differs in its prefix.
+	if len(c) != 8+len(raw) || binary.LittleEndian.Uint64(c) != uint64(len(raw)) || !bytes.Equal(c[8:], raw) {
 		return errors.New("header: not in the canonical form this package writes (corrupt snapshot)")
 	}
 	return nil
-}
-
-var errCaptured = errors.New("captured")
-
-// capture keeps the first n bytes written to it, then fails the write.
-type capture struct {
-	b []byte
-	n int
-}
-
-func (c *capture) Write(p []byte) (int, error) {
-	k := min(len(p), c.n-len(c.b))
-	c.b = append(c.b, p[:k]...)
-	if len(c.b) == c.n {
-		return k, errCaptured
-	}
-	return k, nil
 }
