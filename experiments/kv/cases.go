@@ -46,6 +46,11 @@ func (k *kind) cases(n int, kv device.KVDType) []results.Case {
 			s := SpeedupCI(k.t[base][1:], timed)
 			m["speedup"], m["speedup_ci_lo"], m["speedup_ci_hi"], m["speedup_p"] = s.Ratio, s.Lo, s.Hi, s.P
 		}
+		if op == OpDecodeAfterRestore && len(k.t[OpDecodeAfterPrefill]) > 1 {
+			// How many decode steps the first one after a restore costs.
+			s := SpeedupCI(timed, k.t[OpDecodeAfterPrefill][1:])
+			m["penalty"], m["penalty_ci_lo"], m["penalty_ci_hi"], m["penalty_p"] = s.Ratio, s.Lo, s.Hi, s.P
+		}
 		if op == OpRestoreCold && len(k.drop) > 0 {
 			m["resident_after_drop"] = slices.Max(k.drop)
 		}

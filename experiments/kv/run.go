@@ -14,7 +14,6 @@ import (
 	"github.com/wasmgpu/wasmgpu/results"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 	"github.com/wasmgpu/wasmgpu/runtime/guest"
-	"github.com/wasmgpu/wasmgpu/runtime/llm"
 	"github.com/wasmgpu/wasmgpu/runtime/llmhost"
 	"github.com/wasmgpu/wasmgpu/runtime/snapshot"
 	"github.com/wasmgpu/wasmgpu/runtime/wasm"
@@ -30,10 +29,17 @@ const (
 	OpRestoreToken   = "restore+token"
 	OpRestoreCold    = "restore-cold"
 	OpMigrate        = "tcp-migrate"
+	// The decode steps inside the +token operations: the source's next
+	// decode after its re-prefill (a warm session's decode step) and the
+	// first decode of the session a warm restore landed in. Their ratio is
+	// the first-token penalty of a restore.
+	OpDecodeAfterPrefill = "decode-after-prefill"
+	OpDecodeAfterRestore = "decode-after-restore"
 )
 
 // ops lists the operations in table order.
-var ops = []string{OpRePrefill, OpRePrefillToken, OpSnapshot, OpRestoreWarm, OpRestoreToken, OpRestoreCold, OpMigrate}
+var ops = []string{OpRePrefill, OpRePrefillToken, OpSnapshot, OpRestoreWarm, OpRestoreToken, OpRestoreCold, OpMigrate,
+	OpDecodeAfterPrefill, OpDecodeAfterRestore}
 
 // kind is one way of running the conversation (wasm-<mode> or
 // native-<mode>): a source session reused across repetitions, how to make a
@@ -127,7 +133,7 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 		f.Failures = append(f.Failures, failures...)
 	}
 	f.Notes = append(f.Notes,
-		"re-prefill runs in one warm session reset each time; every restore and migration lands in a fresh session (a new guest instance of the same runtime sharing the weights), made before the clock starts, whose state region is pre-faulted like a warm standby instance's (a never-touched instance first pays one page fault per page the snapshot lands on: tens of µs each on VMs and on managed memory)",
+		"re-prefill runs in one warm session reset each time; every restore and migration lands in a fresh session (a new guest instance of the same runtime sharing the weights), made before the clock starts and placed like a warm standby instance (llmhost.PlaceForRestore: activations and logits where the kernels use them, the KV cache where the restore writes it; a never-touched instance first pays one page fault per page the snapshot lands on: about 1.5 µs each on a VM, tens of µs on managed memory); on managed memory the restored rows move to the GPU as they land",
 		fmt.Sprintf("snapshots hold the KV cache in %s (%d B/token); the write-up's 1.58 MB at 24 tokens is fp32-sized", p.KV, cfg.KVBytesPerToken(p.KV.Size())))
 	return f, nil
 }
@@ -143,21 +149,21 @@ func (r *runEnv) runContext(ctx context.Context, nativeModes, wasmModes []device
 		}
 	}()
 	opts := llmhost.Options{KV: r.p.KV, MaxSeq: r.p.MaxSeq, MaxBatch: r.p.MaxBatch}
-	add := func(name string, mode device.Mode, open func(context.Context) (llmhost.Session, error)) error {
+	add := func(name string, mode device.Mode, open func(context.Context, llmhost.Options) (llmhost.Session, error)) error {
 		meta := r.meta
 		meta.SourceMode = string(mode)
-		fresh := func(ctx context.Context) (*Conversation, error) {
-			s, err := open(ctx)
+		session := func(ctx context.Context, p llmhost.Placement) (*Conversation, error) {
+			o := opts
+			o.Place = p
+			s, err := open(ctx, o)
 			if err != nil {
-				return nil, fmt.Errorf("%s session: %w", name, err)
-			}
-			if err := prefault(ctx, s); err != nil {
-				s.Close(ctx)
 				return nil, fmt.Errorf("%s session: %w", name, err)
 			}
 			return &Conversation{S: s, Meta: meta}, nil
 		}
-		src, err := fresh(ctx)
+		// Destinations are standby sessions placed for a restore.
+		fresh := func(ctx context.Context) (*Conversation, error) { return session(ctx, llmhost.PlaceForRestore) }
+		src, err := session(ctx, llmhost.PlaceForPrefill)
 		if err != nil {
 			return err
 		}
@@ -165,15 +171,15 @@ func (r *runEnv) runContext(ctx context.Context, nativeModes, wasmModes []device
 		return nil
 	}
 	for _, m := range nativeModes {
-		if err := add("native-"+string(m), m, func(context.Context) (llmhost.Session, error) {
-			return llmhost.NewNative(r.Device, m, r.cfg, r.w, opts)
+		if err := add("native-"+string(m), m, func(_ context.Context, o llmhost.Options) (llmhost.Session, error) {
+			return llmhost.NewNative(r.Device, m, r.cfg, r.w, o)
 		}); err != nil {
 			return nil, nil, nil, err
 		}
 	}
 	for _, m := range wasmModes {
-		if err := add("wasm-"+string(m), m, func(ctx context.Context) (llmhost.Session, error) {
-			return llmhost.NewGuest(ctx, r.rt, r.Device, m, r.cfg, r.w, opts)
+		if err := add("wasm-"+string(m), m, func(ctx context.Context, o llmhost.Options) (llmhost.Session, error) {
+			return llmhost.NewGuest(ctx, r.rt, r.Device, m, r.cfg, r.w, o)
 		}); err != nil {
 			return nil, nil, nil, err
 		}
@@ -263,7 +269,9 @@ func (r *runEnv) repetition(ctx context.Context, k *kind, prompt []int32, rep in
 		migrated.S.Close(ctx)
 		return fmt.Errorf("decode after prefill: %w", err)
 	}
-	rec(OpRePrefillToken, prefill+since(start))
+	decode := since(start)
+	rec(OpRePrefillToken, prefill+decode)
+	rec(OpDecodeAfterPrefill, decode)
 	ref = append(ref, tok)
 	if rest, err := continueFrom(ctx, k.src.S, tok, steps-1); err != nil {
 		migrated.S.Close(ctx)
@@ -293,7 +301,9 @@ func (r *runEnv) repetition(ctx context.Context, k *kind, prompt []int32, rep in
 		dst.S.Close(ctx)
 		return fmt.Errorf("decode after restore: %w", err)
 	}
-	rec(OpRestoreToken, warm+since(start))
+	decode = since(start)
+	rec(OpRestoreToken, warm+decode)
+	rec(OpDecodeAfterRestore, decode)
 	if err := k.check(ctx, dst, OpRestoreWarm, rep, n, ref, []int32{info.Next, tok}); err != nil {
 		return err
 	}
@@ -370,21 +380,4 @@ func continueFrom(ctx context.Context, s llmhost.Session, next int32, steps int)
 // fmtPath is the snapshot file of a kind at a context length.
 func fmtPath(dir, kind string, n int) string {
 	return fmt.Sprintf("%s%c%s-ctx%d.safetensors", dir, os.PathSeparator, kind, n)
-}
-
-// prefault touches every page of a new session's state region, so a restore
-// into it is measured like re-prefill, which runs in a session whose memory
-// is already mapped, rather than paying the first-touch page faults of a
-// never-used instance (a pool of warm standby instances avoids those too).
-func prefault(ctx context.Context, s llmhost.Session) error {
-	region, err := s.State(ctx)
-	if err != nil {
-		return fmt.Errorf("prefault state region: %w", err)
-	}
-	// Past the header a new session's region is all zeros: writing zeros
-	// maps every page without changing a byte.
-	if len(region) > llm.StateHeaderSize {
-		clear(region[llm.StateHeaderSize:])
-	}
-	return nil
 }
