@@ -57,10 +57,11 @@ func (c *Conversation) view(ctx context.Context) ([]byte, *snapshot.State, error
 	// The region is little-endian, as are all hosts this runs on (amd64,
 	// arm64), so the ids are int32 in place.
 	tokens := unsafe.Slice((*int32)(unsafe.Pointer(&tb[0])), l.MaxSeq)
-	st := &snapshot.State{Meta: m, Pos: h.pos, Next: h.next, Tokens: tokens[:h.pos]}
+	st := &snapshot.State{Meta: m, Pos: h.pos, Next: h.next, Tokens: tokens[:h.pos],
+		K: make([][]byte, len(l.K)), V: make([][]byte, len(l.V))}
 	for i := range l.K {
-		st.K = append(st.K, region[l.K[i]:l.K[i]+l.LayerBytes])
-		st.V = append(st.V, region[l.V[i]:l.V[i]+l.LayerBytes])
+		st.K[i] = region[l.K[i] : l.K[i]+l.LayerBytes]
+		st.V[i] = region[l.V[i] : l.V[i]+l.LayerBytes]
 	}
 	return region, st, nil
 }

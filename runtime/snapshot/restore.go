@@ -309,7 +309,7 @@ func leadingMetadata(raw []byte) (map[string]string, error) {
 		for j := i + 1; j < len(raw); j++ {
 			switch c := raw[j]; {
 			case c == '"':
-				s := string(raw[i+1 : j])
+				s := metaString(raw[i+1 : j])
 				i = j + 1
 				return s, true
 			case c < 0x20 || c > 0x7e || c == '\\':
@@ -339,6 +339,21 @@ func leadingMetadata(raw []byte) (map[string]string, error) {
 			return jsonMetadata(raw)
 		}
 	}
+}
+
+// metaKeys are the metadata keys this package writes.
+var metaKeys = []string{KeyFormat, KeyFormatVersion, KeyFingerprint, KeyKVDType, KeyLayers, KeyWidth, KeyMaxSeq,
+	KeyLayout, KeyTokenizer, KeySourceDevice, KeySourceMode, KeyCreated, KeyPos, KeyNext, KeyDataCRC, KeyMetaCRC, FormatName, LayoutRowMajor}
+
+// metaString is b as a string: one of metaKeys when it is one (no
+// allocation; the comparison does not copy b), a new string otherwise.
+func metaString(b []byte) string {
+	for _, k := range metaKeys {
+		if string(b) == k {
+			return k
+		}
+	}
+	return string(b)
 }
 
 // jsonMetadata decodes the header's leading __metadata__ object with
