@@ -3,6 +3,7 @@ package kv
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -164,6 +165,35 @@ func BenchmarkFirstDecode(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkDiskRead reads the snapshots BenchmarkRestore restores, dropped
+// from the page cache, with the restore's own reader (snapshot.ReadFile)
+// into a buffer already mapped: the disk's speed as a cold restore sees it.
+func BenchmarkDiskRead(b *testing.B) {
+	rb := newRestoreBench(b)
+	for _, n := range []int{24, 512, 4096} {
+		path, _ := rb.snapshot(b, n)
+		fi, err := os.Stat(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf := make([]byte, fi.Size())
+		clear(buf) // map its pages before the clock
+		b.Run(fmt.Sprintf("ctx=%d", n), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				if _, err := DropCache(path); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if _, err := snapshot.ReadFile(path, buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(fi.Size())
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -130,4 +131,31 @@ func FuzzLeadingMetadata(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadFile: ReadFile reads a file's bytes and their CRC-32C, and refuses
+// a buffer of another size.
+func TestReadFile(t *testing.T) {
+	data := make([]byte, 3<<20+5) // several units, two workers
+	for i := range data {
+		data[i] = byte(i * 31)
+	}
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(data))
+	crc, err := ReadFile(path, buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, data) || crc != crc32.Checksum(data, castagnoli) {
+		t.Fatal("ReadFile read other bytes or another checksum")
+	}
+	if _, err := ReadFile(path, buf[1:]); err == nil {
+		t.Error("a buffer of another size was accepted")
+	}
+	if _, err := ReadFile(filepath.Join(t.TempDir(), "missing"), buf); err == nil {
+		t.Error("a missing file was read")
+	}
 }
