@@ -35,7 +35,7 @@ func (k *kind) cases(n int, kv device.KVDType) []results.Case {
 		med := stats.Summarize(timed).Median
 		m := map[string]float64{}
 		switch op {
-		case OpSnapshot, OpRestoreWarm, OpRestoreCold:
+		case OpSnapshot, OpRestoreWarm, OpRestoreCold, OpDiskRead:
 			m["bytes"] = float64(k.size)
 			m["Bps"] = float64(k.size) / med
 		case OpMigrate:

@@ -43,15 +43,17 @@ func rows(f *results.File) []*row {
 // Table writes three tables. The first has one row per context length and
 // session with the medians side by side, the speedups of restoring over
 // re-prefilling and the restore bandwidth: "restore" is restore-warm, "cold
-// restore" restore-cold, "tcp" tcp-migrate, "continues" whether every
-// restore continued the conversation token for token. The second is the
+// restore" restore-cold, beside it the disk's bandwidth as the restore's
+// reader saw it in the same run ("disk GB/s", disk-read), "tcp"
+// tcp-migrate, "continues" whether every restore continued the
+// conversation token for token. The second is the
 // user's time, until the token after the next one is known (the next one is
 // known right after either path): re-prefill+token against restore+token,
 // that speedup, and the first decode after a restore against a warm
 // session's decode step ("1st/decode": the first-token penalty, 1 when
 // there is none). The third lists every case with its raw statistics and
-// warm-up. The terminal leaves the snapshot, bandwidth and decode columns to
-// the Markdown file.
+// warm-up. The terminal leaves the snapshot, restore bandwidth and decode
+// columns to the Markdown file.
 func Table(w io.Writer, f *results.File, format report.Format) error {
 	med := func(r *row, op string) string {
 		c, ok := r.ops[op]
@@ -72,10 +74,10 @@ func Table(w io.Writer, f *results.File, format report.Format) error {
 		return format(v)
 	}
 	restore := report.Grid{
-		Header: []string{"ctx", "session", "re-prefill", "snapshot", "size", "restore", "cold restore", "tcp",
+		Header: []string{"ctx", "session", "re-prefill", "snapshot", "size", "restore", "cold restore", "cold GB/s", "disk GB/s", "tcp",
 			"speedup [95% CI]", "speedup cold", "restore GB/s", "continues"},
-		Right:  []bool{true, false, true, true, true, true, true, true, true, true, true, false},
-		Detail: []bool{false, false, false, true, true, false, false, false, false, true, true, false},
+		Right:  []bool{true, false, true, true, true, true, true, true, true, true, true, true, true, false},
+		Detail: []bool{false, false, false, true, true, false, false, true, false, false, false, true, true, false},
 	}
 	next := report.Grid{
 		Header: []string{"ctx", "session", "re-prefill+token", "restore+token", "speedup [95% CI]",
@@ -87,7 +89,7 @@ func Table(w io.Writer, f *results.File, format report.Format) error {
 		restore.Rows = append(restore.Rows, []string{
 			strconv.Itoa(r.ctx), r.session,
 			med(r, OpRePrefill), med(r, OpSnapshot), metric(r, OpSnapshot, "bytes", report.Bytes),
-			med(r, OpRestoreWarm), med(r, OpRestoreCold), med(r, OpMigrate),
+			med(r, OpRestoreWarm), med(r, OpRestoreCold), metric(r, OpRestoreCold, "Bps", gbs), metric(r, OpDiskRead, "Bps", gbs), med(r, OpMigrate),
 			speedupCI(r.ops[OpRestoreWarm]), speedupCI(r.ops[OpRestoreCold]),
 			metric(r, OpRestoreWarm, "Bps", gbs),
 			r.ops[OpRestoreWarm].Labels["continuation"],

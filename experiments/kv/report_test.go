@@ -66,7 +66,7 @@ backends:
 	}
 	for _, want := range []string{"| 100 | wasm-zerocopy", "| 24 | native-zerocopy", "restore-cold wasm-zerocopy", "identical",
 		"| ctx | session | re-prefill+token | restore+token | speedup [95% CI] | decode after re-prefill | 1st decode after restore | 1st/decode [95% CI] |",
-		"decode-after-restore wasm-zerocopy"} {
+		"decode-after-restore wasm-zerocopy", "disk-read wasm-zerocopy", "| cold restore | cold GB/s | disk GB/s |"} {
 		if !strings.Contains(strings.Join(strings.Fields(buf.String()), " "), want) {
 			t.Errorf("table lacks %q:\n%s", want, buf.String())
 		}
