@@ -21,11 +21,12 @@ func vName(layer int) string { return layerName(layer, 1) }
 // layerNames are the K and V tensor names of the first layers, made once:
 // a restore names every tensor to check the header, and would otherwise
 // allocate two strings per layer.
-var layerNames = sync.OnceValue(func() (names [256][2]string) {
+var layerNames = sync.OnceValue(func() *[256][2]string {
+	var names [256][2]string
 	for i := range names {
 		names[i] = [2]string{"layers." + strconv.Itoa(i) + ".k", "layers." + strconv.Itoa(i) + ".v"}
 	}
-	return names
+	return &names
 })
 
 // layerName is layer's K (kv 0) or V (kv 1) tensor name.
