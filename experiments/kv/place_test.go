@@ -14,7 +14,7 @@ import (
 
 // openPlaced makes a guest conversation of m in mode whose pages are placed
 // as p says.
-func (m *model) openPlaced(t *testing.T, mode device.Mode, p llmhost.Placement) *Conversation {
+func (m *model) openPlaced(t testing.TB, mode device.Mode, p llmhost.Placement) *Conversation {
 	t.Helper()
 	o := m.opts
 	o.Place = p

@@ -10,11 +10,8 @@ import (
 	"github.com/wasmgpu/wasmgpu/experiments"
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
-	"github.com/wasmgpu/wasmgpu/runtime/device/cpu"
-	"github.com/wasmgpu/wasmgpu/runtime/guest"
 	"github.com/wasmgpu/wasmgpu/runtime/llmhost"
 	"github.com/wasmgpu/wasmgpu/runtime/snapshot"
-	"github.com/wasmgpu/wasmgpu/runtime/wasm"
 )
 
 // kvShaped is a model whose KV cache has Llama 3.2 1B's geometry (16
@@ -28,42 +25,23 @@ func kvShaped() models.Config {
 	return c
 }
 
-// restoreBench is a source conversation of kvShaped and a way to make
-// standby destinations, as the experiment makes them.
+// restoreBench is a source conversation of kvShaped, placed for prefill,
+// and the model that makes standby destinations placed for a restore, as
+// the experiment makes them.
 type restoreBench struct {
-	ctx   context.Context
-	src   *Conversation
-	fresh func(b *testing.B) *Conversation
+	ctx context.Context
+	m   *model
+	src *Conversation
 }
 
 func newRestoreBench(b *testing.B) *restoreBench {
-	ctx := context.Background()
-	d, _ := cpu.Open()
-	cfg := kvShaped()
-	m, err := (&experiments.Env{Device: d}).LoadModel("kv bench", cfg, 1, models.BF16)
-	if err != nil {
-		b.Fatal(err)
-	}
-	opts := llmhost.Options{KV: device.KVBF16, MaxSeq: 4160, MaxBatch: 256}
-	rt, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: llmhost.MemoryBytes(cfg, opts), CacheDir: cacheDir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { rt.Close(ctx); m.Close() })
-	meta := snapshot.Meta{Fingerprint: Fingerprint(cfg, m.Host.Source), SourceDevice: "cpu", SourceMode: string(device.ZeroCopy)}
-	open := func(b *testing.B, p llmhost.Placement) *Conversation {
-		o := opts
-		o.Place = p
-		s, err := llmhost.NewGuest(ctx, rt, d, device.ZeroCopy, cfg, m.Device, o)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return &Conversation{S: s, Meta: meta}
-	}
-	rb := &restoreBench{ctx: ctx, src: open(b, llmhost.PlaceForPrefill)}
-	rb.fresh = func(b *testing.B) *Conversation { return open(b, llmhost.PlaceForRestore) }
-	b.Cleanup(func() { rb.src.S.Close(ctx) })
-	return rb
+	m := newModelOpts(b, nil, kvShaped(), 1, llmhost.Options{KV: device.KVBF16, MaxSeq: 4160, MaxBatch: 256})
+	return &restoreBench{ctx: m.ctx, m: m, src: m.openPlaced(b, device.ZeroCopy, llmhost.PlaceForPrefill)}
+}
+
+// fresh is a standby destination.
+func (rb *restoreBench) fresh(b *testing.B) *Conversation {
+	return rb.m.openPlaced(b, device.ZeroCopy, llmhost.PlaceForRestore)
 }
 
 // snapshot prefills n prompt tokens in the source and saves them.

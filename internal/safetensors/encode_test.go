@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"sort"
 	"testing"
 )
 
@@ -25,17 +24,8 @@ func jsonHeader(t testing.TB, tensors []Tensor, metadata map[string]string) []by
 		buf.WriteByte(':')
 	}
 	if len(metadata) > 0 {
-		keys := make([]string, 0, len(metadata))
-		for k := range metadata {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		key(metadataKey)
-		md := map[string]string{}
-		for _, k := range keys {
-			md[k] = metadata[k]
-		}
-		b, err := json.Marshal(md) // encoding/json sorts map keys
+		b, err := json.Marshal(metadata) // encoding/json sorts map keys
 		if err != nil {
 			t.Fatal(err)
 		}
