@@ -200,7 +200,7 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 		report.Series{Name: "break-even 1×", X: []float64{lo, hi}, Y: []float64{1, 1}})
 	spec := report.LineSpec{
 		Title:  report.Title("KV cache: speedup of restore over re-prefill, and to the next token (medians, 95% bootstrap CI)", f),
-		XLabel: "context length (tokens)", YLabel: "re-prefill ÷ restore, (re-prefill+token) ÷ (restore+token) (×)", LogX: true, LogY: true, XTicks: ticks,
+		XLabel: "context length (tokens)", YLabel: "speedup over re-prefill (×)", LogX: true, LogY: true, XTicks: ticks,
 		Series: series,
 	}
 	if len(series) > 2 {

@@ -91,7 +91,7 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	}
 
 	modes := vs.Names()
-	f.Provenance.SetExtra("speedup_ci_method", "percentile bootstrap of median(re-prefill)/median(restore), 4000 resamples of each side independently; none below 6 timed samples a side")
+	f.Provenance.SetExtra("speedup_ci_method", "percentile bootstrap of median(re-prefill)/median(restore) (and of re-prefill+token over restore+token, and of the first decode after a restore over a warm decode step: penalty), 4000 resamples of each side independently; none below 6 timed samples a side")
 	for k, v := range map[string]float64{
 		"kv_bytes_per_token":      float64(cfg.KVBytesPerToken(p.KV.Size())),
 		"max_seq":                 float64(p.MaxSeq),
