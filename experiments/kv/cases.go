@@ -35,7 +35,7 @@ func (k *kind) cases(n int, kv device.KVDType) []results.Case {
 		med := stats.Summarize(timed).Median
 		m := map[string]float64{}
 		switch op {
-		case OpSnapshot, OpRestoreWarm, OpRestoreCold:
+		case OpSnapshot, OpRestoreWarm, OpRestoreCold, OpDiskRead:
 			m["bytes"] = float64(k.size)
 			m["Bps"] = float64(k.size) / med
 		case OpMigrate:
@@ -45,6 +45,11 @@ func (k *kind) cases(n int, kv device.KVDType) []results.Case {
 		if base, ok := speedupBase[op]; ok && len(k.t[base]) > 1 {
 			s := SpeedupCI(k.t[base][1:], timed)
 			m["speedup"], m["speedup_ci_lo"], m["speedup_ci_hi"], m["speedup_p"] = s.Ratio, s.Lo, s.Hi, s.P
+		}
+		if op == OpDecodeAfterRestore && len(k.t[OpDecodeAfterPrefill]) > 1 {
+			// How many decode steps the first one after a restore costs.
+			s := SpeedupCI(timed, k.t[OpDecodeAfterPrefill][1:])
+			m["penalty"], m["penalty_ci_lo"], m["penalty_ci_hi"], m["penalty_p"] = s.Ratio, s.Lo, s.Hi, s.P
 		}
 		if op == OpRestoreCold && len(k.drop) > 0 {
 			m["resident_after_drop"] = slices.Max(k.drop)

@@ -57,10 +57,11 @@ func (c *Conversation) view(ctx context.Context) ([]byte, *snapshot.State, error
 	// The region is little-endian, as are all hosts this runs on (amd64,
 	// arm64), so the ids are int32 in place.
 	tokens := unsafe.Slice((*int32)(unsafe.Pointer(&tb[0])), l.MaxSeq)
-	st := &snapshot.State{Meta: m, Pos: h.pos, Next: h.next, Tokens: tokens[:h.pos]}
+	st := &snapshot.State{Meta: m, Pos: h.pos, Next: h.next, Tokens: tokens[:h.pos],
+		K: make([][]byte, len(l.K)), V: make([][]byte, len(l.V))}
 	for i := range l.K {
-		st.K = append(st.K, region[l.K[i]:l.K[i]+l.LayerBytes])
-		st.V = append(st.V, region[l.V[i]:l.V[i]+l.LayerBytes])
+		st.K[i] = region[l.K[i] : l.K[i]+l.LayerBytes]
+		st.V[i] = region[l.V[i] : l.V[i]+l.LayerBytes]
 	}
 	return region, st, nil
 }
@@ -122,13 +123,24 @@ func (c *Conversation) Receive(ctx context.Context, conn io.ReadWriter) (snapsho
 
 // restore runs read into views of the state region, then writes the
 // restored position and next token into the header and lets the engine
-// adopt them (Resume). A snapshot refused before any data landed leaves the
-// session as it was; a failure after that (truncated, corrupt) resets the
-// session, so it never claims a position whose cache is half written.
+// adopt them (Resume). Each piece of cache that lands is handed to the
+// session's memory (llmhost.Landed), which on managed memory starts moving
+// it to the GPU while the rest is read. A snapshot refused before any data
+// landed leaves the session as it was; a failure after that (truncated,
+// corrupt) resets the session, so it never claims a position whose cache is
+// half written. A failure to move landed rows (a driver error) is returned
+// after the conversation has resumed.
 func (c *Conversation) restore(ctx context.Context, read func(*snapshot.State) (snapshot.Info, error)) (snapshot.Info, error) {
 	region, st, err := c.view(ctx)
 	if err != nil {
 		return snapshot.Info{}, fmt.Errorf("restore: %w", err)
+	}
+	// Rows start moving to where the kernels read them as they land.
+	var placeErr error
+	st.Landed = func(b []byte) {
+		if err := llmhost.Landed(c.S, b); err != nil && placeErr == nil {
+			placeErr = err
+		}
 	}
 	info, err := read(st)
 	if err != nil {
@@ -142,6 +154,9 @@ func (c *Conversation) restore(ctx context.Context, read func(*snapshot.State) (
 	setPosition(region, st.Pos, st.Next)
 	if err := c.S.Resume(ctx); err != nil {
 		return info, fmt.Errorf("resume after restore: %w", err)
+	}
+	if placeErr != nil {
+		return info, fmt.Errorf("restore: %w", placeErr)
 	}
 	return info, nil
 }

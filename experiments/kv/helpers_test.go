@@ -65,6 +65,12 @@ type model struct {
 // the experiment does (experiments.Env.LoadModel).
 func newModel(t testing.TB, d device.Device, cfg models.Config, seed uint64, kv device.KVDType) *model {
 	t.Helper()
+	return newModelOpts(t, d, cfg, seed, llmhost.Options{KV: kv, MaxSeq: testMaxSeq, MaxBatch: testBatch})
+}
+
+// newModelOpts is newModel with sessions sized by opts.
+func newModelOpts(t testing.TB, d device.Device, cfg models.Config, seed uint64, opts llmhost.Options) *model {
+	t.Helper()
 	ctx := context.Background()
 	if d == nil {
 		d, _ = cpu.Open()
@@ -73,7 +79,6 @@ func newModel(t testing.TB, d device.Device, cfg models.Config, seed uint64, kv 
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := llmhost.Options{KV: kv, MaxSeq: testMaxSeq, MaxBatch: testBatch}
 	rt, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: llmhost.MemoryBytes(cfg, opts), CacheDir: cacheDir})
 	if err != nil {
 		t.Fatal(err)

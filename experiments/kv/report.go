@@ -40,13 +40,20 @@ func rows(f *results.File) []*row {
 	return out
 }
 
-// Table writes one row per context length and session with the medians
-// side by side, the speedups and the restore bandwidth; then every case with
-// its raw statistics and warm-up. "restore" is restore-warm, "cold
-// restore" restore-cold, "tcp" tcp-migrate, "continues" whether every
-// restore continued the conversation token for token. The terminal table
-// leaves the snapshot, first-token and bandwidth columns to the Markdown
-// file.
+// Table writes three tables. The first has one row per context length and
+// session with the medians side by side, the speedups of restoring over
+// re-prefilling and the restore bandwidth: "restore" is restore-warm, "cold
+// restore" restore-cold, beside it the disk's bandwidth as the restore's
+// reader saw it in the same run ("disk GB/s", disk-read), "tcp"
+// tcp-migrate, "continues" whether every restore continued the
+// conversation token for token. The second is the
+// user's time, until the token after the next one is known (the next one is
+// known right after either path): re-prefill+token against restore+token,
+// that speedup, and the first decode after a restore against a warm
+// session's decode step ("1st/decode": the first-token penalty, 1 when
+// there is none). The third lists every case with its raw statistics and
+// warm-up. The terminal leaves the snapshot, restore bandwidth and decode
+// columns to the Markdown file.
 func Table(w io.Writer, f *results.File, format report.Format) error {
 	med := func(r *row, op string) string {
 		c, ok := r.ops[op]
@@ -66,27 +73,39 @@ func Table(w io.Writer, f *results.File, format report.Format) error {
 		}
 		return format(v)
 	}
-	g := report.Grid{
-		Header: []string{"ctx", "session", "re-prefill", "snapshot", "size", "restore", "cold restore", "tcp",
-			"speedup [95% CI]", "speedup cold", "re-prefill+token", "restore+token", "speedup +token", "restore GB/s", "continues"},
-		Right:  []bool{true, false, true, true, true, true, true, true, true, true, true, true, true, true, false},
-		Detail: []bool{false, false, false, true, true, false, false, false, false, true, true, true, true, true, false},
+	restore := report.Grid{
+		Header: []string{"ctx", "session", "re-prefill", "snapshot", "size", "restore", "cold restore", "cold GB/s", "disk GB/s", "tcp",
+			"speedup [95% CI]", "speedup cold", "restore GB/s", "continues"},
+		Right:  []bool{true, false, true, true, true, true, true, true, true, true, true, true, true, false},
+		Detail: []bool{false, false, false, true, true, false, false, true, false, false, false, true, true, false},
+	}
+	next := report.Grid{
+		Header: []string{"ctx", "session", "re-prefill+token", "restore+token", "speedup [95% CI]",
+			"decode after re-prefill", "1st decode after restore", "1st/decode [95% CI]"},
+		Right:  []bool{true, false, true, true, true, true, true, true},
+		Detail: []bool{false, false, false, false, false, true, true, false},
 	}
 	for _, r := range rows(f) {
-		g.Rows = append(g.Rows, []string{
+		restore.Rows = append(restore.Rows, []string{
 			strconv.Itoa(r.ctx), r.session,
 			med(r, OpRePrefill), med(r, OpSnapshot), metric(r, OpSnapshot, "bytes", report.Bytes),
-			med(r, OpRestoreWarm), med(r, OpRestoreCold), med(r, OpMigrate),
+			med(r, OpRestoreWarm), med(r, OpRestoreCold), metric(r, OpRestoreCold, "Bps", gbs), metric(r, OpDiskRead, "Bps", gbs), med(r, OpMigrate),
 			speedupCI(r.ops[OpRestoreWarm]), speedupCI(r.ops[OpRestoreCold]),
-			med(r, OpRePrefillToken), med(r, OpRestoreToken), speedupCI(r.ops[OpRestoreToken]),
 			metric(r, OpRestoreWarm, "Bps", gbs),
 			r.ops[OpRestoreWarm].Labels["continuation"],
 		})
+		next.Rows = append(next.Rows, []string{
+			strconv.Itoa(r.ctx), r.session,
+			med(r, OpRePrefillToken), med(r, OpRestoreToken), speedupCI(r.ops[OpRestoreToken]),
+			med(r, OpDecodeAfterPrefill), med(r, OpDecodeAfterRestore), ratioCI(r.ops[OpDecodeAfterRestore], "penalty"),
+		})
 	}
-	if err := g.Render(w, format); err != nil {
-		return err
+	for _, g := range []report.Grid{restore, next} {
+		if err := g.Render(w, format); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w)
 	cols := []report.Column{report.ColGroup, report.ColVariant, report.ColN, report.ColMedianPM,
 		report.ColMedian.Detailed(), report.ColP90.Detailed(), report.ColWarmup.Detailed(),
 		report.MetricColumn("bytes", "bytes", report.Bytes).Detailed(),
@@ -101,12 +120,16 @@ func gbs(x float64) string { return fmt.Sprintf("%.3g", x/1e9) }
 
 // speedupCI formats a case's speedup over its recompute path, "-" where it
 // has none.
-func speedupCI(c results.Case) string {
-	s, ok := c.Metrics["speedup"]
+func speedupCI(c results.Case) string { return ratioCI(c, "speedup") }
+
+// ratioCI formats a case's ratio metric key (speedup, penalty) with its CI
+// (key_ci_lo, key_ci_hi), "-" where it has none.
+func ratioCI(c results.Case, key string) string {
+	s, ok := c.Metrics[key]
 	if !ok {
 		return "-"
 	}
-	lo, hi := c.Metrics["speedup_ci_lo"], c.Metrics["speedup_ci_hi"]
+	lo, hi := c.Metrics[key+"_ci_lo"], c.Metrics[key+"_ci_hi"]
 	if math.IsNaN(lo) || math.IsNaN(hi) {
 		return ratio(s) + "× [n too small]"
 	}
@@ -139,10 +162,14 @@ func only(f *results.File, keep ...string) *results.File {
 	return &g
 }
 
-// Figures draws (a) re-prefill and restore time against context length and
-// (b) the speedup of restore over re-prefill against context length, with
-// the write-up's 5.45× and break-even for reference and a marker where the
-// first session's warm restore crosses break-even, if it does.
+// Figures draws against context length (a) re-prefill and restore time,
+// (b) the speedup of restore over re-prefill, and of restore+token over
+// re-prefill+token (the user's time to the next token), with the
+// write-up's 5.45× and break-even for reference and a marker where the
+// first session's warm restore crosses break-even, if it does, and (c) the
+// time to the next token on both paths with the decode step inside each:
+// a first decode after a restore that costs more than a warm session's is
+// the restore's first-token penalty.
 func Figures(dir, stem string, f *results.File) ([]string, error) {
 	var ticks []float64
 	for _, r := range rows(f) {
@@ -164,7 +191,7 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 	}
 
 	var series []report.Series
-	for _, op := range []string{OpRestoreWarm, OpRestoreCold} {
+	for _, op := range []string{OpRestoreWarm, OpRestoreCold, OpRestoreToken} {
 		series = append(series, speedupSeries(f, op)...)
 	}
 	lo, hi := ticks[0], ticks[len(ticks)-1]
@@ -172,8 +199,8 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 		report.Series{Name: fmt.Sprintf("write-up %.2f× (M1)", WriteupSpeedup), X: []float64{lo, hi}, Y: []float64{WriteupSpeedup, WriteupSpeedup}},
 		report.Series{Name: "break-even 1×", X: []float64{lo, hi}, Y: []float64{1, 1}})
 	spec := report.LineSpec{
-		Title:  report.Title("KV cache: speedup of restore over re-prefill (medians, 95% bootstrap CI)", f),
-		XLabel: "context length (tokens)", YLabel: "re-prefill ÷ restore (×)", LogX: true, LogY: true, XTicks: ticks,
+		Title:  report.Title("KV cache: speedup of restore over re-prefill, and to the next token (medians, 95% bootstrap CI)", f),
+		XLabel: "context length (tokens)", YLabel: "speedup over re-prefill (×)", LogX: true, LogY: true, XTicks: ticks,
 		Series: series,
 	}
 	if len(series) > 2 {
@@ -186,7 +213,15 @@ func Figures(dir, stem string, f *results.File) ([]string, error) {
 	if err := report.LinePlot(speed, spec); err != nil {
 		return []string{times}, fmt.Errorf("speedup figure: %w", err)
 	}
-	return []string{times, speed}, nil
+	next := filepath.Join(dir, stem+"-next-token")
+	if err := report.LinePlot(next, report.LineSpec{
+		Title:  report.Title("KV cache: time to the next token, and the decode step in it (median, 95% CI)", f),
+		XLabel: "context length (tokens)", YLabel: "time (ms)", LogX: true, LogY: true, XTicks: ticks,
+		Series: report.MedianSeries(only(f, OpRePrefillToken, OpRestoreToken, OpDecodeAfterPrefill, OpDecodeAfterRestore), "ctx", 1e3),
+	}); err != nil {
+		return []string{times, speed}, fmt.Errorf("next-token figure: %w", err)
+	}
+	return []string{times, speed, next}, nil
 }
 
 // speedupSeries makes one series per session of op's speedup against

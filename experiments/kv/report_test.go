@@ -50,6 +50,12 @@ backends:
 		if c.Labels["op"] == OpRestoreWarm && (c.Metrics["bytes"] <= 0 || c.Metrics["speedup"] <= 0) {
 			t.Fatalf("case %s: metrics %v", c.Name(), c.Metrics)
 		}
+		if c.Labels["op"] == OpRestoreToken && !(c.Metrics["speedup"] > 0) {
+			t.Fatalf("case %s: no speedup of the time to the next token: %v", c.Name(), c.Metrics)
+		}
+		if c.Labels["op"] == OpDecodeAfterRestore && !(c.Metrics["penalty"] > 0) {
+			t.Fatalf("case %s: no first-token penalty: %v", c.Name(), c.Metrics)
+		}
 	}
 	if len(f.Failures) > 0 {
 		t.Fatal(f.Failures)
@@ -58,7 +64,9 @@ backends:
 	if err := Table(&buf, f, report.Markdown); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| 100 | wasm-zerocopy", "| 24 | native-zerocopy", "restore-cold wasm-zerocopy", "identical"} {
+	for _, want := range []string{"| 100 | wasm-zerocopy", "| 24 | native-zerocopy", "restore-cold wasm-zerocopy", "identical",
+		"| ctx | session | re-prefill+token | restore+token | speedup [95% CI] | decode after re-prefill | 1st decode after restore | 1st/decode [95% CI] |",
+		"decode-after-restore wasm-zerocopy", "disk-read wasm-zerocopy", "| cold restore | cold GB/s | disk GB/s |"} {
 		if !strings.Contains(strings.Join(strings.Fields(buf.String()), " "), want) {
 			t.Errorf("table lacks %q:\n%s", want, buf.String())
 		}
@@ -67,6 +75,9 @@ backends:
 	figs, err := Figures(dir, "kv", f)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(figs) != 3 {
+		t.Errorf("figures %v, want times, speedup and next-token", figs)
 	}
 	for _, p := range figs {
 		if fi, err := os.Stat(p + ".png"); err != nil || fi.Size() == 0 {

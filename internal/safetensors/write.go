@@ -1,12 +1,12 @@
 package safetensors
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 
 	"github.com/wasmgpu/wasmgpu/internal/atomicfile"
 )
@@ -16,19 +16,23 @@ import (
 const headerAlign = 8
 
 // encodeHeader lays the tensors out back to back in the order given and
-// returns the length prefix plus padded JSON header, and the data size.
+// returns the length prefix plus padded JSON header, and the data size. The
+// JSON is the same bytes encoding/json writes (keys in the order given,
+// metadata keys sorted), built without reflection: a snapshot restore
+// re-encodes the header it read to check it byte for byte (EncodeHeader),
+// and encoding/json took tens of microseconds for a Llama snapshot's 33
+// tensors.
 func encodeHeader(tensors []Tensor, metadata map[string]string) ([]byte, int64, error) {
-	var buf bytes.Buffer
-	buf.WriteByte('{')
+	buf := make([]byte, 8, 8+256+64*len(metadata)+96*len(tensors))
+	buf = append(buf, '{')
 	first := true
-	writeKey := func(k string) {
+	key := func(k string) {
 		if !first {
-			buf.WriteByte(',')
+			buf = append(buf, ',')
 		}
 		first = false
-		kb, _ := json.Marshal(k) // strings always marshal
-		buf.Write(kb)
-		buf.WriteByte(':')
+		buf = appendJSONString(buf, k)
+		buf = append(buf, ':')
 	}
 	if len(metadata) > 0 {
 		keys := make([]string, 0, len(metadata))
@@ -36,60 +40,93 @@ func encodeHeader(tensors []Tensor, metadata map[string]string) ([]byte, int64, 
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		writeKey(metadataKey)
-		buf.WriteByte('{')
+		key(metadataKey)
+		buf = append(buf, '{')
 		for i, k := range keys {
 			if i > 0 {
-				buf.WriteByte(',')
+				buf = append(buf, ',')
 			}
-			kb, _ := json.Marshal(k)
-			vb, _ := json.Marshal(metadata[k])
-			buf.Write(kb)
-			buf.WriteByte(':')
-			buf.Write(vb)
+			buf = appendJSONString(buf, k)
+			buf = append(buf, ':')
+			buf = appendJSONString(buf, metadata[k])
 		}
-		buf.WriteByte('}')
+		buf = append(buf, '}')
 	}
-	seen := make(map[string]bool, len(tensors))
+	if err := checkNames(tensors); err != nil {
+		return nil, 0, err
+	}
 	var off int64
 	for _, t := range tensors {
-		if t.Name == "" || t.Name == metadataKey {
-			return nil, 0, fmt.Errorf("tensor name %q is reserved or empty", t.Name)
-		}
-		if seen[t.Name] {
-			return nil, 0, fmt.Errorf("tensor %q: duplicate name", t.Name)
-		}
-		seen[t.Name] = true
 		if err := t.check(); err != nil {
 			return nil, 0, err
 		}
-		shape := t.Shape
-		if shape == nil {
-			shape = []int{}
+		key(t.Name)
+		buf = append(buf, `{"dtype":`...)
+		buf = appendJSONString(buf, string(t.DType))
+		buf = append(buf, `,"shape":[`...)
+		for i, d := range t.Shape {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = strconv.AppendInt(buf, int64(d), 10)
 		}
-		entry, err := json.Marshal(rawTensor{DType: string(t.DType), Shape: toInt64(shape), DataOffsets: []int64{off, off + int64(len(t.Data))}})
-		if err != nil {
-			return nil, 0, fmt.Errorf("tensor %q: %w", t.Name, err)
-		}
-		writeKey(t.Name)
-		buf.Write(entry)
+		buf = append(buf, `],"data_offsets":[`...)
+		buf = strconv.AppendInt(buf, off, 10)
+		buf = append(buf, ',')
 		off += int64(len(t.Data))
+		buf = strconv.AppendInt(buf, off, 10)
+		buf = append(buf, "]}"...)
 	}
-	buf.WriteByte('}')
-	for (buf.Len())%headerAlign != 0 {
-		buf.WriteByte(' ')
+	buf = append(buf, '}')
+	for (len(buf)-8)%headerAlign != 0 {
+		buf = append(buf, ' ')
 	}
-	out := make([]byte, 8, 8+buf.Len())
-	binary.LittleEndian.PutUint64(out, uint64(buf.Len()))
-	return append(out, buf.Bytes()...), off, nil
+	binary.LittleEndian.PutUint64(buf, uint64(len(buf)-8))
+	return buf, off, nil
 }
 
-func toInt64(s []int) []int64 {
-	out := make([]int64, len(s))
-	for i, v := range s {
-		out[i] = int64(v)
+// checkNames refuses empty, reserved and duplicate tensor names.
+func checkNames(tensors []Tensor) error {
+	seen := make(map[string]bool, len(tensors))
+	for _, t := range tensors {
+		if t.Name == "" || t.Name == metadataKey {
+			return fmt.Errorf("tensor name %q is reserved or empty", t.Name)
+		}
+		if seen[t.Name] {
+			return fmt.Errorf("tensor %q: duplicate name", t.Name)
+		}
+		seen[t.Name] = true
 	}
-	return out
+	return nil
+}
+
+// appendJSONString appends s as encoding/json.Marshal writes it. Names,
+// dtypes and metadata values are plain printable ASCII, which needs no
+// escaping and is copied as is; anything else (quotes, backslashes, the
+// characters encoding/json escapes for HTML, control characters, non-ASCII
+// or invalid UTF-8) goes through encoding/json itself, so the bytes never
+// differ from its output.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // strings always marshal
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// EncodeHeader returns the length prefix and padded JSON header that
+// WriteTo writes first for these tensors and metadata: a reader that wants a
+// header in exactly this form compares its bytes.
+func EncodeHeader(tensors []Tensor, metadata map[string]string) ([]byte, error) {
+	hdr, _, err := encodeHeader(tensors, metadata)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	return hdr, nil
 }
 
 // EncodedSize returns the number of bytes WriteTo would write for these

@@ -57,6 +57,7 @@ type Options struct {
 	KV       device.KVDType // KV cache element type ("" = bf16)
 	MaxSeq   int            // context length
 	MaxBatch int            // tokens per forward pass
+	Place    Placement      // where the new session's pages go before first use (place.go)
 }
 
 // MemoryBytes is a generous memory size for cfg's engine: KV cache,
@@ -86,6 +87,15 @@ func NewNative(d device.Device, mode device.Mode, cfg models.Config, w device.We
 	}
 	e, err := llm.NewNative(cfg, mem, w, llm.Options{KV: o.KV, MaxSeq: o.MaxSeq, MaxBatch: o.MaxBatch})
 	if err != nil {
+		mem.Close()
+		return nil, fmt.Errorf("native session: %w", err)
+	}
+	b := e.Buffers()
+	dev := make([]device.Span, len(b.Device))
+	for i, x := range b.Device {
+		dev[i] = x.Span()
+	}
+	if err := place(mem, o.Place, b.KV.Span(), dev); err != nil {
 		mem.Close()
 		return nil, fmt.Errorf("native session: %w", err)
 	}
@@ -129,8 +139,9 @@ func guard(pass func() (int32, error)) (tok int32, err error) {
 
 // guestSession is a Session whose engine runs inside a Wasm guest.
 type guestSession struct {
-	g   *wasm.Guest
-	cfg models.Config
+	g     *wasm.Guest
+	cfg   models.Config
+	state device.Span // the engine's state region, which never moves
 }
 
 // NewGuest instantiates a guest from rt (whose memory limit must hold
@@ -141,11 +152,42 @@ func NewGuest(ctx context.Context, rt *wasm.Runtime, d device.Device, mode devic
 		return nil, fmt.Errorf("guest session: %w", err)
 	}
 	g.Weights = w
-	if err := g.LLMInit(ctx, cfg, o.KV, o.MaxSeq, o.MaxBatch); err != nil {
+	s := &guestSession{g: g, cfg: cfg}
+	if err := s.init(ctx, o); err != nil {
 		g.Close(ctx)
 		return nil, fmt.Errorf("guest session: %w", err)
 	}
-	return &guestSession{g: g, cfg: cfg}, nil
+	return s, nil
+}
+
+// init makes the guest's engine, readies the exports a restore and a
+// decode call and notes where the state region is (so that neither State
+// nor the first Resume or Decode pays for a first call into the guest: a
+// restore's clock does not count them), and places its pages as o says.
+func (s *guestSession) init(ctx context.Context, o Options) error {
+	g := s.g
+	if err := g.LLMInit(ctx, s.cfg, o.KV, o.MaxSeq, o.MaxBatch); err != nil {
+		return err
+	}
+	if err := g.LLMPrepare(); err != nil {
+		return err
+	}
+	off, n, _, err := g.LLMState(ctx)
+	if err != nil {
+		return err
+	}
+	s.state = device.Span{Off: uint64(off), Len: uint64(n)}
+	if _, ok := g.Read(off, n); !ok {
+		return fmt.Errorf("state region [%d, +%d) is outside the guest's memory", off, n)
+	}
+	if o.Place == PlaceNone {
+		return nil
+	}
+	kv, dev, err := g.LLMBuffers(ctx)
+	if err != nil {
+		return err
+	}
+	return place(g.Memory(), o.Place, kv, dev)
 }
 
 func (s *guestSession) Reset(ctx context.Context) error { return s.g.LLMReset(ctx) }
@@ -155,9 +197,15 @@ func (s *guestSession) Prefill(ctx context.Context, tokens []int32) (int32, erro
 func (s *guestSession) Decode(ctx context.Context, token int32) (int32, error) {
 	return s.g.LLMDecode(ctx, token)
 }
-func (s *guestSession) Pos(ctx context.Context) (int, error)      { return s.g.LLMPos(ctx) }
-func (s *guestSession) State(ctx context.Context) ([]byte, error) { return s.g.LLMStateBytes(ctx) }
-func (s *guestSession) Resume(ctx context.Context) error          { return s.g.LLMResume(ctx) }
+func (s *guestSession) Pos(ctx context.Context) (int, error) { return s.g.LLMPos(ctx) }
+func (s *guestSession) State(context.Context) ([]byte, error) {
+	b, ok := s.g.Read(uint32(s.state.Off), uint32(s.state.Len))
+	if !ok {
+		return nil, fmt.Errorf("guest session: state region: %w", wasm.ErrClosed)
+	}
+	return b, nil
+}
+func (s *guestSession) Resume(ctx context.Context) error { return s.g.LLMResume(ctx) }
 func (s *guestSession) SetSampling(ctx context.Context, t, p float32, seed uint64) error {
 	return s.g.LLMSampling(ctx, t, p, seed)
 }

@@ -28,11 +28,13 @@
 // A cryptographic hash (sha256 runs at 1–2 GB/s) would cost more than the
 // restore it guards; the checksums catch corruption, not tampering.
 //
-// Restore reads a file's tensors with positioned reads on every core, each
+// Restore reads a file's tensors with positioned reads on every core (the
+// small tensors of a short context gathered into vectored reads), each
 // chunk checksummed while it is still in that core's cache, and combines the
 // per-chunk CRCs (crc32Combine), so the checksum is still the one sequential
 // CRC-32C of the data; ReadFrom and Receive read a stream in order and
-// checksum it on a second goroutine. A header is accepted only if it is byte
+// checksum it on a second goroutine. State.Landed hears of each piece of
+// cache as it lands, so a device can start moving it while the rest is read. A header is accepted only if it is byte
 // for byte the header this package writes for its metadata, so any damage to
 // it (not only to the data) is refused; a snapshot rewritten by another tool
 // is refused too.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/wasmgpu/wasmgpu/internal/safetensors"
 )
@@ -14,8 +15,27 @@ import (
 // Tensor names.
 const tokensName = "tokens"
 
-func kName(layer int) string { return "layers." + strconv.Itoa(layer) + ".k" }
-func vName(layer int) string { return "layers." + strconv.Itoa(layer) + ".v" }
+func kName(layer int) string { return layerName(layer, 0) }
+func vName(layer int) string { return layerName(layer, 1) }
+
+// layerNames are the K and V tensor names of the first layers, made once:
+// a restore names every tensor to check the header, and would otherwise
+// allocate two strings per layer.
+var layerNames = sync.OnceValue(func() *[256][2]string {
+	var names [256][2]string
+	for i := range names {
+		names[i] = [2]string{"layers." + strconv.Itoa(i) + ".k", "layers." + strconv.Itoa(i) + ".v"}
+	}
+	return &names
+})
+
+// layerName is layer's K (kv 0) or V (kv 1) tensor name.
+func layerName(layer, kv int) string {
+	if layer < 256 {
+		return layerNames()[layer][kv]
+	}
+	return "layers." + strconv.Itoa(layer) + [2]string{".k", ".v"}[kv]
+}
 
 // maxHeader bounds the JSON header a reader accepts: a snapshot's header is
 // about 100 bytes per tensor plus 1 KiB of metadata, so 16 MiB covers any
@@ -30,11 +50,12 @@ func (st *State) tensors(pos int, tok []byte) []safetensors.Tensor {
 	dt := safetensors.DType(stDType(m.KVDType))
 	n := pos * m.RowBytes()
 	ts := make([]safetensors.Tensor, 0, 1+2*m.Layers)
-	ts = append(ts, safetensors.Tensor{Name: tokensName, DType: safetensors.I32, Shape: []int{pos}, Data: tok})
+	shapes := []int{pos, pos, m.Width} // [pos] for the tokens, [pos, width] for every cache
+	ts = append(ts, safetensors.Tensor{Name: tokensName, DType: safetensors.I32, Shape: shapes[:1:1], Data: tok})
 	for i := range m.Layers {
 		ts = append(ts,
-			safetensors.Tensor{Name: kName(i), DType: dt, Shape: []int{pos, m.Width}, Data: st.K[i][:n:n]},
-			safetensors.Tensor{Name: vName(i), DType: dt, Shape: []int{pos, m.Width}, Data: st.V[i][:n:n]})
+			safetensors.Tensor{Name: kName(i), DType: dt, Shape: shapes[1:], Data: st.K[i][:n:n]},
+			safetensors.Tensor{Name: vName(i), DType: dt, Shape: shapes[1:], Data: st.V[i][:n:n]})
 	}
 	return ts
 }
@@ -96,31 +117,14 @@ func checkLayout(h *safetensors.Header, want []safetensors.Tensor) (int64, error
 // skips whitespace, and safetensors allows NUL padding); this makes every
 // header byte count, so a damaged header is refused, not reinterpreted.
 func checkCanonical(raw []byte, want []safetensors.Tensor, md map[string]string) error {
-	// Capture as many bytes as raw's prefix and header take: a canonical
-	// header of another length differs in its prefix.
-	c := &capture{n: 8 + len(raw)}
-	if _, err := safetensors.WriteTo(c, want, md); err != nil && !errors.Is(err, errCaptured) {
+	c, err := safetensors.EncodeHeader(want, md)
+	if err != nil {
 		return fmt.Errorf("header: %w", err)
 	}
-	if len(c.b) != c.n || binary.LittleEndian.Uint64(c.b) != uint64(len(raw)) || !bytes.Equal(c.b[8:], raw) {
+	// c is the length prefix and the header: a canonical header of another
+	// length differs in its prefix.
+	if len(c) != 8+len(raw) || binary.LittleEndian.Uint64(c) != uint64(len(raw)) || !bytes.Equal(c[8:], raw) {
 		return errors.New("header: not in the canonical form this package writes (corrupt snapshot)")
 	}
 	return nil
-}
-
-var errCaptured = errors.New("captured")
-
-// capture keeps the first n bytes written to it, then fails the write.
-type capture struct {
-	b []byte
-	n int
-}
-
-func (c *capture) Write(p []byte) (int, error) {
-	k := min(len(p), c.n-len(c.b))
-	c.b = append(c.b, p[:k]...)
-	if len(c.b) == c.n {
-		return k, errCaptured
-	}
-	return k, nil
 }

@@ -159,14 +159,12 @@ func metaCRC(md map[string]string) uint32 {
 		}
 	}
 	sort.Strings(keys)
-	var c uint32
+	var b []byte
 	for _, k := range keys {
-		c = crc32.Update(c, castagnoli, []byte(k))
-		c = crc32.Update(c, castagnoli, []byte{0})
-		c = crc32.Update(c, castagnoli, []byte(md[k]))
-		c = crc32.Update(c, castagnoli, []byte{0})
+		b = append(append(b, k...), 0)
+		b = append(append(b, md[k]...), 0)
 	}
-	return c
+	return crc32.Checksum(b, castagnoli)
 }
 
 // header is what a snapshot's metadata says.

@@ -34,6 +34,14 @@ type State struct {
 	// each (Save), or enough for the snapshot's Pos (Restore), typically
 	// MaxSeq·RowBytes views of guest memory.
 	K, V [][]byte
+	// Landed, if not nil, is called by Restore, ReadFrom and Receive with
+	// each piece of cache data (a subslice of K or V) once it is in place,
+	// before the data checksum is verified, one call at a time, from the
+	// goroutine that read it. A device whose kernels read the cache from
+	// elsewhere (managed memory that migrates to a GPU) can start moving a
+	// piece there while the rest is still being read. A restore that fails
+	// afterwards leaves the destination invalid as always.
+	Landed func(b []byte)
 }
 
 // RowBytes returns the bytes of one token's row in one layer's K or V cache.

@@ -132,18 +132,9 @@ func (g *Guest) Call(ctx context.Context, name string, args ...uint64) ([]uint64
 	if g.closed || g.mod == nil || g.mod.IsClosed() {
 		return nil, fmt.Errorf("call %s: %w", name, g.closedErr())
 	}
-	// ExportedFunction makes a new call engine (with its own stack) every
-	// time: keep one per export, or every call pays microseconds for it.
-	f, ok := g.funcs[name]
-	if !ok {
-		f = g.mod.ExportedFunction(name)
-		if f == nil {
-			return nil, fmt.Errorf("call %s: guest exports no such function", name)
-		}
-		if g.funcs == nil {
-			g.funcs = map[string]api.Function{}
-		}
-		g.funcs[name] = f
+	f, err := g.export(name)
+	if err != nil {
+		return nil, fmt.Errorf("call %s: %w", name, err)
 	}
 	res, err := g.run(ctx, f, args)
 	if err != nil {

@@ -200,6 +200,34 @@ func llmStatePtr() uint32 { return region(func(e *llm.Engine) uint32 { return e.
 //go:wasmexport llm_state_len
 func llmStateLen() uint32 { return region(func(e *llm.Engine) uint32 { return e.State().Len }) }
 
+// llmBufTable holds the engine's buffers for llm_buffers_ptr: (offset,
+// length) uint32 pairs, the KV caches first (llm.Engine.Buffers).
+var llmBufTable []uint32
+
+// llm_buffers_ptr is the offset of a table of the engine's buffers as
+// (offset, length) uint32 pairs: the KV caches first, then the buffers only
+// the device's kernels touch (llm.Engine.Buffers), for the host to place
+// their pages before first use.
+//
+//go:wasmexport llm_buffers_ptr
+func llmBuffersPtr() uint32 {
+	return region(func(e *llm.Engine) uint32 {
+		b := e.Buffers()
+		llmBufTable = append(llmBufTable[:0], b.KV.Off, b.KV.Len)
+		for _, d := range b.Device {
+			llmBufTable = append(llmBufTable, d.Off, d.Len)
+		}
+		return ptr(&llmBufTable[0])
+	})
+}
+
+// llm_buffers_len is the byte length of llm_buffers_ptr's table.
+//
+//go:wasmexport llm_buffers_len
+func llmBuffersLen() uint32 {
+	return region(func(*llm.Engine) uint32 { return uint32(4 * len(llmBufTable)) })
+}
+
 // llm_pos is the number of tokens processed.
 //
 //go:wasmexport llm_pos
