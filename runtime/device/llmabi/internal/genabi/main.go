@@ -263,7 +263,7 @@ type LLMOps interface {
 // callsGo is llmabi's op codes, array sizes, constructors and Dispatch.
 func callsGo(ls []*optable.Layout, ops []*op) string {
 	var b strings.Builder
-	b.WriteString(header + "package llmabi\n\nimport \"github.com/wasmgpu/wasmgpu/runtime/device\"\n\n")
+	b.WriteString(header + "package llmabi\n\nimport (\n\t\"math\"\n\n\t\"github.com/wasmgpu/wasmgpu/runtime/device\"\n)\n\n")
 	b.WriteString("// The ops, by code.\nconst (\n")
 	for _, o := range ops {
 		fmt.Fprintf(&b, "\tOp%s Op = %d // %s\n", o.Method, o.Code, o.Name)
@@ -309,8 +309,38 @@ func Dispatch(ops device.LLMOps, w device.Weights, c *Call) error {
 		}
 		fmt.Fprintf(&b, "\t\treturn ops.%s(%s)\n", o.Method, strings.Join(call, ", "))
 	}
-	b.WriteString("\t}\n\treturn c.errorf(\"not in the op table\")\n}\n")
+	b.WriteString("\t}\n\treturn c.errorf(\"not in the op table\")\n}\n\n")
+	b.WriteString(`// Encode appends c's wire form to dst: its op code, then its arguments as
+// Decode reads them; nothing for an op not in the table. Values that do not
+// fit a word (a negative or huge scalar, an offset past 4 GiB) are
+// truncated: a native call should be validated first. It is generated, not
+// read from the compiled table, so that a guest recording a program links
+// no table compiler.
+func (c *Call) Encode(dst []uint32) []uint32 {
+	switch c.Op {
+`)
+	for _, o := range ops {
+		words := []string{"uint32(Op" + o.Method + ")"}
+		for _, p := range o.Wire {
+			words = append(words, wireValue(p))
+		}
+		fmt.Fprintf(&b, "\tcase Op%s:\n\t\treturn append(dst, %s)\n", o.Method, strings.Join(words, ", "))
+	}
+	b.WriteString("\t}\n\treturn dst\n}\n")
 	return b.String()
+}
+
+// wireValue is how Encode writes wire word p from a Call.
+func wireValue(p optable.Param) string {
+	switch p.Kind {
+	case optable.PWeight:
+		return fmt.Sprintf("uint32(int32(c.W[%d]))", p.Index)
+	case optable.PF32:
+		return "math.Float32bits(c.F)"
+	case optable.PDType:
+		return "KVCode(c.KV)"
+	}
+	return guestValue(p)
 }
 
 // value is how Dispatch passes a from a Call.
