@@ -21,6 +21,7 @@ type Exec struct {
 	ops     device.LLMOps
 	w       device.Weights
 	maxWork uint64
+	work    uint64          // the multiply-adds of the calls that do not move
 	calls   []Call          // a run's calls: prog.Calls, the moving ones rewritten per run
 	moves   []move          // prog.Patches, resolved to the fields they rewrite
 	moving  []int           // the calls with a moving word, each once, in order
@@ -36,12 +37,13 @@ type move struct {
 	base, slope int64 // the word at position 0 and its change per position
 }
 
-// WorkError is a program's call that asks for more multiply-adds
-// (Call.Work) than the limit its Exec was made with: the sandbox's cap on
-// one kernel call, which a program's calls are held to one by one.
+// WorkError is a program that asks for more multiply-adds (Call.Work) in
+// one run than the limit its Exec was made with: the sandbox's cap on the
+// work of one host call that nothing may cut short once it runs (a GPU
+// kernel, here a GPU graph), so a program's calls are held to it together.
 type WorkError struct {
-	Index int // the call's index in the program
-	Op    Op
+	Index int // the call's index in the program, -1 for the calls together
+	Op    Op  // the call's op (Index ≥ 0)
 	Pos   int // the position of the run, -1 when the program was made
 	Work  uint64
 	Limit uint64
@@ -52,23 +54,41 @@ func (e *WorkError) Error() string {
 	if e.Pos >= 0 {
 		at = fmt.Sprintf(" at position %d", e.Pos)
 	}
+	if e.Index < 0 {
+		return fmt.Sprintf("program%s asks for %d multiply-adds in all, more than the limit of %d", at, e.Work, e.Limit)
+	}
 	return fmt.Sprintf("program op %d (%s)%s asks for %d multiply-adds, more than the limit of %d", e.Index, e.Op, at, e.Work, e.Limit)
 }
 
 // NewExec validates every call of p against memory of size bytes and the
 // weights w (Call.Validate; the calls at position 0) and, with maxWork > 0,
-// holds each call's work to it; then it lets ops prepare the program if it
-// is a ProgramRunner. Errors name the call by its index in the program.
+// holds the work of a run to it (WorkError); then it lets ops prepare the
+// program if it is a ProgramRunner. Errors name the call by its index in
+// the program.
 func NewExec(p *Program, ops device.LLMOps, size uint64, w device.Weights, maxWork uint64) (*Exec, error) {
 	if p == nil || len(p.Calls) == 0 {
 		return nil, errors.New("program has no calls")
 	}
 	x := &Exec{prog: p, ops: ops, w: w, maxWork: maxWork, calls: make([]Call, len(p.Calls))}
 	copy(x.calls, p.Calls)
+	moves := make([]bool, len(p.Calls))
+	for _, q := range p.Patches {
+		if q.Call >= 0 && q.Call < len(moves) {
+			moves[q.Call] = true
+		}
+	}
+	var total uint64
 	for i := range x.calls {
-		if err := x.check(i, size, -1); err != nil {
+		work, err := x.check(i, size, -1)
+		if err != nil {
 			return nil, err
 		}
+		if total = satAdd(total, work); !moves[i] {
+			x.work = satAdd(x.work, work)
+		}
+	}
+	if maxWork > 0 && total > maxWork {
+		return nil, &WorkError{Index: -1, Pos: -1, Work: total, Limit: maxWork}
 	}
 	for k, q := range p.Patches {
 		if q.Call < 0 || q.Call >= len(p.Calls) {
@@ -91,8 +111,10 @@ func NewExec(p *Program, ops device.LLMOps, size uint64, w device.Weights, maxWo
 			return nil, fmt.Errorf("program patch %d: op %d (%s) word %d (%s) cannot move with the position", k, q.Call, c.Op, q.Word, l.Wire[q.Word].Name)
 		}
 		x.moves = append(x.moves, m)
-		if n := len(x.moving); n == 0 || x.moving[n-1] != q.Call {
-			x.moving = append(x.moving, q.Call)
+	}
+	for i, m := range moves {
+		if m {
+			x.moving = append(x.moving, i)
 		}
 	}
 	if r, ok := ops.(ProgramRunner); ok {
@@ -108,21 +130,21 @@ func NewExec(p *Program, ops device.LLMOps, size uint64, w device.Weights, maxWo
 	return x, nil
 }
 
-// check validates call i of a run at pos (-1: as made) on memory of size bytes.
-func (x *Exec) check(i int, size uint64, pos int) error {
+// check validates call i of a run at pos (-1: as made) on memory of size
+// bytes and returns its work.
+func (x *Exec) check(i int, size uint64, pos int) (uint64, error) {
 	c := &x.calls[i]
 	if err := c.Validate(size, x.w); err != nil {
 		if pos >= 0 {
-			return fmt.Errorf("program op %d at position %d: %w", i, pos, err)
+			return 0, fmt.Errorf("program op %d at position %d: %w", i, pos, err)
 		}
-		return fmt.Errorf("program op %d: %w", i, err)
+		return 0, fmt.Errorf("program op %d: %w", i, err)
 	}
-	if x.maxWork > 0 {
-		if work := c.Work(x.w); work > x.maxWork {
-			return &WorkError{Index: i, Op: c.Op, Pos: pos, Work: work, Limit: x.maxWork}
-		}
+	work := c.Work(x.w)
+	if x.maxWork > 0 && work > x.maxWork {
+		return 0, &WorkError{Index: i, Op: c.Op, Pos: pos, Work: work, Limit: x.maxWork}
 	}
-	return nil
+	return work, nil
 }
 
 // Run runs the program once at position pos on memory now of size bytes
@@ -155,10 +177,16 @@ func (x *Exec) Run(size uint64, pos int) error {
 			c.I[m.index] = int(v)
 		}
 	}
+	total := x.work
 	for _, i := range x.moving {
-		if err := x.check(i, size, pos); err != nil {
+		work, err := x.check(i, size, pos)
+		if err != nil {
 			return err
 		}
+		total = satAdd(total, work)
+	}
+	if x.maxWork > 0 && total > x.maxWork {
+		return &WorkError{Index: -1, Pos: pos, Work: total, Limit: x.maxWork}
 	}
 	if x.dev != nil {
 		return x.dev.Run(pos, x.calls)

@@ -364,33 +364,42 @@ func TestExecRefuses(t *testing.T) {
 	}
 }
 
-// TestExecWork: the work cap holds each call when the program is made and
-// attention's, which grows with the position, at each run.
+// TestExecWork: the work cap holds each call and the calls of a run
+// together, when the program is made and at each run (attention's work
+// grows with the position).
 func TestExecWork(t *testing.T) {
 	p := recordTestStep(t)
+	// Multiply-adds: norm_linear 3·8·8 = 128 and 10·8 = 80, linear_add 64
+	// and 96, norm_glu 2·12·8 = 192; attention at pos 2·(pos+1)·2·4.
+	// At position 0: 576 in all.
 	var we *WorkError
 	if _, err := NewExec(p, &callLog{}, testStepMemory, testWeights, 100); !errors.As(err, &we) || we.Index != 1 || we.Pos != -1 {
 		t.Fatalf("a call over the cap: %v", err)
 	}
-	// The most a call of the step asks for is norm_glu's 2·12·8 = 192
-	// multiply-adds; attention at pos asks for 2·(pos+1)·2·4 = 16·(pos+1).
-	x, err := NewExec(p, &callLog{size: testStepMemory}, testStepMemory, testWeights, 192)
+	if _, err := NewExec(p, &callLog{}, testStepMemory, testWeights, 575); !errors.As(err, &we) || we.Index != -1 || we.Work != 576 ||
+		!strings.Contains(err.Error(), "program asks for 576 multiply-adds in all, more than the limit of 575") {
+		t.Fatalf("calls over the cap together: %v", err)
+	}
+	// 64-row caches, the token ids after them.
+	p.Calls[2].S[4].Len, p.Calls[2].S[5].Len, p.Calls[3].S[1].Len, p.Calls[3].S[2].Len = 1024, 1024, 1024, 1024
+	p.Calls[2].S[5].Off, p.Calls[3].S[2].Off = 1536, 1536
+	p.Calls[0].S[0].Off = 2560
+	x, err := NewExec(p, &callLog{size: testStepMemory}, testStepMemory, testWeights, 700)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := x.Run(testStepMemory, 7); err != nil {
+	if err := x.Run(testStepMemory, 7); err != nil { // 560 + 128
 		t.Fatal(err)
 	}
-	p.Calls[3].S[1].Len, p.Calls[3].S[2].Len = 640, 640 // 40-row caches
-	p.Calls[2].S[4].Len, p.Calls[2].S[5].Len = 640, 640
-	p.Calls[2].S[5].Off, p.Calls[3].S[2].Off = 1280, 1280
-	p.Calls[0].S[0].Off = 2048
-	if x, err = NewExec(p, &callLog{size: testStepMemory}, testStepMemory, testWeights, 192); err != nil {
-		t.Fatal(err)
+	err = x.Run(testStepMemory, 8) // 560 + 144
+	if !errors.As(err, &we) || we.Index != -1 || we.Pos != 8 || we.Work != 704 ||
+		!strings.Contains(err.Error(), "program at position 8 asks for 704 multiply-adds in all, more than the limit of 700") {
+		t.Fatalf("a run over the cap: %v", err)
 	}
-	err = x.Run(testStepMemory, 12)
-	if !errors.As(err, &we) || we.Index != 3 || we.Pos != 12 || we.Work != 208 || !strings.Contains(err.Error(), "program op 3 (attention) at position 12 asks for 208 multiply-adds, more than the limit of 192") {
-		t.Fatalf("attention over the cap at a later position: %v", err)
+	err = x.Run(testStepMemory, 44) // attention alone: 720
+	if !errors.As(err, &we) || we.Index != 3 || we.Pos != 44 ||
+		!strings.Contains(err.Error(), "program op 3 (attention) at position 44 asks for 720 multiply-adds, more than the limit of 700") {
+		t.Fatalf("a call over the cap at a later position: %v", err)
 	}
 }
 
