@@ -3,8 +3,6 @@ package llmhost
 import (
 	"slices"
 	"testing"
-
-	"github.com/wasmgpu/wasmgpu/runtime/device"
 )
 
 // TestProgramSessionsAgree: native and guest sessions that decode with the
@@ -14,18 +12,6 @@ import (
 func TestProgramSessionsAgree(t *testing.T) {
 	f := newFixture(t)
 	ss := f.sessions(t)
-	po := f.opts
-	po.Program = true
-	n, err := NewNative(f.d, device.ZeroCopy, f.cfg, f.w, po)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := NewGuest(f.ctx, f.rt, f.d, device.ZeroCopy, f.cfg, f.w, po)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close(f.ctx); g.Close(f.ctx) })
-	ss["native-program"], ss["wasm-program"] = n, g
 	prompt := []int32{4, 99, 7, 250, 13}
 	var want []int32
 	var wantLogits []float32
