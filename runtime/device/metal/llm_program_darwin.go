@@ -12,8 +12,9 @@ import (
 // Programs on metal (llmabi.ProgramRunner). In zerocopy mode every op is
 // already encoded into one open command buffer that Sync commits (see
 // llm_exec_darwin.go), but each op's encoding is a trip to the Metal thread
-// and back: two channel operations and a goroutine switch, about 240 a
-// Llama 1B token. A program's run makes one trip: its calls are encoded in
+// and back: two channel operations and a goroutine switch, 277 a Llama 1B
+// token (one per basic op: the fused ops run as their definitions here). A
+// program's run makes one trip: its calls are encoded in
 // order on the thread, into one command buffer that the program's Sync
 // commits and waits for (more than one only past maxQueued dispatches). Copy
 // mode runs each op in a command buffer of its own (its inputs are the
