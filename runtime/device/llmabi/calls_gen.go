@@ -175,11 +175,11 @@ func Dispatch(ops device.LLMOps, w device.Weights, c *Call) error {
 func (c *Call) Encode(dst []uint32) []uint32 {
 	switch c.Op {
 	case OpEmbed:
-		return append(dst, uint32(OpEmbed), uint32(int32(c.W[0])), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.I[0]))
+		return append(dst, uint32(OpEmbed), uint32(c.W[0]), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.I[0]))
 	case OpRMSNorm:
-		return append(dst, uint32(OpRMSNorm), uint32(int32(c.W[0])), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.I[0]), math.Float32bits(c.F))
+		return append(dst, uint32(OpRMSNorm), uint32(c.W[0]), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.I[0]), math.Float32bits(c.F))
 	case OpLinear:
-		return append(dst, uint32(OpLinear), uint32(int32(c.W[0])), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.I[0]))
+		return append(dst, uint32(OpLinear), uint32(c.W[0]), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.I[0]))
 	case OpRoPE:
 		return append(dst, uint32(OpRoPE), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.I[0]), uint32(c.I[1]), uint32(c.I[2]), uint32(c.I[3]))
 	case OpKVStore:
@@ -195,11 +195,11 @@ func (c *Call) Encode(dst []uint32) []uint32 {
 	case OpSync:
 		return append(dst, uint32(OpSync))
 	case OpNormLinear:
-		return append(dst, uint32(OpNormLinear), uint32(int32(c.W[0])), uint32(c.Count), uint32(int32(c.W[1])), uint32(int32(c.W[2])), uint32(int32(c.W[3])), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.S[2].Off), uint32(c.S[2].Len), uint32(c.S[3].Off), uint32(c.S[3].Len), uint32(c.S[4].Off), uint32(c.S[4].Len), uint32(c.I[0]), math.Float32bits(c.F))
+		return append(dst, uint32(OpNormLinear), uint32(c.W[0]), uint32(c.Count), uint32(c.W[1]), uint32(c.W[2]), uint32(c.W[3]), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.S[2].Off), uint32(c.S[2].Len), uint32(c.S[3].Off), uint32(c.S[3].Len), uint32(c.S[4].Off), uint32(c.S[4].Len), uint32(c.I[0]), math.Float32bits(c.F))
 	case OpNormGLU:
-		return append(dst, uint32(OpNormGLU), uint32(int32(c.W[0])), uint32(int32(c.W[1])), uint32(int32(c.W[2])), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.S[2].Off), uint32(c.S[2].Len), uint32(c.S[3].Off), uint32(c.S[3].Len), uint32(c.I[0]), math.Float32bits(c.F))
+		return append(dst, uint32(OpNormGLU), uint32(c.W[0]), uint32(c.W[1]), uint32(c.W[2]), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.S[2].Off), uint32(c.S[2].Len), uint32(c.S[3].Off), uint32(c.S[3].Len), uint32(c.I[0]), math.Float32bits(c.F))
 	case OpLinearAdd:
-		return append(dst, uint32(OpLinearAdd), uint32(int32(c.W[0])), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.S[2].Off), uint32(c.S[2].Len), uint32(c.I[0]))
+		return append(dst, uint32(OpLinearAdd), uint32(c.W[0]), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.S[2].Off), uint32(c.S[2].Len), uint32(c.I[0]))
 	case OpRoPEKV:
 		return append(dst, uint32(OpRoPEKV), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.S[2].Off), uint32(c.S[2].Len), uint32(c.S[3].Off), uint32(c.S[3].Len), uint32(c.S[4].Off), uint32(c.S[4].Len), uint32(c.S[5].Off), uint32(c.S[5].Len), KVCode(c.KV), uint32(c.I[0]), uint32(c.I[1]), uint32(c.I[2]), uint32(c.I[3]), uint32(c.I[4]))
 	}

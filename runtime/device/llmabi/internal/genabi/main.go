@@ -322,7 +322,7 @@ func (c *Call) Encode(dst []uint32) []uint32 {
 	for _, o := range ops {
 		words := []string{"uint32(Op" + o.Method + ")"}
 		for _, p := range o.Wire {
-			words = append(words, wireValue(p))
+			words = append(words, wireValue(p, "", false))
 		}
 		fmt.Fprintf(&b, "\tcase Op%s:\n\t\treturn append(dst, %s)\n", o.Method, strings.Join(words, ", "))
 	}
@@ -330,18 +330,7 @@ func (c *Call) Encode(dst []uint32) []uint32 {
 	return b.String()
 }
 
-// wireValue is how Encode writes wire word p from a Call.
-func wireValue(p optable.Param) string {
-	switch p.Kind {
-	case optable.PWeight:
-		return fmt.Sprintf("uint32(int32(c.W[%d]))", p.Index)
-	case optable.PF32:
-		return "math.Float32bits(c.F)"
-	case optable.PDType:
-		return "KVCode(c.KV)"
-	}
-	return guestValue(p)
-}
+
 
 // value is how Dispatch passes a from a Call.
 func (a arg) value() string {
@@ -443,7 +432,7 @@ func (hostKernels) Run(c *llmabi.Call) error {
 	for _, o := range ops {
 		var args []string
 		for _, p := range o.Wire {
-			args = append(args, guestValue(p))
+			args = append(args, wireValue(p, "llmabi.", true))
 		}
 		fmt.Fprintf(&b, "\tcase llmabi.Op%s:\n\t\thostLLM%s(%s)\n", o.Method, o.Method, strings.Join(args, ", "))
 	}
@@ -476,8 +465,10 @@ func llmRaw(op uint32) {
 	return b.String()
 }
 
-// guestValue is how the guest passes wire word p from a Call.
-func guestValue(p optable.Param) string {
+// wireValue is how generated code reads wire word p from a Call c: as a
+// uint32 (Encode) or, with param, as its import's parameter (the guest's
+// Run: eps stays a float32). pkg qualifies llmabi's names ("" inside it).
+func wireValue(p optable.Param, pkg string, param bool) string {
 	switch p.Kind {
 	case optable.PWeight:
 		return fmt.Sprintf("uint32(c.W[%d])", p.Index)
@@ -490,9 +481,12 @@ func guestValue(p optable.Param) string {
 	case optable.PInt:
 		return fmt.Sprintf("uint32(c.I[%d])", p.Index)
 	case optable.PF32:
-		return "c.F"
+		if param {
+			return "c.F"
+		}
+		return "math.Float32bits(c.F)"
 	}
-	return "llmabi.KVCode(c.KV)"
+	return pkg + "KVCode(c.KV)"
 }
 
 // groupParams merges "a uint32, b uint32" into "a, b uint32".
