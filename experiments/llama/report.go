@@ -12,9 +12,10 @@ import (
 
 // Table writes decode latency per token (one row per prompt length and
 // variant) with throughput, prefill and time to first token, the achieved
-// weight bandwidth against the measured one, and the ratio to native; then
-// the prefill rows. The terminal table leaves the CI bounds, tails and
-// bandwidth details to the Markdown file.
+// weight bandwidth against the measured one, the ratio to native and, for
+// a program variant, to the same variant op by op, and a guest's host calls
+// per token; then the prefill rows. The terminal table leaves the CI
+// bounds, tails, bandwidth details and host calls to the Markdown file.
 func Table(w io.Writer, f *results.File, format report.Format) error {
 	decode, prefill := split(f)
 	gbs := func(x float64) string { return fmt.Sprintf("%.1f", x/1e9) }
@@ -32,6 +33,8 @@ func Table(w io.Writer, f *results.File, format report.Format) error {
 		report.MetricColumn("× floor", "vs_floor", func(x float64) string { return fmt.Sprintf("%.2f", x) }),
 		report.MetricColumn("× best floor", "vs_best_floor", func(x float64) string { return fmt.Sprintf("%.2f", x) }).Detailed(),
 		{Header: "wasm/native", Right: true, Value: func(c results.Case) string { return ratio(decode, c) }},
+		{Header: "prog/op", Right: true, Value: func(c results.Case) string { return programRatio(decode, c) }},
+		report.MetricColumn("host calls/token", "host_calls_per_token", func(x float64) string { return fmt.Sprintf("%.0f", x) }).Detailed(),
 	}
 	if err := report.Table(w, decode, cols, format); err != nil {
 		return err
@@ -75,6 +78,20 @@ func ratio(f *results.File, c results.Case) string {
 			}
 		}
 	}
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%.3f", report.Summary(c).Median/report.Summary(b).Median)
+}
+
+// programRatio is a program variant's median over the same variant's op
+// by op in its group ("" for an op-by-op variant, or without its pair).
+func programRatio(f *results.File, c results.Case) string {
+	op, ok := strings.CutSuffix(c.Variant, "-"+DispatchProgram)
+	if !ok {
+		return ""
+	}
+	b, ok := f.Find(c.Group, op)
 	if !ok {
 		return ""
 	}

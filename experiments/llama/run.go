@@ -26,6 +26,7 @@ type variant struct {
 	s       llmhost.Session
 	prefill []float64 // seconds per prefill, first is the warm-up
 	decode  [][]float64
+	calls   []float64 // host calls of each timed decode token (a guest's)
 	tokens  [][]int32 // generated tokens per repetition
 }
 
@@ -48,7 +49,8 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 		return nil, err
 	}
 	wb := float64(WeightBytesPerToken(model.Host))
-	modes := vs.Names()
+	variants := len(vs.Names()) * len(p.Dispatch)
+	f.Provenance.SetExtra("dispatch", strings.Join(p.Dispatch, ","))
 	for k, v := range map[string]float64{
 		"weight_bytes_per_token":  wb,
 		"weights_device_bytes":    float64(model.Device.DeviceBytes()),
@@ -69,7 +71,7 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 		}
 		defer rt.Close(ctx)
 	}
-	total := len(p.PromptLengths) * len(modes) * p.Repetitions * (1 + p.DecodeTokens)
+	total := len(p.PromptLengths) * variants * p.Repetitions * (1 + p.DecodeTokens)
 	done := 0
 	probe := func() error { return probes.measure(env, bwm) }
 	for _, n := range p.PromptLengths {
@@ -99,20 +101,25 @@ func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Con
 			}
 		}
 	}()
-	opts := llmhost.Options{KV: p.KV, MaxSeq: p.MaxSeq, MaxBatch: p.MaxBatch}
-	for _, m := range nativeModes {
-		s, err := llmhost.NewNative(env.Device, m, cfg, w, opts)
-		if err != nil {
-			return nil, nil, err
+	for _, kind := range []struct {
+		name  string
+		modes []device.Mode
+	}{{"native", nativeModes}, {"wasm", wasmModes}} {
+		for _, m := range kind.modes {
+			for _, d := range p.Dispatch {
+				opts := llmhost.Options{KV: p.KV, MaxSeq: p.MaxSeq, MaxBatch: p.MaxBatch, Program: d == DispatchProgram}
+				var s llmhost.Session
+				if kind.name == "native" {
+					s, err = llmhost.NewNative(env.Device, m, cfg, w, opts)
+				} else {
+					s, err = llmhost.NewGuest(ctx, rt, env.Device, m, cfg, w, opts)
+				}
+				if err != nil {
+					return nil, nil, err
+				}
+				vs = append(vs, &variant{name: VariantName(kind.name, m, d), s: s})
+			}
 		}
-		vs = append(vs, &variant{name: "native-" + string(m), s: s})
-	}
-	for _, m := range wasmModes {
-		s, err := llmhost.NewGuest(ctx, rt, env.Device, m, cfg, w, opts)
-		if err != nil {
-			return nil, nil, err
-		}
-		vs = append(vs, &variant{name: "wasm-" + string(m), s: s})
 	}
 	prompt := experiments.PromptIDs(p.Seed, n, cfg.VocabSize)
 	load := cpuload.Now()
@@ -167,6 +174,9 @@ func runPrompt(ctx context.Context, env *experiments.Env, p Plan, cfg models.Con
 			"kv_bytes_per_token":     kvRow,
 			results.MetricOthersCPU:  others,
 		}
+		if strings.HasPrefix(v.name, "wasm-") {
+			m["host_calls_per_token"] = stats.Summarize(v.calls).Median
+		}
 		labels := map[string]string{"tokens": fmt.Sprint(v.tokens[0])}
 		cases = append(cases,
 			results.Case{Group: group, Params: params, Variant: v.name, Warmup: warm, Samples: timed, Reps: reps, Metrics: m, Labels: labels}.Summarize(),
@@ -189,14 +199,20 @@ func converse(ctx context.Context, v *variant, prompt []int32, decode int) error
 	v.prefill = append(v.prefill, experiments.Elapsed(start).Seconds())
 	toks := []int32{next}
 	times := make([]float64, 0, decode)
+	calls := make([]float64, 0, decode)
 	for i := 0; i < decode; i++ {
+		before := v.s.HostCalls()
 		start := time.Now()
 		next, err = v.s.Decode(ctx, next)
 		if err != nil {
 			return fmt.Errorf("decode token %d: %w", i, err)
 		}
 		times = append(times, experiments.Elapsed(start).Seconds())
+		calls = append(calls, float64(v.s.HostCalls()-before))
 		toks = append(toks, next)
+	}
+	if len(v.decode) > 0 { // the first repetition is the warm-up
+		v.calls = append(v.calls, calls...)
 	}
 	v.decode = append(v.decode, times)
 	v.tokens = append(v.tokens, toks)

@@ -22,13 +22,37 @@ type Spec struct {
 	experiments.LLM                            `yaml:",inline"`
 	DecodeTokens                               int   `yaml:"decode_tokens"`
 	PromptLengths                              []int `yaml:"prompt_lengths"`
+	// Dispatch lists how decode runs its token step, each a variant of
+	// every mode: "op" (one host call per kernel: native-<mode>,
+	// wasm-<mode>) and "program" (the step recorded once and run with one
+	// call per token: native-<mode>-program, wasm-<mode>-program). Empty
+	// means [op].
+	Dispatch []string `yaml:"dispatch"`
 }
 
 // BackendSpec is what one backend runs; empty fields take the top level's.
 type BackendSpec struct {
 	experiments.LLMBackend `yaml:",inline"`
-	PromptLengths          []int `yaml:"prompt_lengths"`
-	DecodeTokens           int   `yaml:"decode_tokens"`
+	PromptLengths          []int    `yaml:"prompt_lengths"`
+	DecodeTokens           int      `yaml:"decode_tokens"`
+	Dispatch               []string `yaml:"dispatch"`
+}
+
+// The dispatches a spec may list (Spec.Dispatch).
+const (
+	DispatchOp      = "op"
+	DispatchProgram = "program"
+)
+
+// VariantName is a variant's name in results: "native-zerocopy",
+// "wasm-managed-program". The op-by-op names are those of the results
+// before programs existed, so comparisons across commits still pair them.
+func VariantName(kind string, mode device.Mode, dispatch string) string {
+	name := kind + "-" + string(mode)
+	if dispatch == DispatchProgram {
+		name += "-" + DispatchProgram
+	}
+	return name
 }
 
 // Profile overrides parts of the spec for a quick run.
@@ -45,6 +69,7 @@ type Plan struct {
 	DecodeTokens           int
 	PromptLengths          []int
 	WasmModes, NativeModes []device.Mode
+	Dispatch               []string // "op", "program": a variant of each mode for each
 }
 
 // Driver is the llama experiment as the harness runs it.
@@ -69,9 +94,15 @@ func (s *Spec) Validate() error {
 	if err := s.checkLengths("$", s.PromptLengths, s.DecodeTokens); err != nil {
 		return err
 	}
+	if err := s.checkDispatch("$", s.Dispatch); err != nil {
+		return err
+	}
 	err := experiments.CheckBackends(s.Src, s.Backends, func(b BackendSpec) experiments.Modes { return b.Modes }, nil,
 		func(at string, b BackendSpec) error {
 			if err := b.Check(s.Src, at); err != nil {
+				return err
+			}
+			if err := s.checkDispatch(at, b.Dispatch); err != nil {
 				return err
 			}
 			return s.checkLengths(at, b.PromptLengths, b.DecodeTokens)
@@ -85,6 +116,21 @@ func (s *Spec) Validate() error {
 		}
 		if err := s.checkLengths("$.quick", q.PromptLengths, q.DecodeTokens); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkDispatch checks an optional dispatch list under at: known names,
+// each once.
+func (s *Spec) checkDispatch(at string, ds []string) error {
+	for i, d := range ds {
+		field := fmt.Sprintf("%s.dispatch[%d]", at, i)
+		if d != DispatchOp && d != DispatchProgram {
+			return s.Src.Errorf(field, "unknown dispatch %q (want %s or %s)", d, DispatchOp, DispatchProgram)
+		}
+		if slices.Contains(ds[:i], d) {
+			return s.Src.Errorf(field, "%s is listed twice", d)
 		}
 	}
 	return nil
@@ -121,6 +167,13 @@ func (s *Spec) Plan(backend string, quick bool, o experiments.Overrides) (Plan, 
 		p.DecodeTokens = b.DecodeTokens
 	}
 	p.WasmModes, p.NativeModes = b.Apply(&p.LLMPlan)
+	p.Dispatch = s.Dispatch
+	if len(b.Dispatch) > 0 {
+		p.Dispatch = b.Dispatch
+	}
+	if len(p.Dispatch) == 0 {
+		p.Dispatch = []string{DispatchOp}
+	}
 	if q := s.Quick; quick && q != nil {
 		if len(q.PromptLengths) > 0 {
 			p.PromptLengths = q.PromptLengths

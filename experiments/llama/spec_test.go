@@ -2,11 +2,14 @@ package llama
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
 	"github.com/wasmgpu/wasmgpu/internal/spec/spectest"
+	"github.com/wasmgpu/wasmgpu/report"
+	"github.com/wasmgpu/wasmgpu/results"
 	"github.com/wasmgpu/wasmgpu/runtime/device/cpu"
 )
 
@@ -20,6 +23,7 @@ max_batch: 8
 repetitions: 2
 decode_tokens: 4
 prompt_lengths: [5, 12]
+dispatch: [op, program]
 backends:
   cpu:
     wasm_modes: [zerocopy]
@@ -39,9 +43,12 @@ func TestParseBad(t *testing.T) {
 		spectest.E("one repetition", "repetitions: 2", "repetitions: 1", "bad.yaml:8", "repetitions", "warm-up"),
 		spectest.E("prompt too long", "prompt_lengths: [5, 12]", "prompt_lengths: [5, 62]", "bad.yaml:10", "prompt_lengths[1]", "max_seq 64"),
 		spectest.E("max_seq beyond model", "max_seq: 64", "max_seq: 99999999", "bad.yaml:6", "max_seq"),
-		spectest.E("unknown mode", "wasm_modes: [zerocopy]", "wasm_modes: [shared]", "bad.yaml:13", "wasm_modes[0]", `unknown memory mode "shared"`),
+		spectest.E("unknown mode", "wasm_modes: [zerocopy]", "wasm_modes: [shared]", "bad.yaml:14", "wasm_modes[0]", `unknown memory mode "shared"`),
 		spectest.E("unknown backend", "  cpu:\n", "  npu:\n", "backends.npu", `unknown backend "npu"`),
 		spectest.E("backend max_batch", "    native_modes: [zerocopy]\n", "    native_modes: [zerocopy]\n    max_batch: 5000\n", "backends.cpu.max_batch", "[1, 4096]"),
+		spectest.E("unknown dispatch", "dispatch: [op, program]", "dispatch: [op, graph]", "bad.yaml:11", "dispatch[1]", `unknown dispatch "graph"`),
+		spectest.E("dispatch twice", "dispatch: [op, program]", "dispatch: [op, op]", "bad.yaml:11", "dispatch[1]", "op is listed twice"),
+		spectest.E("backend's unknown dispatch", "    native_modes: [zerocopy]\n", "    native_modes: [zerocopy]\n    dispatch: [ops]\n", "bad.yaml:16", "backends.cpu.dispatch[0]", `unknown dispatch "ops"`),
 	})
 }
 
@@ -105,8 +112,43 @@ func TestRunTiny(t *testing.T) {
 	if len(f.Failures) > 0 {
 		t.Fatal(f.Failures)
 	}
-	if len(f.Cases) != 2*2*2 { // prompts × variants × (decode, prefill)
-		t.Fatalf("%d cases, want 8", len(f.Cases))
+	if len(f.Cases) != 2*4*2 { // prompts × variants × (decode, prefill)
+		t.Fatalf("%d cases, want 16", len(f.Cases))
+	}
+	var names []string
+	var first []results.Case // the first prompt's decode cases
+	for _, c := range f.Cases {
+		if c.Group == "prompt=5" {
+			names, first = append(names, c.Variant), append(first, c)
+		}
+	}
+	if want := []string{"native-zerocopy", "native-zerocopy-program", "wasm-zerocopy", "wasm-zerocopy-program"}; !slices.Equal(names, want) {
+		t.Fatalf("variants %v, want %v", names, want)
+	}
+	// One host call a token from a guest with a program, one a kernel op by op.
+	for _, c := range first {
+		calls, ok := c.Metrics["host_calls_per_token"]
+		switch c.Variant {
+		case "wasm-zerocopy":
+			if want := float64(1 + 6*2 + 1 + 2); calls != want {
+				t.Errorf("%s: %v host calls per token, want %v", c.Variant, calls, want)
+			}
+		case "wasm-zerocopy-program":
+			if calls != 1 {
+				t.Errorf("%s: %v host calls per token, want 1", c.Variant, calls)
+			}
+		default:
+			if ok {
+				t.Errorf("%s: host calls per token %v in a native variant", c.Variant, calls)
+			}
+		}
+	}
+	var table strings.Builder
+	if err := Table(&table, f, report.Markdown); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "prog/op") || !strings.Contains(table.String(), "wasm-zerocopy-program") {
+		t.Errorf("the table does not show the program variants:\n%s", table.String())
 	}
 	tokens := map[string]string{}
 	for _, c := range f.Cases {

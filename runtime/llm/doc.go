@@ -17,6 +17,13 @@
 // frequencies (llama3 scaling, exactly as Hugging Face computes them), and
 // sampling with temperature and top-p on the logits.
 //
+// A decode step can also run as a program (Engine.SetProgram): the engine
+// records the calls its forward pass and pick make for one token, at three
+// positions, without running them (llmabi.Record), hands them over once
+// (ProgramKernels), and then runs the step with one call per token — from
+// the guest, one host call instead of one per kernel. The calls are the
+// op-by-op path's, in its order, so the results are the same bit for bit.
+//
 // All of one conversation's state — token ids, position and the KV cache —
 // lives in one contiguous region with a small header (see State), so a
 // snapshot is that region's bytes and a restore writes them back and calls

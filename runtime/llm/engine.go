@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"unsafe"
@@ -65,6 +66,12 @@ type Engine struct {
 
 	temperature, topP float32
 	rng               *rand.Rand
+
+	// program says Decode runs its token step as one program run (see
+	// SetProgram); steps are the handles of the step's programs, greedy
+	// [0] and sampling [1] (they differ by argmax), 0 until submitted.
+	program bool
+	steps   [2]uint32
 }
 
 // New makes an engine for cfg that runs its kernels on k and takes its
@@ -259,7 +266,103 @@ func (e *Engine) Prefill(tokens []int32) (int32, error) {
 
 // Decode processes one token and returns the predicted next one.
 func (e *Engine) Decode(token int32) (int32, error) {
+	if e.program {
+		return e.decodeProgram(token)
+	}
 	return e.Prefill([]int32{token})
+}
+
+// SetProgram chooses how Decode runs a token step: op by op (off, the
+// default), or as one run of a program (on) that the engine records from
+// the same forward pass and pick the op-by-op path runs, at its first
+// decode, and submits once (ProgramKernels). Both run the same calls in the
+// same order. Prefill always runs op by op. The kernels must be
+// ProgramKernels.
+func (e *Engine) SetProgram(on bool) error {
+	if _, ok := e.k.(ProgramKernels); on && !ok {
+		return fmt.Errorf("llm: kernels %T cannot run programs", e.k)
+	}
+	e.program = on
+	return nil
+}
+
+// Close releases the programs the engine submitted (SetProgram). The
+// engine's memory is its caller's; the engine may still run op by op.
+func (e *Engine) Close() error {
+	var errs []error
+	for i, h := range e.steps {
+		if h != 0 {
+			errs = append(errs, e.k.(ProgramKernels).FreeProgram(h))
+			e.steps[i] = 0
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// decodeProgram is Decode as one run of the token step's program: the
+// token goes into the state's token ids, the program runs at the position
+// (forward, the pick's argmax, the Sync), and the pick is read as pick does.
+func (e *Engine) decodeProgram(token int32) (int32, error) {
+	tokens := []int32{token}
+	if err := e.checkPass(tokens, false); err != nil {
+		return 0, err
+	}
+	h, err := e.step()
+	if err != nil {
+		return 0, err
+	}
+	e.logitRows = 0
+	e.tokens[e.pos] = token
+	if err := e.k.(ProgramKernels).RunProgram(h, e.pos); err != nil {
+		e.writeHeader()
+		return 0, fmt.Errorf("llm forward at position %d: %w", e.pos, err)
+	}
+	e.pos++
+	e.next, e.logitRows = -1, 1
+	e.writeHeader()
+	return e.picked()
+}
+
+// step returns the handle of the token step's program for the sampling
+// rule in use, recording and submitting it the first time.
+func (e *Engine) step() (uint32, error) {
+	kind := 0
+	if e.temperature != 0 {
+		kind = 1
+	}
+	if h := e.steps[kind]; h != 0 {
+		return h, nil
+	}
+	p, err := llmabi.Record(e.recordStep, max(2, e.layout.MaxSeq-1))
+	if err != nil {
+		return 0, fmt.Errorf("llm: %w", err)
+	}
+	h, err := e.k.(ProgramKernels).SubmitProgram(p)
+	if err != nil {
+		return 0, fmt.Errorf("llm: submit the token step: %w", err)
+	}
+	if h == 0 {
+		return 0, fmt.Errorf("llm: submit the token step: kernels %T returned handle 0", e.k)
+	}
+	e.steps[kind] = h
+	return h, nil
+}
+
+// recordStep returns the calls of one decode step at pos — forward's for
+// one token, then the pick's (tail) — without running them: the calls the
+// op-by-op path runs at that position.
+func (e *Engine) recordStep(pos int) ([]llmabi.Call, error) {
+	r := &recorder{}
+	k := e.latch.k
+	e.latch.k = r
+	defer func() { e.latch.k = k }()
+	if err := e.forward(1, pos, false); err != nil {
+		return nil, err
+	}
+	if err := e.tail(); err != nil {
+		return nil, err
+	}
+	return r.calls, nil
 }
 
 // Generate decodes n tokens, starting from the last prediction, and returns
@@ -296,20 +399,10 @@ func (e *Engine) Forward(tokens []int32, all bool) error {
 // pass queues the forward pass over tokens without waiting for it; Prefill
 // and Decode follow it with pick, whose Argmax and Sync end the token.
 func (e *Engine) pass(tokens []int32, all bool) error {
+	if err := e.checkPass(tokens, all); err != nil {
+		return err
+	}
 	n := len(tokens)
-	switch {
-	case n == 0:
-		return fmt.Errorf("llm forward: no tokens")
-	case e.pos+n > e.layout.MaxSeq:
-		return fmt.Errorf("llm forward: %d tokens at position %d exceed the context of %d", n, e.pos, e.layout.MaxSeq)
-	case all && n > e.batch:
-		return fmt.Errorf("llm forward: logits for all %d tokens need them in one pass (maxBatch %d)", n, e.batch)
-	}
-	for i, t := range tokens {
-		if t < 0 || int(t) >= e.cfg.VocabSize {
-			return fmt.Errorf("llm forward: token %d at %d is outside the vocabulary of %d", t, i, e.cfg.VocabSize)
-		}
-	}
 	e.logitRows = 0
 	for lo := 0; lo < n; lo += e.batch {
 		hi := min(lo+e.batch, n)
@@ -329,21 +422,52 @@ func (e *Engine) pass(tokens []int32, all bool) error {
 	return nil
 }
 
+// checkPass refuses tokens a pass cannot take at the current position.
+func (e *Engine) checkPass(tokens []int32, all bool) error {
+	n := len(tokens)
+	switch {
+	case n == 0:
+		return fmt.Errorf("llm forward: no tokens")
+	case e.pos+n > e.layout.MaxSeq:
+		return fmt.Errorf("llm forward: %d tokens at position %d exceed the context of %d", n, e.pos, e.layout.MaxSeq)
+	case all && n > e.batch:
+		return fmt.Errorf("llm forward: logits for all %d tokens need them in one pass (maxBatch %d)", n, e.batch)
+	}
+	for i, t := range tokens {
+		if t < 0 || int(t) >= e.cfg.VocabSize {
+			return fmt.Errorf("llm forward: token %d at %d is outside the vocabulary of %d", t, i, e.cfg.VocabSize)
+		}
+	}
+	return nil
+}
+
 // pick chooses the next token from the last logits row and records it.
 func (e *Engine) pick() (int32, error) {
+	if err := e.tail(); err != nil {
+		return 0, fmt.Errorf("llm %w", err)
+	}
+	return e.picked()
+}
+
+// tail runs the calls that end a token step after forward: the greedy
+// pick's argmax of the last logits row, then the Sync after which the
+// logits and the argmax are in memory.
+func (e *Engine) tail() error {
+	k := &e.latch
+	k.err = nil
+	if e.temperature == 0 {
+		k.run("argmax", -1, llmabi.Argmax(e.row(e.s.logits, 0, 1, e.cfg.VocabSize), e.row(e.s.next, 0, 1, 1), 1, e.cfg.VocabSize))
+	}
+	k.run("sync", -1, llmabi.Sync())
+	return k.err
+}
+
+// picked reads the pick of the step whose tail has run and records it.
+func (e *Engine) picked() (int32, error) {
 	var t int32
 	if e.temperature == 0 {
-		if err := e.run(llmabi.Argmax(e.row(e.s.logits, 0, 1, e.cfg.VocabSize), e.row(e.s.next, 0, 1, 1), 1, e.cfg.VocabSize)); err != nil {
-			return 0, fmt.Errorf("llm argmax: %w", err)
-		}
-		if err := e.run(llmabi.Sync()); err != nil {
-			return 0, fmt.Errorf("llm sync: %w", err)
-		}
 		t = e.argmax[0]
 	} else {
-		if err := e.run(llmabi.Sync()); err != nil {
-			return 0, fmt.Errorf("llm sync: %w", err)
-		}
 		t = e.sample(e.logits[:e.cfg.VocabSize])
 	}
 	// t is the token after the last one processed (position e.pos-1).

@@ -33,3 +33,28 @@ type Kernels interface {
 // header). The guest allocates with make and uses the pointer as offset; a
 // native engine bumps through its device Memory.
 type Alloc func(size uint32) (Buf, []byte, error)
+
+// ProgramKernels are Kernels that also run the engine's token step as a
+// program: recorded once from forward (llmabi.Record), submitted once, then
+// run with one call per token instead of one per op. The guest's submit and
+// run are one host call each; the host validates the program once and runs
+// it (llmabi.Exec). DeviceKernels does the same natively.
+type ProgramKernels interface {
+	Kernels
+	// SubmitProgram hands p over for runs and returns its handle, never 0.
+	SubmitProgram(p *llmabi.Program) (uint32, error)
+	// RunProgram runs program h once at position pos: its calls in order,
+	// as Run would, and returns after its last Sync.
+	RunProgram(h uint32, pos int) error
+	// FreeProgram releases program h.
+	FreeProgram(h uint32) error
+}
+
+// recorder is Kernels that keep the calls instead of running them: how the
+// engine records its token step.
+type recorder struct{ calls []llmabi.Call }
+
+func (r *recorder) Run(c *llmabi.Call) error {
+	r.calls = append(r.calls, *c)
+	return nil
+}

@@ -7,10 +7,12 @@ import (
 )
 
 // BenchmarkDecode prices one decode step of the Tiny model natively and in
-// the guest: the difference is the Wasm boundary's cost per token.
+// the guest, op by op and as a program: the difference between wasm and
+// native is the Wasm boundary's cost per token, and a program crosses it
+// once a token instead of once a kernel.
 func BenchmarkDecode(b *testing.B) {
 	f := newFixture(&testing.T{})
-	for _, name := range []string{"native", "wasm"} {
+	for _, name := range []string{"native", "wasm", "native-program", "wasm-program"} {
 		b.Run(name, func(b *testing.B) {
 			s := f.sessions(&testing.T{})[name]
 			next, err := s.Prefill(f.ctx, []int32{1, 2, 3})

@@ -15,6 +15,7 @@ package llmhost
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 
@@ -44,6 +45,10 @@ type Session interface {
 	SetSampling(ctx context.Context, temperature, topP float32, seed uint64) error
 	// Logits are the last pass's logits rows (a view of the session's memory).
 	Logits(ctx context.Context) ([]float32, error)
+	// HostCalls counts the guest→host calls the session's guest made so
+	// far: kernel calls, program runs and the rest of the host ABI (0 for
+	// a native session, which has no boundary to cross).
+	HostCalls() uint64
 	// Memory is the device memory the session's engine lives in.
 	Memory() device.Memory
 	// Config is the model's configuration.
@@ -58,6 +63,9 @@ type Options struct {
 	MaxSeq   int            // context length
 	MaxBatch int            // tokens per forward pass
 	Place    Placement      // where the new session's pages go before first use (place.go)
+	// Program makes decode run its token step as one program run per
+	// token (llm.Engine.SetProgram) instead of op by op.
+	Program bool
 }
 
 // MemoryBytes is a generous memory size for cfg's engine: KV cache,
@@ -86,6 +94,9 @@ func NewNative(d device.Device, mode device.Mode, cfg models.Config, w device.We
 		return nil, fmt.Errorf("native session: %w", err)
 	}
 	e, err := llm.NewNative(cfg, mem, w, llm.Options{KV: o.KV, MaxSeq: o.MaxSeq, MaxBatch: o.MaxBatch})
+	if err == nil {
+		err = e.SetProgram(o.Program)
+	}
 	if err != nil {
 		mem.Close()
 		return nil, fmt.Errorf("native session: %w", err)
@@ -119,9 +130,12 @@ func (s *native) SetSampling(_ context.Context, t, p float32, seed uint64) error
 	return s.e.SetSampling(t, p, seed)
 }
 func (s *native) Logits(context.Context) ([]float32, error) { return s.e.Logits(), nil }
+func (s *native) HostCalls() uint64                         { return 0 }
 func (s *native) Memory() device.Memory                     { return s.mem }
 func (s *native) Config() models.Config                     { return s.e.Config() }
-func (s *native) Close(context.Context) error               { return s.mem.Close() }
+func (s *native) Close(context.Context) error {
+	return errors.Join(s.e.Close(), s.mem.Close()) // the programs before the memory
+}
 
 // guard runs a forward pass with debug.SetPanicOnFault on, so that a kernel
 // reading a weights mapping whose file shrank panics instead of killing the
@@ -169,6 +183,11 @@ func (s *guestSession) init(ctx context.Context, o Options) error {
 	if err := g.LLMInit(ctx, s.cfg, o.KV, o.MaxSeq, o.MaxBatch); err != nil {
 		return err
 	}
+	if o.Program {
+		if err := g.LLMSetProgram(ctx, true); err != nil {
+			return err
+		}
+	}
 	if err := g.LLMPrepare(); err != nil {
 		return err
 	}
@@ -210,6 +229,7 @@ func (s *guestSession) SetSampling(ctx context.Context, t, p float32, seed uint6
 	return s.g.LLMSampling(ctx, t, p, seed)
 }
 func (s *guestSession) Logits(ctx context.Context) ([]float32, error) { return s.g.LLMLogits(ctx) }
+func (s *guestSession) HostCalls() uint64                             { return s.g.Calls }
 func (s *guestSession) Memory() device.Memory                         { return s.g.Memory() }
 func (s *guestSession) Config() models.Config                         { return s.cfg }
 func (s *guestSession) Close(ctx context.Context) error               { return s.g.Close(ctx) }

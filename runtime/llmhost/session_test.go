@@ -54,8 +54,18 @@ func (f *fixture) sessions(t *testing.T) map[string]Session {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { n.Close(f.ctx); g.Close(f.ctx) })
-	return map[string]Session{"native": n, "wasm": g}
+	po := f.opts
+	po.Program = true
+	np, err := NewNative(f.d, device.ZeroCopy, f.cfg, f.w, po)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gp, err := NewGuest(f.ctx, f.rt, f.d, device.ZeroCopy, f.cfg, f.w, po)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close(f.ctx); g.Close(f.ctx); np.Close(f.ctx); gp.Close(f.ctx) })
+	return map[string]Session{"native": n, "wasm": g, "native-program": np, "wasm-program": gp}
 }
 
 func run(t *testing.T, ctx context.Context, s Session, prompt []int32, steps int) []int32 {
@@ -75,20 +85,21 @@ func run(t *testing.T, ctx context.Context, s Session, prompt []int32, steps int
 }
 
 // TestNativeAndGuestAgree: the same engine and kernels give the same tokens
-// and logits whether host Go or the Wasm guest drives them.
+// and logits whether host Go or the Wasm guest drives them, op by op or
+// with the token step as a program.
 func TestNativeAndGuestAgree(t *testing.T) {
 	f := newFixture(t)
 	ss := f.sessions(t)
 	prompt := []int32{1, 17, 300, 42, 9, 255, 77, 3, 128, 64, 11} // longer than MaxBatch: chunked
 	nt := run(t, f.ctx, ss["native"], prompt, 12)
-	gt := run(t, f.ctx, ss["wasm"], prompt, 12)
-	if !slices.Equal(nt, gt) {
-		t.Fatalf("tokens differ:\nnative %v\nwasm   %v", nt, gt)
-	}
 	nl, _ := ss["native"].Logits(f.ctx)
-	gl, _ := ss["wasm"].Logits(f.ctx)
-	if len(nl) != f.cfg.VocabSize || !slices.Equal(nl, gl) {
-		t.Fatalf("logits differ (len %d vs %d)", len(nl), len(gl))
+	for _, name := range []string{"wasm", "native-program", "wasm-program"} {
+		if gt := run(t, f.ctx, ss[name], prompt, 12); !slices.Equal(nt, gt) {
+			t.Fatalf("tokens differ:\nnative %v\n%s %v", nt, name, gt)
+		}
+		if gl, _ := ss[name].Logits(f.ctx); len(nl) != f.cfg.VocabSize || !slices.Equal(nl, gl) {
+			t.Fatalf("%s: logits differ (len %d vs %d)", name, len(nl), len(gl))
+		}
 	}
 	for _, s := range ss {
 		if p, _ := s.Pos(f.ctx); p != len(prompt)+11 {

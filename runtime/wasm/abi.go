@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"slices"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -31,13 +32,14 @@ var i32 = api.ValueTypeI32
 //	matmul(a, a_len, b, b_len, c, c_len, m, n, k)  C = A·B, float32 row-major
 //	nop(x) -> x+1                                  prices one guest→host call
 //	llm_*                                          the Llama kernels (llm_abi.go)
+//	llm_program_*                                  the token step as a program (llm_program.go)
 func coreABI() []HostFunc {
-	return append([]HostFunc{
+	return slices.Concat([]HostFunc{
 		{Name: "matmul", Params: []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32, i32}, Fn: hostMatMul},
 		{Name: "nop", Params: []api.ValueType{i32}, Results: []api.ValueType{i32}, Fn: func(_ context.Context, _ *Guest, stack []uint64) {
 			stack[0] = uint64(uint32(stack[0]) + 1)
 		}},
-	}, LLMFuncs()...) // llm_*: see llm_abi.go
+	}, LLMFuncs(), programFuncs()) // llm_*: see llm_abi.go and llm_program.go
 }
 
 func registerABI(ctx context.Context, rt wazero.Runtime, extra []HostFunc) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/llmabi"
 )
 
 // Guest is one instance of the guest module with its own linear memory on a
@@ -51,6 +52,8 @@ type Guest struct {
 	closed     bool                       // guarded by callMu
 	closeErr   error
 
+	programs map[uint32]*llmabi.Exec // the guest's programs by handle (llm_program.go)
+
 	funcs  map[string]api.Function // exports called so far
 	caller api.Module              // the instance in the host call now running
 	fn     string                  // the host function now running, for traps
@@ -76,7 +79,8 @@ func (r *Runtime) Instantiate(ctx context.Context, newMemory func(max uint64) (d
 		mem.Close()
 		return nil, fmt.Errorf("instantiate guest: linear memory of %d bytes is smaller than the limit %d", len(mem.Bytes()), r.maxBytes)
 	}
-	g := &Guest{mem: mem, linear: &linearMemory{mem: mem}, limits: r.limits, fired: make(chan struct{}, 1)}
+	g := &Guest{mem: mem, limits: r.limits, fired: make(chan struct{}, 1)}
+	g.linear = &linearMemory{mem: mem, beforeClose: g.releasePrograms}
 	if t := r.limits.CallTimeout; t > 0 {
 		g.callLimit = &LimitError{Limit: "CallTimeout", Msg: fmt.Sprintf("the call ran for %v", t), Err: context.DeadlineExceeded}
 	}

@@ -23,9 +23,9 @@ import (
 //     of the caller's own context stops the guest the same way, and the call
 //     returns the context's error; so does Guest.Close from another
 //     goroutine, with ErrClosed.
-//   - MaxCallWork: a host kernel call that asks for more multiply-adds is
-//     refused before any work, with a *TrapError that wraps a *LimitError;
-//     the guest call traps and the guest lives on.
+//   - MaxCallWork: a host kernel call (or a program's run) that asks for
+//     more multiply-adds is refused before any work, with a *TrapError that
+//     wraps a *LimitError; the guest call traps and the guest lives on.
 //   - MaxScratch: a device that would hold more host memory for the guest's
 //     kernels (the cpu device's copy-mode staging) refuses the kernel the
 //     same way. The scratch is released when the guest is closed.
@@ -42,7 +42,9 @@ type Limits struct {
 	// MaxCallWork is the most multiply-adds one host kernel call may ask
 	// for (matmul's m·n·k, a projection's n·out·in, attention's
 	// 2·n·(pos+n)·heads·headDim); the other kernels do work proportional
-	// to bytes already in the guest's memory. Zero means
+	// to bytes already in the guest's memory. A program's run
+	// (llm_program_run) is one host call that a GPU runs to its end: the
+	// work of its calls together is held to it. Zero means
 	// DefaultMaxCallWork; math.MaxUint64 means no limit.
 	MaxCallWork uint64
 	// MaxScratch is the most host bytes a device may hold for the guest's

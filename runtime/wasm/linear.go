@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"errors"
 	"sync"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
@@ -16,7 +17,10 @@ import (
 // end (exit), so the memory is never released under running code.
 type linearMemory struct {
 	mem device.Memory
-	buf []byte // the prefix in use: wazero's view of the guest's memory
+	// beforeClose releases what the device holds for the memory (the
+	// guest's programs) just before the memory is closed; nil: nothing.
+	beforeClose func() error
+	buf         []byte // the prefix in use: wazero's view of the guest's memory
 
 	mu      sync.Mutex
 	inUse   bool // a call runs on the memory
@@ -81,5 +85,9 @@ func (l *linearMemory) release() {
 		return
 	}
 	l.freed, l.buf = true, nil
-	l.err = l.mem.Close()
+	var err error
+	if l.beforeClose != nil {
+		err = l.beforeClose()
+	}
+	l.err = errors.Join(err, l.mem.Close())
 }

@@ -27,7 +27,9 @@ import (
 // error traps the guest with a message naming the op and the argument;
 // nothing a guest passes makes the host panic. The device's method
 // validates the call again: it trusts no caller, and a native engine
-// calls it directly.
+// calls it directly. A guest may also submit a sequence of these calls
+// once, as a program, and run it with one host call per token
+// (llm_program.go).
 
 // LLMFuncs are the host functions of the Llama kernels. They are part of the
 // core ABI (every guest imports them, so every runtime registers them): do

@@ -181,6 +181,16 @@ func (g *Guest) LLMResume(ctx context.Context) error {
 	return g.llmStatus(ctx, "llm_resume")
 }
 
+// LLMSetProgram makes the guest's engine decode with its token step as a
+// program (one host call per token) or op by op (llm.Engine.SetProgram).
+func (g *Guest) LLMSetProgram(ctx context.Context, on bool) error {
+	v := uint64(0)
+	if on {
+		v = 1
+	}
+	return g.llmStatus(ctx, "llm_set_program", v)
+}
+
 // LLMSampling sets the guest's next-token rule (llm.Engine.SetSampling).
 func (g *Guest) LLMSampling(ctx context.Context, temperature, topP float32, seed uint64) error {
 	return g.llmStatus(ctx, "llm_sampling", api.EncodeF32(temperature), api.EncodeF32(topP), seed)

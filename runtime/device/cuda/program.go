@@ -41,11 +41,9 @@ import (
 // must synchronize, say) runs its ops one by one every time (eagerReason
 // says why); the results are the same.
 //
-// This is the cuda side of the program interface. Until the device
-// contract declares one (the program engineer's device.ProgramRunner), a
-// program is described by this package's Patch, and NewProgram and Run are
-// its entry points; the mapping from a guest's recorded program is the
-// host's business.
+// A guest's or engine's recorded step (llmabi.Program) reaches it through
+// llmabi.ProgramRunner (llm_program.go), with the position as the one run
+// parameter; NewProgram and Run take any number of parameters.
 
 // PatchKind is which word of a call a Patch sets.
 type PatchKind uint8

@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -238,4 +239,45 @@ func FuzzProgramPatches(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPositionPatches records the fixture's step as the engine does
+// (llmabi.Record at positions 0, 1 and a far one) and checks that the
+// program interface's patches become the fixture's own, and that a moving
+// length is left to be run call by call.
+func TestPositionPatches(t *testing.T) {
+	p, err := llmabi.Record(func(pos int) ([]llmabi.Call, error) { return newStepFixture(pos).calls, nil }, 63)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := positionPatches(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := newStepFixture(0).patches
+	if len(got) != len(want) {
+		t.Fatalf("patches %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("patch %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	f := newStepFixture(0)
+	if _, err := f.m.planProgram(f.w, p.Calls, []int64{0}, got); err != nil {
+		t.Errorf("the recorded program does not plan: %v", err)
+	}
+	lenWord := -1
+	for j, w := range llmabi.OpEmbed.Layout().Wire {
+		if w.Name == "tokens_len" {
+			lenWord = j
+		}
+	}
+	if lenWord < 0 {
+		t.Fatal("embed has no tokens_len word")
+	}
+	moved := &llmabi.Program{Calls: p.Calls, Patches: []llmabi.Patch{{Call: 0, Word: lenWord, Slope: 4}}}
+	if _, err := positionPatches(moved); !errors.Is(err, llmabi.ErrCallByCall) {
+		t.Errorf("a moving length: %v, want ErrCallByCall", err)
+	}
 }

@@ -87,39 +87,6 @@ func Decode[W uint32 | uint64](op Op, words []W, c *Call) error {
 	return nil
 }
 
-// Encode appends c's wire form to dst: its op code, then its arguments as
-// Decode reads them. Values that do not fit a word (a negative or huge
-// scalar, an offset past 4 GiB) are truncated; a native call should be
-// validated first.
-func (c *Call) Encode(dst []uint32) []uint32 {
-	l := c.Op.Layout()
-	if l == nil {
-		return dst
-	}
-	dst = append(dst, uint32(c.Op))
-	for _, p := range l.Wire {
-		var v uint32
-		switch p.Kind {
-		case optable.PWeight:
-			v = uint32(int32(c.W[p.Index]))
-		case optable.PCount:
-			v = uint32(c.Count)
-		case optable.PPtr:
-			v = uint32(c.S[p.Index].Off)
-		case optable.PLen:
-			v = uint32(c.S[p.Index].Len)
-		case optable.PInt:
-			v = uint32(c.I[p.Index])
-		case optable.PF32:
-			v = math.Float32bits(c.F)
-		case optable.PDType:
-			v = KVCode(c.KV)
-		}
-		dst = append(dst, v)
-	}
-	return dst
-}
-
 // Tensor is weight i of c (c.W[i]) in w, for a backend's method after
 // Validate has checked it.
 func (c *Call) Tensor(w device.Weights, i int) device.WeightTensor {

@@ -3,7 +3,11 @@
 
 package llmabi
 
-import "github.com/wasmgpu/wasmgpu/runtime/device"
+import (
+	"math"
+
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+)
 
 // The ops, by code.
 const (
@@ -160,4 +164,44 @@ func Dispatch(ops device.LLMOps, w device.Weights, c *Call) error {
 		return ops.RoPEKV(c.S[0], c.S[1], c.S[2], c.S[3], c.S[4], c.S[5], c.KV, c.I[0], c.I[1], c.I[2], c.I[3], c.I[4])
 	}
 	return c.errorf("not in the op table")
+}
+
+// Encode appends c's wire form to dst: its op code, then its arguments as
+// Decode reads them; nothing for an op not in the table. Values that do not
+// fit a word (a negative or huge scalar, an offset past 4 GiB) are
+// truncated: a native call should be validated first. It is generated, not
+// read from the compiled table, so that a guest recording a program links
+// no table compiler.
+func (c *Call) Encode(dst []uint32) []uint32 {
+	switch c.Op {
+	case OpEmbed:
+		return append(dst, uint32(OpEmbed), uint32(c.W[0]), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.I[0]))
+	case OpRMSNorm:
+		return append(dst, uint32(OpRMSNorm), uint32(c.W[0]), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.I[0]), math.Float32bits(c.F))
+	case OpLinear:
+		return append(dst, uint32(OpLinear), uint32(c.W[0]), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.I[0]))
+	case OpRoPE:
+		return append(dst, uint32(OpRoPE), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.I[0]), uint32(c.I[1]), uint32(c.I[2]), uint32(c.I[3]))
+	case OpKVStore:
+		return append(dst, uint32(OpKVStore), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), KVCode(c.KV), uint32(c.I[0]), uint32(c.I[1]), uint32(c.I[2]))
+	case OpAttention:
+		return append(dst, uint32(OpAttention), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.S[2].Off), uint32(c.S[2].Len), uint32(c.S[3].Off), uint32(c.S[3].Len), KVCode(c.KV), uint32(c.I[0]), uint32(c.I[1]), uint32(c.I[2]), uint32(c.I[3]), uint32(c.I[4]))
+	case OpSwiGLU:
+		return append(dst, uint32(OpSwiGLU), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.S[2].Off), uint32(c.S[2].Len), uint32(c.I[0]))
+	case OpAdd:
+		return append(dst, uint32(OpAdd), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.I[0]))
+	case OpArgmax:
+		return append(dst, uint32(OpArgmax), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.I[0]), uint32(c.I[1]))
+	case OpSync:
+		return append(dst, uint32(OpSync))
+	case OpNormLinear:
+		return append(dst, uint32(OpNormLinear), uint32(c.W[0]), uint32(c.Count), uint32(c.W[1]), uint32(c.W[2]), uint32(c.W[3]), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.S[2].Off), uint32(c.S[2].Len), uint32(c.S[3].Off), uint32(c.S[3].Len), uint32(c.S[4].Off), uint32(c.S[4].Len), uint32(c.I[0]), math.Float32bits(c.F))
+	case OpNormGLU:
+		return append(dst, uint32(OpNormGLU), uint32(c.W[0]), uint32(c.W[1]), uint32(c.W[2]), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.S[2].Off), uint32(c.S[2].Len), uint32(c.S[3].Off), uint32(c.S[3].Len), uint32(c.I[0]), math.Float32bits(c.F))
+	case OpLinearAdd:
+		return append(dst, uint32(OpLinearAdd), uint32(c.W[0]), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.S[2].Off), uint32(c.S[2].Len), uint32(c.I[0]))
+	case OpRoPEKV:
+		return append(dst, uint32(OpRoPEKV), uint32(c.S[0].Off), uint32(c.S[0].Len), uint32(c.S[1].Off), uint32(c.S[1].Len), uint32(c.S[2].Off), uint32(c.S[2].Len), uint32(c.S[3].Off), uint32(c.S[3].Len), uint32(c.S[4].Off), uint32(c.S[4].Len), uint32(c.S[5].Off), uint32(c.S[5].Len), KVCode(c.KV), uint32(c.I[0]), uint32(c.I[1]), uint32(c.I[2]), uint32(c.I[3]), uint32(c.I[4]))
+	}
+	return dst
 }

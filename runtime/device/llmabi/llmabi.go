@@ -16,9 +16,14 @@
 // per-op code.
 //
 // Decoding and validating are separate from dispatching, so that a sequence
-// of calls can be validated once and run many times (a per-token program),
-// and each op's batching class (optable.Batching) says whether calls from
-// many guests could run as one.
+// of calls can be validated once and run many times: a Program is a token
+// step recorded once (Record), its wire form (Program.Encode,
+// DecodeProgram) what a guest submits with one host call, and an Exec the
+// host's validated program that runs once per token, validating again only
+// the calls whose words move with the position; a device may run it
+// itself (ProgramRunner). Each op's batching class (optable.Batching) says
+// whether calls from many guests could run as one, and equal programs of
+// many guests have equal Keys.
 package llmabi
 
 //go:generate go run ./internal/genabi

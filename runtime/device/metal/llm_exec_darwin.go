@@ -45,6 +45,10 @@ type llmMem struct {
 	queued  int     // dispatches encoded into cb
 	err     error   // first failure of a submitted batch, reported by the next Sync
 	stage   staging // copy mode: the operands of one op
+	// onThread is set while a program's run executes its calls on the
+	// Metal thread (llm_program_darwin.go): ops then encode directly
+	// instead of sending each to the thread.
+	onThread bool
 }
 
 // llmCall is one op: its spans and where the kernels find them.
@@ -70,7 +74,7 @@ func (m *Memory) llmRun(c *llmCall, encode func(enc objc.ID) (dispatches int, er
 		return fmt.Errorf("metal: %s: %w", c.name, err)
 	}
 	c.buf, c.off = make([]objc.ID, len(c.args)), make([]uint64, len(c.args))
-	err := m.d.w.do(func() error {
+	err := m.onMetal(func() error {
 		if err := m.d.llmPipelines(); err != nil { // compiled already unless no weights were loaded
 			return err
 		}
@@ -83,6 +87,15 @@ func (m *Memory) llmRun(c *llmCall, encode func(enc objc.ID) (dispatches int, er
 		return fmt.Errorf("metal: %s: %w", c.name, err)
 	}
 	return nil
+}
+
+// onMetal runs fn on the Metal thread: directly when a program's run is
+// there already (onThread), else through the worker.
+func (m *Memory) onMetal(fn func() error) error {
+	if m.llm.onThread {
+		return fn()
+	}
+	return m.d.w.do(fn)
 }
 
 // llmQueue encodes c into the open batch (zerocopy).

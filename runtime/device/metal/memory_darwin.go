@@ -253,7 +253,7 @@ func (m *Memory) Sync() error {
 	if m.llm.cb == 0 && m.llm.err == nil {
 		return nil
 	}
-	if err := m.d.w.do(m.llmSync); err != nil {
+	if err := m.onMetal(m.llmSync); err != nil {
 		return fmt.Errorf("metal: sync: %w", err)
 	}
 	return nil

@@ -10,7 +10,10 @@
 //     memory, misaligned, cut short or laid over another, each scalar and
 //     weight id out of range; every one must fail with an error naming the
 //     op and the argument, and launch nothing;
-//   - the Tiny engine against Hugging Face's logits (models/reference).
+//   - the Tiny engine against Hugging Face's logits (models/reference);
+//   - the engine's token step run as a program against the same steps
+//     op by op, bit for bit (the device's llmabi.ProgramRunner, if it has
+//     one).
 //
 // A backend's test file is one call, e.g. for cuda:
 //
@@ -121,4 +124,5 @@ func Run(t *testing.T, b Backend) {
 	t.Run("fused", func(t *testing.T) { Fused(t, b) })
 	t.Run("hostile", func(t *testing.T) { Hostile(t, b) })
 	t.Run("tiny", func(t *testing.T) { Tiny(t, b) })
+	t.Run("program", func(t *testing.T) { Program(t, b) })
 }

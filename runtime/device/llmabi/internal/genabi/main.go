@@ -263,7 +263,7 @@ type LLMOps interface {
 // callsGo is llmabi's op codes, array sizes, constructors and Dispatch.
 func callsGo(ls []*optable.Layout, ops []*op) string {
 	var b strings.Builder
-	b.WriteString(header + "package llmabi\n\nimport \"github.com/wasmgpu/wasmgpu/runtime/device\"\n\n")
+	b.WriteString(header + "package llmabi\n\nimport (\n\t\"math\"\n\n\t\"github.com/wasmgpu/wasmgpu/runtime/device\"\n)\n\n")
 	b.WriteString("// The ops, by code.\nconst (\n")
 	for _, o := range ops {
 		fmt.Fprintf(&b, "\tOp%s Op = %d // %s\n", o.Method, o.Code, o.Name)
@@ -309,9 +309,28 @@ func Dispatch(ops device.LLMOps, w device.Weights, c *Call) error {
 		}
 		fmt.Fprintf(&b, "\t\treturn ops.%s(%s)\n", o.Method, strings.Join(call, ", "))
 	}
-	b.WriteString("\t}\n\treturn c.errorf(\"not in the op table\")\n}\n")
+	b.WriteString("\t}\n\treturn c.errorf(\"not in the op table\")\n}\n\n")
+	b.WriteString(`// Encode appends c's wire form to dst: its op code, then its arguments as
+// Decode reads them; nothing for an op not in the table. Values that do not
+// fit a word (a negative or huge scalar, an offset past 4 GiB) are
+// truncated: a native call should be validated first. It is generated, not
+// read from the compiled table, so that a guest recording a program links
+// no table compiler.
+func (c *Call) Encode(dst []uint32) []uint32 {
+	switch c.Op {
+`)
+	for _, o := range ops {
+		words := []string{"uint32(Op" + o.Method + ")"}
+		for _, p := range o.Wire {
+			words = append(words, wireValue(p, "", false))
+		}
+		fmt.Fprintf(&b, "\tcase Op%s:\n\t\treturn append(dst, %s)\n", o.Method, strings.Join(words, ", "))
+	}
+	b.WriteString("\t}\n\treturn dst\n}\n")
 	return b.String()
 }
+
+
 
 // value is how Dispatch passes a from a Call.
 func (a arg) value() string {
@@ -413,7 +432,7 @@ func (hostKernels) Run(c *llmabi.Call) error {
 	for _, o := range ops {
 		var args []string
 		for _, p := range o.Wire {
-			args = append(args, guestValue(p))
+			args = append(args, wireValue(p, "llmabi.", true))
 		}
 		fmt.Fprintf(&b, "\tcase llmabi.Op%s:\n\t\thostLLM%s(%s)\n", o.Method, o.Method, strings.Join(args, ", "))
 	}
@@ -446,8 +465,10 @@ func llmRaw(op uint32) {
 	return b.String()
 }
 
-// guestValue is how the guest passes wire word p from a Call.
-func guestValue(p optable.Param) string {
+// wireValue is how generated code reads wire word p from a Call c: as a
+// uint32 (Encode) or, with param, as its import's parameter (the guest's
+// Run: eps stays a float32). pkg qualifies llmabi's names ("" inside it).
+func wireValue(p optable.Param, pkg string, param bool) string {
 	switch p.Kind {
 	case optable.PWeight:
 		return fmt.Sprintf("uint32(c.W[%d])", p.Index)
@@ -460,9 +481,12 @@ func guestValue(p optable.Param) string {
 	case optable.PInt:
 		return fmt.Sprintf("uint32(c.I[%d])", p.Index)
 	case optable.PF32:
-		return "c.F"
+		if param {
+			return "c.F"
+		}
+		return "math.Float32bits(c.F)"
 	}
-	return "llmabi.KVCode(c.KV)"
+	return pkg + "KVCode(c.KV)"
 }
 
 // groupParams merges "a uint32, b uint32" into "a, b uint32".
