@@ -330,8 +330,6 @@ func (c *Call) Encode(dst []uint32) []uint32 {
 	return b.String()
 }
 
-
-
 // value is how Dispatch passes a from a Call.
 func (a arg) value() string {
 	switch {
