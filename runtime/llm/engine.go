@@ -356,7 +356,7 @@ func (e *Engine) recordStep(pos int) ([]llmabi.Call, error) {
 	k := e.latch.k
 	e.latch.k = r
 	defer func() { e.latch.k = k }()
-	if err := e.forward(1, pos, false); err != nil {
+	if err := e.forward(1, pos, false, true); err != nil {
 		return nil, err
 	}
 	if err := e.tail(); err != nil {
@@ -407,7 +407,7 @@ func (e *Engine) pass(tokens []int32, all bool) error {
 	for lo := 0; lo < n; lo += e.batch {
 		hi := min(lo+e.batch, n)
 		copy(e.tokens[e.pos:], tokens[lo:hi])
-		if err := e.forward(hi-lo, e.pos, all); err != nil {
+		if err := e.forward(hi-lo, e.pos, all, hi == n); err != nil {
 			e.writeHeader()
 			return fmt.Errorf("llm forward at position %d: %w", e.pos, err)
 		}

@@ -9,10 +9,13 @@ import (
 
 // forward runs the model over n tokens (already in the state's token ids)
 // at positions pos..pos+n-1, appending their keys and values to the cache,
-// and writes logits for the last token (row 0) or, with all, every token.
+// and writes logits for the last token (row 0) or, with all, every token;
+// with head false it stops before the final norm and lm_head (a prompt's
+// chunks before its last, whose logits nobody reads: on the 1B model,
+// lm_head is a quarter of a token's weight bytes).
 // It is reference.go's forward pass, each step one kernel call (two of the
 // reference's steps for the fused ones) on the engine's memory.
-func (e *Engine) forward(n, pos int, all bool) error {
+func (e *Engine) forward(n, pos int, all, head bool) error {
 	c, s, ids := e.cfg, &e.s, e.ids
 	dim, hd := c.HiddenSize, c.HeadDim
 	heads, kvHeads, kvd := c.NumAttentionHeads, c.NumKeyValueHeads, e.layout.Width
@@ -46,6 +49,9 @@ func (e *Engine) forward(n, pos int, all bool) error {
 		k.run("mlp norm+gate/up", l, llmabi.NormGLU(L.MLPNorm, L.Gate, L.Up, x, xb, hb2, hb, n, eps))
 		// Down projection and the residual: x += hb·Wdownᵀ (xb is scratch).
 		k.run("down+residual", l, llmabi.LinearAdd(L.Down, hb, xb, x, n))
+	}
+	if !head {
+		return k.err
 	}
 	// Final norm and lm_head, for the last row only unless every row's
 	// logits are wanted: logits = rmsnorm(x)·finalNorm·Wlmᵀ.
