@@ -12,7 +12,7 @@ import (
 // and writes logits for the last token (row 0) or, with all, every token;
 // with head false it stops before the final norm and lm_head (a prompt's
 // chunks before its last, whose logits nobody reads: on the 1B model,
-// lm_head is a quarter of a token's weight bytes).
+// lm_head is a fifth of a token's multiply-adds).
 // It is reference.go's forward pass, each step one kernel call (two of the
 // reference's steps for the fused ones) on the engine's memory.
 func (e *Engine) forward(n, pos int, all, head bool) error {
