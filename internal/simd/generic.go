@@ -1,6 +1,10 @@
 package simd
 
-import "math"
+import (
+	"math"
+
+	"github.com/wasmgpu/wasmgpu/internal/safetensors"
+)
 
 // The portable kernels: what every machine without the assembly runs, and the
 // reference the tests hold the assembly to. Four independent accumulators let
@@ -25,27 +29,9 @@ func f32ToBF16(f float32) uint16 {
 }
 
 // f16ToF32 widens an IEEE 754 binary16 value; it is exact, subnormals,
-// infinities and NaN payloads included (as VCVTPH2PS, which also keeps them).
-func f16ToF32(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	man := uint32(h & 0x3ff)
-	switch {
-	case exp == 0x1f: // Inf or NaN
-		return math.Float32frombits(sign | 0x7f800000 | man<<13)
-	case exp != 0: // normal
-		return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
-	case man == 0: // signed zero
-		return math.Float32frombits(sign)
-	}
-	// Subnormal: man·2⁻²⁴, a normal float32; normalize the mantissa.
-	e := uint32(113)
-	for man&0x400 == 0 {
-		man <<= 1
-		e--
-	}
-	return math.Float32frombits(sign | e<<23 | (man&0x3ff)<<13)
-}
+// infinities and NaN payloads included, as VCVTPH2PS (and the safetensors
+// reader, whose conversion this is).
+func f16ToF32(h uint16) float32 { return safetensors.F16ToF32(h) }
 
 func dotBF16Go(w []uint16, x []float32) float32 { return dotGo(w, x, widenBF16) }
 func dotF16Go(w []uint16, x []float32) float32  { return dotGo(w, x, widenF16) }
