@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"math"
 	"unicode"
 	"unicode/utf8"
 )
@@ -137,24 +138,18 @@ func (sc scanner) match(i int) int {
 }
 
 // run returns the byte length of the longest run of class c starting at i.
-func (sc scanner) run(i int, c class) int {
-	j := i
-	for j < len(sc.s) {
-		cj, _, w := sc.at(j)
-		if cj != c {
-			break
-		}
-		j += w
-	}
-	return j - i
-}
+func (sc scanner) run(i int, c class) int { return sc.runUpTo(i, c, math.MaxInt) }
 
 // digits matches \p{N}{1,3} at i, where a number is known to start.
-func (sc scanner) digits(i int) int {
+func (sc scanner) digits(i int) int { return sc.runUpTo(i, classNumber, 3) }
+
+// runUpTo returns the byte length of the longest run of class c starting at
+// i that is at most most characters long.
+func (sc scanner) runUpTo(i int, c class, most int) int {
 	j := i
-	for k := 0; k < 3 && j < len(sc.s); k++ {
-		c, _, w := sc.at(j)
-		if c != classNumber {
+	for k := 0; k < most && j < len(sc.s); k++ {
+		cj, _, w := sc.at(j)
+		if cj != c {
 			break
 		}
 		j += w
