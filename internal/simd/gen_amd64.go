@@ -105,6 +105,36 @@ func emit(b *bytes.Buffer, lines ...string) {
 	}
 }
 
+// loop32by8 emits the loop of a reduction over the n elements of CX (a
+// multiple of 8) with the index AX starting at 0: body32 for 32 elements a
+// step while 32 remain (DX is the end of those steps), then body8 for 8 a
+// step, then the label done.
+func loop32by8(b *bytes.Buffer, body32, body8 func()) {
+	emit(b,
+		"MOVQ CX, DX",
+		"ANDQ $-32, DX",
+		"JZ tail",
+		"loop32:",
+	)
+	body32()
+	emit(b,
+		"ADDQ $32, AX",
+		"CMPQ AX, DX",
+		"JLT loop32",
+		"tail:",
+		"CMPQ AX, CX",
+		"JGE done",
+		"loop8:",
+	)
+	body8()
+	emit(b,
+		"ADDQ $8, AX",
+		"CMPQ AX, CX",
+		"JLT loop8",
+		"done:",
+	)
+}
+
 // dot: one row, four accumulators over 32 elements per iteration.
 func dot(b *bytes.Buffer, t wtype) {
 	text(b, "dot"+t.name+"AVX2", "w *"+t.gotyp+", x *float32, n int", "float32", "SI", "DI", "CX")
@@ -114,31 +144,18 @@ func dot(b *bytes.Buffer, t wtype) {
 		"VXORPS Y1, Y1, Y1",
 		"VXORPS Y2, Y2, Y2",
 		"VXORPS Y3, Y3, Y3",
-		"MOVQ CX, DX",
-		"ANDQ $-32, DX",
-		"JZ tail",
-		"loop32:",
 	)
-	for k := 0; k < 4; k++ {
-		emit(b, t.load(mem(t, "SI", 8*k), fmt.Sprintf("Y%d", 4+k)))
-	}
-	for k := 0; k < 4; k++ {
-		emit(b, fmt.Sprintf("VFMADD231PS %d(DI)(AX*4), Y%d, Y%d", 32*k, 4+k, k))
-	}
+	loop32by8(b, func() {
+		for k := 0; k < 4; k++ {
+			emit(b, t.load(mem(t, "SI", 8*k), fmt.Sprintf("Y%d", 4+k)))
+		}
+		for k := 0; k < 4; k++ {
+			emit(b, fmt.Sprintf("VFMADD231PS %d(DI)(AX*4), Y%d, Y%d", 32*k, 4+k, k))
+		}
+	}, func() {
+		emit(b, t.load(mem(t, "SI", 0), "Y4"), "VFMADD231PS (DI)(AX*4), Y4, Y0")
+	})
 	emit(b,
-		"ADDQ $32, AX",
-		"CMPQ AX, DX",
-		"JLT loop32",
-		"tail:",
-		"CMPQ AX, CX",
-		"JGE done",
-		"loop8:",
-		t.load(mem(t, "SI", 0), "Y4"),
-		"VFMADD231PS (DI)(AX*4), Y4, Y0",
-		"ADDQ $8, AX",
-		"CMPQ AX, CX",
-		"JLT loop8",
-		"done:",
 		"VADDPS Y1, Y0, Y0",
 		"VADDPS Y3, Y2, Y2",
 		"VADDPS Y2, Y0, Y0",
@@ -691,31 +708,18 @@ func maxPS(b *bytes.Buffer) {
 		"VMOVAPS Y0, Y2",
 		"VMOVAPS Y0, Y3",
 		"XORQ AX, AX",
-		"MOVQ CX, DX",
-		"ANDQ $-32, DX",
-		"JZ tail",
-		"loop32:",
 	)
-	for k := range 4 {
-		emit(b, fmt.Sprintf("VMOVUPS %d(SI)(AX*4), Y%d", 32*k, 4+k))
-	}
-	for k := range 4 {
-		emit(b, fmt.Sprintf("VMAXPS Y%d, Y%d, Y%d", k, 4+k, k)) // x NaN: acc
-	}
+	loop32by8(b, func() {
+		for k := range 4 {
+			emit(b, fmt.Sprintf("VMOVUPS %d(SI)(AX*4), Y%d", 32*k, 4+k))
+		}
+		for k := range 4 {
+			emit(b, fmt.Sprintf("VMAXPS Y%d, Y%d, Y%d", k, 4+k, k)) // x NaN: acc
+		}
+	}, func() {
+		emit(b, "VMOVUPS (SI)(AX*4), Y4", "VMAXPS Y0, Y4, Y0")
+	})
 	emit(b,
-		"ADDQ $32, AX",
-		"CMPQ AX, DX",
-		"JLT loop32",
-		"tail:",
-		"CMPQ AX, CX",
-		"JGE done",
-		"loop8:",
-		"VMOVUPS (SI)(AX*4), Y4",
-		"VMAXPS Y0, Y4, Y0",
-		"ADDQ $8, AX",
-		"CMPQ AX, CX",
-		"JLT loop8",
-		"done:",
 		"VMAXPS Y1, Y0, Y0",
 		"VMAXPS Y3, Y2, Y2",
 		"VMAXPS Y2, Y0, Y0",
