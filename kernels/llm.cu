@@ -447,6 +447,26 @@ __device__ void amax_reduce(float best, int idx, float* bv, int* bi) {
 // ARGMAX_BAD is argmax_part's index for a part that saw NaN or ±inf.
 #define ARGMAX_BAD (-2)
 
+// argmax_scan: the block's threads scan row[i] for i = start, start + step,
+// … < width, each keeping its first largest, then amax_reduce leaves the
+// block's largest in bv[0], bi[0] (index 0x7fffffff if none is above −inf).
+// It returns, to every thread, whether any of them saw NaN or ±inf.
+__device__ int argmax_scan(const float* row, int width, int start, int step, float* bv, int* bi) {
+  float best = NEG_INF;
+  int idx = 0x7fffffff, bad = 0;
+  // Not unrolled, as the two kernels' own loops compiled before they shared
+  // this one (unrolled, ptxas gives them 32 registers; not measured on a GPU).
+#pragma unroll 1
+  for (int i = start; i < width; i += step) {
+    float v = row[i];
+    bad |= NONFINITE(v);
+    if (v > best) best = v, idx = i;
+  }
+  bad = __syncthreads_or(bad);
+  amax_reduce(best, idx, bv, bi);
+  return bad;
+}
+
 // argmax: one block (1024 threads) per row; each thread scans a strided
 // slice keeping the first largest, then amax_reduce. A row that holds NaN or
 // ±inf gives −1 (the engine reports such logits as an error), as the cpu
@@ -456,16 +476,7 @@ extern "C" __global__ void argmax_f32(const float* x, int* out, int width) {
   pdl_launch();
   __shared__ float bv[1024];
   __shared__ int bi[1024];
-  const float* row = x + (u64)blockIdx.x * width;
-  float best = NEG_INF;
-  int idx = 0x7fffffff, bad = 0;
-  for (int i = threadIdx.x; i < width; i += blockDim.x) {
-    float v = row[i];
-    bad |= NONFINITE(v);
-    if (v > best) best = v, idx = i;
-  }
-  bad = __syncthreads_or(bad);
-  amax_reduce(best, idx, bv, bi);
+  int bad = argmax_scan(x + (u64)blockIdx.x * width, width, threadIdx.x, blockDim.x, bv, bi);
   if (threadIdx.x == 0) out[blockIdx.x] = bad ? -1 : bi[0] == 0x7fffffff ? 0 : bi[0];
 }
 
@@ -479,16 +490,8 @@ extern "C" __global__ void argmax_part_f32(const float* x, float* pv, int* pi, i
   pdl_launch();
   __shared__ float bv[256];
   __shared__ int bi[256];
-  const float* row = x + (u64)blockIdx.y * width;
-  float best = NEG_INF;
-  int idx = 0x7fffffff, bad = 0;
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < width; i += gridDim.x * blockDim.x) {
-    float v = row[i];
-    bad |= NONFINITE(v);
-    if (v > best) best = v, idx = i;
-  }
-  bad = __syncthreads_or(bad);
-  amax_reduce(best, idx, bv, bi);
+  int bad = argmax_scan(x + (u64)blockIdx.y * width, width, blockIdx.x * blockDim.x + threadIdx.x,
+                        gridDim.x * blockDim.x, bv, bi);
   if (threadIdx.x == 0) {
     pv[(u64)blockIdx.y * gridDim.x + blockIdx.x] = bad ? NEG_INF : bv[0];
     pi[(u64)blockIdx.y * gridDim.x + blockIdx.x] = bad ? ARGMAX_BAD : bi[0];
