@@ -42,20 +42,13 @@ func (m *Memory) NormLinear(w device.Weights, norm int, weights []int, x, xb dev
 	if n != 1 || m.mode == device.Copy || !same {
 		return compose.NormLinear(m, m.size, w, norm, weights, x, xb, outs, n, eps)
 	}
-	gp, err := m.weights("norm_linear", w, norm)
+	gp, wp, c, err := m.normLinearCall(w, norm, weights, x, outs)
 	if err != nil {
 		return err
 	}
-	var wp [device.NormLinearMax]uint64
 	var rows [device.NormLinearMax]int
-	c := llmCall{name: "norm_linear", n: 1 + len(outs)}
-	c.args[0] = operand.In(x)
-	for i, id := range weights {
-		if wp[i], err = m.weights("norm_linear", w, id); err != nil {
-			return err
-		}
-		rows[i] = ts[i].Shape[0]
-		c.args[1+i] = operand.Out(outs[i])
+	for i, t := range ts {
+		rows[i] = t.Shape[0]
 	}
 	return m.llmRun(&c, func() error {
 		var out [device.NormLinearMax]uint64
@@ -193,6 +186,24 @@ func (m *Memory) gemvFused(dt int, w, out [device.NormLinearMax]uint64, rows [de
 	return m.launch(k.gemvFused[dt], grid, block, 0)
 }
 
+// normLinearCall resolves a validated NormLinear's weights to device
+// pointers (the norm's, then each projection's) and states its operands: x
+// in, outs[i] out as the call's operand 1+i.
+func (m *Memory) normLinearCall(w device.Weights, norm int, weights []int, x device.Span, outs []device.Span) (gp uint64, wp [device.NormLinearMax]uint64, c llmCall, err error) {
+	if gp, err = m.weights("norm_linear", w, norm); err != nil {
+		return 0, wp, c, err
+	}
+	c = llmCall{name: "norm_linear", n: 1 + len(outs)}
+	c.args[0] = operand.In(x)
+	for i, id := range weights {
+		if wp[i], err = m.weights("norm_linear", w, id); err != nil {
+			return 0, wp, c, err
+		}
+		c.args[1+i] = operand.Out(outs[i])
+	}
+	return gp, wp, c, nil
+}
+
 // tensors looks up the projections of a validated NormLinear.
 func tensors(w device.Weights, ids []int) []device.WeightTensor {
 	var ts [device.NormLinearMax]device.WeightTensor
@@ -205,18 +216,9 @@ func tensors(w device.Weights, ids []int) []device.WeightTensor {
 // normLinearPrefill is NormLinear's prefill (prefillFused): x normalized
 // into bf16 once, then a GEMM per projection from it. xb is left untouched.
 func (m *Memory) normLinearPrefill(w device.Weights, nt device.WeightTensor, ts []device.WeightTensor, norm int, weights []int, x device.Span, outs []device.Span, n int, eps float32) error {
-	gp, err := m.weights("norm_linear", w, norm)
+	gp, wp, c, err := m.normLinearCall(w, norm, weights, x, outs)
 	if err != nil {
 		return err
-	}
-	var wp [device.NormLinearMax]uint64
-	c := llmCall{name: "norm_linear", n: 1 + len(outs)}
-	c.args[0] = operand.In(x)
-	for i, id := range weights {
-		if wp[i], err = m.weights("norm_linear", w, id); err != nil {
-			return err
-		}
-		c.args[1+i] = operand.Out(outs[i])
 	}
 	return m.llmRun(&c, func() error {
 		I := ts[0].Shape[1]
