@@ -5,39 +5,22 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/wasmgpu/wasmgpu/internal/regular/regulartest"
 )
 
-// fifoAt replaces path with a FIFO nobody writes to, or skips the test.
-func fifoAt(t *testing.T, path string) {
-	t.Helper()
-	os.Remove(path)
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Skip(err)
-	}
-}
-
-// loadWithin runs LoadDir(dir) and fails the test if it has not returned
-// after 30 s (a hang detector, not a timing threshold).
+// loadWithin runs LoadDir(dir) under a hang detector (regulartest.Within).
 func loadWithin(t *testing.T, dir string) error {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() {
-		w, err := LoadDir(dir)
-		if err == nil {
+	var err error
+	regulartest.Within(t, "LoadDir("+dir+")", func() {
+		var w *Weights
+		if w, err = LoadDir(dir); err == nil {
 			w.Close()
 		}
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(30 * time.Second):
-		t.Fatalf("LoadDir(%s) still blocks after 30s", dir)
-		return nil
-	}
+	})
+	return err
 }
 
 // TestLoadDirRefusesFIFOs: a FIFO in place of config.json or
@@ -46,7 +29,7 @@ func loadWithin(t *testing.T, dir string) error {
 func TestLoadDirRefusesFIFOs(t *testing.T) {
 	for _, name := range []string{ConfigFile, WeightsFile} {
 		dir := writeModel(t, nil)
-		fifoAt(t, filepath.Join(dir, name))
+		regulartest.FIFO(t, filepath.Join(dir, name))
 		err := loadWithin(t, dir)
 		if err == nil || !strings.Contains(err.Error(), "not a regular file") || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s as a FIFO: %v", name, err)

@@ -4,52 +4,23 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/wasmgpu/wasmgpu/internal/regular/regulartest"
 )
 
-// mkfifo makes a FIFO in a temporary folder, or skips the test.
-func mkfifo(t *testing.T) string {
-	t.Helper()
-	if runtime.GOOS == "windows" || runtime.GOOS == "wasip1" {
-		t.Skip("no FIFOs here")
-	}
-	p := filepath.Join(t.TempDir(), "fifo")
-	if err := syscall.Mkfifo(p, 0o600); err != nil {
-		t.Skip(err)
-	}
-	return p
-}
-
-// within runs f and fails the test if it does not return before the
-// watchdog: a hang detector, not a timing threshold.
-func within(t *testing.T, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		f()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s still blocks after 30s", what)
-	}
-}
-
 func TestRefusesWhatIsNotARegularFile(t *testing.T) {
-	fifo := mkfifo(t)
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	regulartest.FIFO(t, fifo)
 	dir := t.TempDir()
 	for _, p := range []string{fifo, dir, os.DevNull} {
-		within(t, "Open "+p, func() {
+		regulartest.Within(t, "Open "+p, func() {
 			if _, _, err := Open(p); !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), p) {
 				t.Errorf("Open(%s): %v, want ErrNotRegular naming it", p, err)
 			}
 		})
-		within(t, "ReadFile "+p, func() {
+		regulartest.Within(t, "ReadFile "+p, func() {
 			if _, err := ReadFile(p, 1<<20); !errors.Is(err, ErrNotRegular) {
 				t.Errorf("ReadFile(%s): %v", p, err)
 			}
