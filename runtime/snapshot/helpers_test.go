@@ -133,6 +133,17 @@ func encodeBytes(t testing.TB, st *State) []byte {
 	return buf.Bytes()
 }
 
+// dataOffset is where the tensor data of the encoded snapshot img starts,
+// after the header's length prefix and JSON.
+func dataOffset(t testing.TB, img []byte) int {
+	t.Helper()
+	f, err := safetensors.Parse("img", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(f.Header().DataOffset())
+}
+
 // rewrite re-encodes a snapshot after edit changed its metadata or tensors.
 // With fixCRC the metadata checksum is recomputed, so only edit's change is
 // wrong.

@@ -293,12 +293,7 @@ func TestTrailingBytes(t *testing.T) {
 func TestFlippedDataByte(t *testing.T) {
 	m := testMeta(device.KVF16, 2, 4, 8)
 	img := encodeBytes(t, newState(m, 3, 1))
-	f, err := safetensors.Parse("img", img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := int(f.Header().DataOffset())
-	for i := start; i < len(img); i++ {
+	for i := dataOffset(t, img); i < len(img); i++ {
 		bad := bytes.Clone(img)
 		bad[i] ^= 0x10
 		dst := emptyState(m)
@@ -318,15 +313,12 @@ func TestFlippedDataByte(t *testing.T) {
 func TestFlippedHeaderByte(t *testing.T) {
 	m := testMeta(device.KVBF16, 2, 8, 16)
 	img := encodeBytes(t, newState(m, 5, 1))
-	f, err := safetensors.Parse("img", img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range int(f.Header().DataOffset()) {
+	for i := range dataOffset(t, img) {
 		for _, bit := range []byte{0x01, 0x02, 0x08, 0x20, 0x40, 0x80} {
 			bad := bytes.Clone(img)
 			bad[i] ^= bit
 			for _, form := range []string{"sized", "stream"} {
+				var err error
 				dst := emptyState(m)
 				if form == "sized" {
 					_, err = restore(bytes.NewReader(bad), int64(len(bad)), "flip", dst)
