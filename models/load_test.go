@@ -147,24 +147,19 @@ func TestLoadDirBadFiles(t *testing.T) {
 			t.Fatalf("error %v", err)
 		}
 	})
-	t.Run("no config", func(t *testing.T) {
-		dir := writeModel(t, nil)
-		os.Remove(filepath.Join(dir, ConfigFile))
-		if _, err := LoadDir(dir); err == nil || !strings.Contains(err.Error(), ConfigFile) {
-			t.Fatalf("error %v", err)
-		}
-	})
+	for _, name := range []string{ConfigFile, WeightsFile} {
+		t.Run("no "+name, func(t *testing.T) {
+			dir := writeModel(t, nil)
+			os.Remove(filepath.Join(dir, name))
+			if _, err := LoadDir(dir); err == nil || !strings.Contains(err.Error(), name) {
+				t.Fatalf("error %v", err)
+			}
+		})
+	}
 	t.Run("bad config", func(t *testing.T) {
 		dir := writeModel(t, nil)
 		os.WriteFile(filepath.Join(dir, ConfigFile), []byte(`{"vocab_size": -3}`), 0o644)
 		if _, err := LoadDir(dir); err == nil || !strings.Contains(err.Error(), "vocab_size") || !strings.Contains(err.Error(), ConfigFile) {
-			t.Fatalf("error %v", err)
-		}
-	})
-	t.Run("no weights", func(t *testing.T) {
-		dir := writeModel(t, nil)
-		os.Remove(filepath.Join(dir, WeightsFile))
-		if _, err := LoadDir(dir); err == nil || !strings.Contains(err.Error(), WeightsFile) {
 			t.Fatalf("error %v", err)
 		}
 	})
