@@ -5,8 +5,12 @@ import (
 	"testing"
 )
 
-func product(a, b []float32, m, n, k int) []float32 {
-	c := make([]float32, m*n)
+// filledProduct fills a (m×k) and b (k×n) from seeds seed and seed+1 and
+// returns them with their product c = a·b (m×n).
+func filledProduct(seed uint64, m, n, k int) (a, b, c []float32) {
+	a, b, c = make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+	Fill(seed, a)
+	Fill(seed+1, b)
 	for i := 0; i < m; i++ {
 		for p := 0; p < k; p++ {
 			for j := 0; j < n; j++ {
@@ -14,15 +18,12 @@ func product(a, b []float32, m, n, k int) []float32 {
 			}
 		}
 	}
-	return c
+	return a, b, c
 }
 
 func TestMaxRelErr(t *testing.T) {
 	m, n, k := 17, 9, 33
-	a, b := make([]float32, m*k), make([]float32, k*n)
-	Fill(1, a)
-	Fill(2, b)
-	c := product(a, b, m, n, k)
+	a, b, c := filledProduct(1, m, n, k)
 	if e := MaxRelErr(a, b, c, m, n, k, 1<<30); e > 1e-6 {
 		t.Fatalf("correct product: error %g, want < 1e-6", e)
 	}
@@ -38,10 +39,7 @@ func TestMaxRelErr(t *testing.T) {
 
 func TestMaxRelErrSampledChecksRowZero(t *testing.T) {
 	m, n, k := 64, 64, 64
-	a, b := make([]float32, m*k), make([]float32, k*n)
-	Fill(3, a)
-	Fill(4, b)
-	c := product(a, b, m, n, k)
+	a, b, c := filledProduct(3, m, n, k)
 	c[7] = 1e6 // row 0 is always among the sampled rows
 	if e := MaxRelErr(a, b, c, m, n, k, n*k*4); e < 1 {
 		t.Fatalf("sampled check missed a corrupted row-0 element: error %g", e)
