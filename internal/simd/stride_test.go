@@ -45,13 +45,17 @@ var gemmStrideCases = []gemmStrideCase{
 	{12, 8, 128, 128, 64, 0}, {24, 64, 64, 448, 1984, 0}, {1, 1030, 64, 448, 0, 0},
 }
 
-func TestGemmStride(t *testing.T) {
-	eachPathType(t, 31, func(t *testing.T, wt wtypeT, r *rand.Rand) {
-		for _, c := range gemmStrideCases {
-			checkGemmStrideCase(t, wt, r, c)
+// eachPathCase runs check on each case for every path and weight type
+// (eachPathType).
+func eachPathCase[C any](t *testing.T, seed uint64, cases []C, check func(*testing.T, wtypeT, *rand.Rand, C)) {
+	eachPathType(t, seed, func(t *testing.T, wt wtypeT, r *rand.Rand) {
+		for _, c := range cases {
+			check(t, wt, r, c)
 		}
 	})
 }
+
+func TestGemmStride(t *testing.T) { eachPathCase(t, 31, gemmStrideCases, checkGemmStrideCase) }
 
 // checkGemmStrideCase runs one case and checks every element of out.
 func checkGemmStrideCase(t *testing.T, wt wtypeT, r *rand.Rand, c gemmStrideCase) {
@@ -103,13 +107,7 @@ var wsumsCases = []wsumsCase{
 	{[]int{30}, 65, 0, 0, 0}, {causal(5, 10), 31, 3, 0, 0},
 }
 
-func TestWeightedSums(t *testing.T) {
-	eachPathType(t, 37, func(t *testing.T, wt wtypeT, r *rand.Rand) {
-		for _, c := range wsumsCases {
-			checkWsumsCase(t, wt, r, c)
-		}
-	})
-}
+func TestWeightedSums(t *testing.T) { eachPathCase(t, 37, wsumsCases, checkWsumsCase) }
 
 // checkWsumsCase runs one case and checks every element of out: row r's
 // element i is its start plus Σ_j a[r, j]·w[j, i], the dot product of
