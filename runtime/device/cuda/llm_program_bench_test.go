@@ -79,6 +79,39 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 	return ds[min(len(ds)-1, int(q*float64(len(ds))))]
 }
 
+// engineMemory is a fresh Memory in mode sized for an engine of cfg with
+// opts (llmhost.MemoryBytes), closed when the test ends.
+func engineMemory(t *testing.T, d *Device, mode device.Mode, cfg models.Config, opts llm.Options) device.Memory {
+	t.Helper()
+	mem, err := d.NewMemory(mode, llmhost.MemoryBytes(cfg, llmhost.Options{KV: opts.KV, MaxSeq: opts.MaxSeq, MaxBatch: opts.MaxBatch}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mem.Close() })
+	return mem
+}
+
+// nativeEngine is a native engine of cfg with opts on a fresh managed
+// Memory (engineMemory), and that Memory.
+func nativeEngine(t *testing.T, d *Device, w device.Weights, cfg models.Config, opts llm.Options) (*llm.Engine, device.Memory) {
+	t.Helper()
+	mem := engineMemory(t, d, device.Managed, cfg, opts)
+	e, err := llm.NewNative(cfg, mem, w, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, mem
+}
+
+// benchPrompt is n token ids spread over the 1B model's vocabulary.
+func benchPrompt(n int) []int32 {
+	prompt := make([]int32, n)
+	for i := range prompt {
+		prompt[i] = int32(1 + (i*7919)%100000)
+	}
+	return prompt
+}
+
 // programEngine is an engine whose decode step has been recorded as a
 // program: step runs it at the engine's next position.
 type programEngine struct {
@@ -96,11 +129,7 @@ type programEngine struct {
 // three decode steps and prepares the step as a program.
 func newProgramEngine(t *testing.T, d *Device, w device.Weights, cfg models.Config, mode device.Mode, opts llm.Options, prompt []int32) *programEngine {
 	t.Helper()
-	mem, err := d.NewMemory(mode, llmhost.MemoryBytes(cfg, llmhost.Options{KV: opts.KV, MaxSeq: opts.MaxSeq, MaxBatch: opts.MaxBatch}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mem.Close() })
+	mem := engineMemory(t, d, mode, cfg, opts)
 	rec := &recorder{k: llm.DeviceKernels{Ops: mem.(device.LLMOps), Weights: w}}
 	e, err := llm.New(cfg, rec, bumpAlloc(mem), opts)
 	if err != nil {
@@ -152,18 +181,8 @@ func TestDecodeProgram1B(t *testing.T) {
 	const rounds, perRound = 4, 12
 	var rows []string
 	for _, ctx := range []int{24, 512, 4096} {
-		prompt := make([]int32, ctx-3) // three recorded steps bring it to ctx
-		for i := range prompt {
-			prompt[i] = int32(1 + (i*7919)%100000)
-		}
-		mA, err := d.NewMemory(device.Managed, llmhost.MemoryBytes(cfg, llmhost.Options{KV: opts.KV, MaxSeq: opts.MaxSeq, MaxBatch: opts.MaxBatch}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		eA, err := llm.NewNative(cfg, mA, w, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		prompt := benchPrompt(ctx - 3) // three recorded steps bring it to ctx
+		eA, mA := nativeEngine(t, d, w, cfg, opts)
 		if _, err := eA.Prefill(prompt); err != nil {
 			t.Fatal(err)
 		}
@@ -417,22 +436,12 @@ func TestPrefill1B(t *testing.T) {
 	var rows []string
 	for _, chunk := range []int{64, 128, 256, 512, 1024} {
 		opts := llm.Options{KV: device.KVBF16, MaxSeq: 4200, MaxBatch: chunk}
-		mem, err := d.NewMemory(device.Managed, llmhost.MemoryBytes(cfg, llmhost.Options{KV: opts.KV, MaxSeq: opts.MaxSeq, MaxBatch: opts.MaxBatch}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := llm.NewNative(cfg, mem, w, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		e, mem := nativeEngine(t, d, w, cfg, opts)
 		for _, tokens := range []int{24, 512, 4096} {
 			if chunk > 64 && chunk >= 2*tokens {
 				continue // the same passes as a smaller chunk
 			}
-			prompt := make([]int32, tokens)
-			for i := range prompt {
-				prompt[i] = int32(1 + (i*7919)%100000)
-			}
+			prompt := benchPrompt(tokens)
 			for _, split := range []bool{false, true} {
 				d.opts.PrefillSplitBF16 = split
 				var ts []time.Duration
