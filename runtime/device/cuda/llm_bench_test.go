@@ -3,7 +3,6 @@ package cuda
 import (
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -146,7 +145,7 @@ func benchDecode(t *testing.T, d *Device, w device.Weights, cfg models.Config, m
 		if err := prefetchErr(m); err != nil {
 			t.Logf("managed prefetch failed, so it was off: %v", err)
 		}
-		return decodeResult{pos: e.Pos(), tok: median(times), enqueue: median(q), devFwd: median(dev), launches: mem.Stats().KernelsLaunch}
+		return decodeResult{pos: e.Pos(), tok: quantile(times, 0.5), enqueue: quantile(q, 0.5), devFwd: quantile(dev, 0.5), launches: mem.Stats().KernelsLaunch}
 	}
 	r := decode(tokens)
 	if !long {
@@ -172,11 +171,6 @@ func benchDecode(t *testing.T, d *Device, w device.Weights, cfg models.Config, m
 	r = decode(50)
 	t.Logf("%s (default measures): %s", mode, r.String(wbytes))
 	return r
-}
-
-func median(ds []time.Duration) time.Duration {
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	return ds[len(ds)/2]
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
