@@ -90,12 +90,18 @@ func newModelOpts(t testing.TB, d device.Device, cfg models.Config, seed uint64,
 // open makes a conversation: "native" or "wasm" in mode.
 func (m *model) open(t testing.TB, how string, mode device.Mode) *Conversation {
 	t.Helper()
+	return m.openWith(t, how, mode, m.opts)
+}
+
+// openWith is open with session options opts instead of the model's.
+func (m *model) openWith(t testing.TB, how string, mode device.Mode, opts llmhost.Options) *Conversation {
+	t.Helper()
 	var s llmhost.Session
 	var err error
 	if how == "native" {
-		s, err = llmhost.NewNative(m.d, mode, m.cfg, m.w, m.opts)
+		s, err = llmhost.NewNative(m.d, mode, m.cfg, m.w, opts)
 	} else {
-		s, err = llmhost.NewGuest(m.ctx, m.rt, m.d, mode, m.cfg, m.w, m.opts)
+		s, err = llmhost.NewGuest(m.ctx, m.rt, m.d, mode, m.cfg, m.w, opts)
 	}
 	if err != nil {
 		t.Fatal(err)

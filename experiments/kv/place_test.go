@@ -9,7 +9,6 @@ import (
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 	"github.com/wasmgpu/wasmgpu/runtime/device/auto"
 	"github.com/wasmgpu/wasmgpu/runtime/llmhost"
-	"github.com/wasmgpu/wasmgpu/runtime/snapshot"
 )
 
 // openPlaced makes a guest conversation of m in mode whose pages are placed
@@ -18,14 +17,7 @@ func (m *model) openPlaced(t testing.TB, mode device.Mode, p llmhost.Placement) 
 	t.Helper()
 	o := m.opts
 	o.Place = p
-	s, err := llmhost.NewGuest(m.ctx, m.rt, m.d, mode, m.cfg, m.w, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close(m.ctx) })
-	return &Conversation{S: s, Meta: snapshot.Meta{
-		Fingerprint: Fingerprint(m.cfg, m.src), SourceDevice: m.d.Info().Backend, SourceMode: string(mode),
-	}}
+	return m.openWith(t, "wasm", mode, o)
 }
 
 // TestPlacedRestore: a conversation restored into a standby session placed
