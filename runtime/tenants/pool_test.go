@@ -1,0 +1,198 @@
+package tenants
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasmgpu/wasmgpu/models"
+	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/device/cpu"
+	"github.com/wasmgpu/wasmgpu/runtime/guest"
+	"github.com/wasmgpu/wasmgpu/runtime/llm"
+	"github.com/wasmgpu/wasmgpu/runtime/llmhost"
+	"github.com/wasmgpu/wasmgpu/runtime/wasm"
+)
+
+// fixture is the Tiny model on the cpu device with a runtime for its guests.
+type fixture struct {
+	ctx  context.Context
+	d    device.Device
+	cfg  models.Config
+	w    device.Weights
+	rt   *wasm.Runtime
+	opts Options
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	d, _ := cpu.Open()
+	cfg := models.Tiny()
+	mw, err := models.Synthetic(cfg, 5, models.BF16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := d.LoadWeights(llm.WeightTensors(mw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{KV: device.KVBF16, MaxSeq: 64, MaxBatch: 8}
+	rt, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: llmhost.MemoryBytes(cfg, llmhost.Options{KV: opts.KV, MaxSeq: opts.MaxSeq, MaxBatch: opts.MaxBatch})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(ctx); w.Close() })
+	return &fixture{ctx: ctx, d: d, cfg: cfg, w: w, rt: rt, opts: opts}
+}
+
+func (f *fixture) pool(t testing.TB, o Options) *Pool {
+	t.Helper()
+	p, err := NewPool(f.ctx, f.rt, f.d, device.ZeroCopy, f.cfg, f.w, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(f.ctx) })
+	return p
+}
+
+// prompts are distinct prompts of the Tiny model's vocabulary.
+func prompts(n int) [][]int32 {
+	ps := make([][]int32, n)
+	for i := range ps {
+		ps[i] = []int32{int32(1 + 37*i%500), int32(99 + 11*i), 7, int32(250 - 3*i), 13}
+	}
+	return ps
+}
+
+// transcript is what a tenant produced: its tokens and the logits after
+// each step.
+type transcript struct {
+	tokens []int32
+	logits [][]float32
+}
+
+// decodeAll admits one tenant per prompt and decodes steps tokens in each,
+// every tenant from its own goroutine, and returns each one's transcript.
+func decodeAll(t *testing.T, f *fixture, p *Pool, ps [][]int32, steps int) []transcript {
+	t.Helper()
+	ts := make([]*Tenant, len(ps))
+	out := make([]transcript, len(ps))
+	for i, pr := range ps {
+		tn, first, err := p.Admit(f.ctx, pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts[i], out[i].tokens = tn, []int32{first}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(ps))
+	for i := range ts {
+		wg.Go(func() {
+			next := out[i].tokens[0]
+			for range steps {
+				var err error
+				if next, err = ts[i].Decode(f.ctx, next); err != nil {
+					errs[i] = err
+					return
+				}
+				out[i].tokens = append(out[i].tokens, next)
+				l, err := ts[i].Logits(f.ctx)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				out[i].logits = append(out[i].logits, slices.Clone(l))
+			}
+			errs[i] = ts[i].Close(f.ctx) // the others do not wait for it any more
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("tenant %d: %v", i, err)
+		}
+	}
+	return out
+}
+
+// alone decodes each prompt in a pool of its own.
+func alone(t *testing.T, f *fixture, ps [][]int32, steps int) []transcript {
+	t.Helper()
+	var out []transcript
+	for _, pr := range ps {
+		p := f.pool(t, f.opts)
+		out = append(out, decodeAll(t, f, p, [][]int32{pr}, steps)...)
+		if st := p.Stats(); st.Sizes[1] != uint64(steps) || st.Batches != uint64(steps) {
+			t.Fatalf("alone: stats %+v, want %d batches of one", st, steps)
+		}
+	}
+	return out
+}
+
+// logitTolerance is the batched kernels' bound on a logit's difference from
+// the tenant's logit alone, relative to the largest logit magnitude: the
+// bf16 GEMM's rounding of the activations (internal/simd: 2⁻⁸ of Σ|w·x|
+// at worst, through the layers) with room; measured differences are
+// reported by the tests' logs.
+const logitTolerance = 2e-2
+
+// compare checks got against want: tokens equal, logits within the
+// tolerance; it returns the largest relative logit difference.
+func compare(t *testing.T, what string, got, want transcript) float64 {
+	t.Helper()
+	if !slices.Equal(got.tokens, want.tokens) {
+		t.Errorf("%s: tokens %v, alone %v", what, got.tokens, want.tokens)
+	}
+	worst := 0.0
+	for s := range min(len(got.logits), len(want.logits)) {
+		scale := 0.0
+		for _, v := range want.logits[s] {
+			scale = math.Max(scale, math.Abs(float64(v)))
+		}
+		for i, v := range got.logits[s] {
+			d := math.Abs(float64(v)-float64(want.logits[s][i])) / scale
+			if math.IsNaN(d) || d > logitTolerance {
+				t.Errorf("%s: step %d logit %d is %g, alone %g", what, s, i, v, want.logits[s][i])
+				return d
+			}
+			worst = math.Max(worst, d)
+		}
+	}
+	return worst
+}
+
+// TestBatchedEqualsAlone: N tenants decoding together in batches give the
+// tokens each gives alone, and logits within the tolerance.
+func TestBatchedEqualsAlone(t *testing.T) {
+	f := newFixture(t)
+	const steps = 12
+	ps := prompts(8)
+	want := alone(t, f, ps, steps)
+	for _, n := range []int{1, 2, 3, 8} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			o := f.opts
+			o.MaxWait = time.Minute // batches close when every tenant has joined
+			p := f.pool(t, o)
+			got := decodeAll(t, f, p, ps[:n], steps)
+			worst := 0.0
+			for i := range got {
+				worst = math.Max(worst, compare(t, fmt.Sprintf("tenant %d of %d", i, n), got[i], want[i]))
+			}
+			st := p.Stats()
+			t.Logf("N=%d: largest logit difference %.2g of the largest logit; stats %+v", n, worst, st)
+			if st.Steps != uint64(n*steps) || st.Failed != 0 {
+				t.Errorf("stats %+v: want %d steps, none failed", st, n*steps)
+			}
+			// Every tenant is admitted before any decodes, and MaxWait is
+			// long: every batch holds them all.
+			if st.Sizes[n] != steps {
+				t.Errorf("stats %+v: want %d batches of all %d tenants", st, steps, n)
+			}
+		})
+	}
+}
