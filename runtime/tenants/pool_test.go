@@ -80,6 +80,18 @@ type transcript struct {
 // every tenant from its own goroutine, and returns each one's transcript.
 func decodeAll(t *testing.T, f *fixture, p *Pool, ps [][]int32, steps int) []transcript {
 	t.Helper()
+	ts, out := admitAll(t, f, p, ps)
+	for i, err := range decodeTenants(f, ts, out, steps) {
+		if err != nil {
+			t.Fatalf("tenant %d: %v", i, err)
+		}
+	}
+	return out
+}
+
+// admitAll admits one tenant per prompt.
+func admitAll(t *testing.T, f *fixture, p *Pool, ps [][]int32) ([]*Tenant, []transcript) {
+	t.Helper()
 	ts := make([]*Tenant, len(ps))
 	out := make([]transcript, len(ps))
 	for i, pr := range ps {
@@ -89,11 +101,18 @@ func decodeAll(t *testing.T, f *fixture, p *Pool, ps [][]int32, steps int) []tra
 		}
 		ts[i], out[i].tokens = tn, []int32{first}
 	}
+	return ts, out
+}
+
+// decodeTenants decodes steps tokens in each tenant from its own
+// goroutine, recording them in out, and closes each tenant when it is
+// done; it returns each tenant's error.
+func decodeTenants(f *fixture, ts []*Tenant, out []transcript, steps int) []error {
 	var wg sync.WaitGroup
-	errs := make([]error, len(ps))
+	errs := make([]error, len(ts))
 	for i := range ts {
 		wg.Go(func() {
-			next := out[i].tokens[0]
+			next := out[i].tokens[len(out[i].tokens)-1]
 			for range steps {
 				var err error
 				if next, err = ts[i].Decode(f.ctx, next); err != nil {
@@ -112,12 +131,7 @@ func decodeAll(t *testing.T, f *fixture, p *Pool, ps [][]int32, steps int) []tra
 		})
 	}
 	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("tenant %d: %v", i, err)
-		}
-	}
-	return out
+	return errs
 }
 
 // alone decodes each prompt in a pool of its own.
