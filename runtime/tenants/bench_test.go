@@ -29,7 +29,7 @@ const (
 	bench1BMaxSeq = 256
 )
 
-func getLlama1B(b *testing.B) *fixture {
+func getLlama1B(b testing.TB) *fixture {
 	llama1B.once.Do(func() {
 		ctx := context.Background()
 		d, _ := cpu.Open()
@@ -65,13 +65,26 @@ func getLlama1B(b *testing.B) *fixture {
 // from a 24-token prompt. tokens/s is the aggregate over the N tenants;
 // ms/step the time of one step of all of them. A benchmark iteration is one
 // step of every tenant; the tenants are admitted again (untimed) when
-// their context would run out.
+// their context would run out. "off" runs the same N tenants with batching
+// off (Options.MaxWait < 0: each step alone); BenchmarkLlama1BOne holds N = 1
+// to the single-guest path.
 func BenchmarkLlama1B(b *testing.B) {
 	f := getLlama1B(b)
-	for _, n := range []int{1, 2, 4, 8} {
-		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+	for _, c := range []struct {
+		n   int
+		off bool
+	}{{1, false}, {2, false}, {4, false}, {8, false}, {8, true}} {
+		n := c.n
+		name := fmt.Sprintf("N=%d", n)
+		if c.off {
+			name += "/off"
+		}
+		b.Run(name, func(b *testing.B) {
 			o := f.opts
 			o.MaxWait = time.Second
+			if c.off {
+				o.MaxWait = -1
+			}
 			p, err := NewPool(f.ctx, f.rt, f.d, device.ZeroCopy, f.cfg, f.w, o)
 			if err != nil {
 				b.Fatal(err)
@@ -118,9 +131,76 @@ func BenchmarkLlama1B(b *testing.B) {
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tokens/s")
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/step")
 			st := p.Stats()
-			if st.Sizes[n] != st.Batches {
+			if !c.off && st.Sizes[n] != st.Batches {
 				b.Logf("not every batch held all %d tenants: %+v", n, st)
 			}
 		})
 	}
+}
+
+// BenchmarkLlama1BOne holds a pool of one tenant to the single-guest path:
+// each iteration decodes one token in the pool's tenant and one in a guest
+// session in program mode without a pool (llmhost.NewGuest, the path of
+// the llama experiment), alternately, timing each; it reports both ms/token
+// and pool/session, the ratio of their sums (interleaved, so a load that
+// comes and goes on a shared machine falls on both).
+func BenchmarkLlama1BOne(b *testing.B) {
+	f := getLlama1B(b)
+	o := f.opts
+	o.MaxWait = time.Second
+	p, err := NewPool(f.ctx, f.rt, f.d, device.ZeroCopy, f.cfg, f.w, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close(f.ctx)
+	lo := llmhost.Options{KV: f.opts.KV, MaxSeq: f.opts.MaxSeq, MaxBatch: f.opts.MaxBatch, Program: true}
+	s, err := llmhost.NewGuest(f.ctx, f.rt, f.d, device.ZeroCopy, f.cfg, f.w, lo)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(f.ctx)
+	prompt := make([]int32, bench1BPrompt)
+	for j := range prompt {
+		prompt[j] = int32(1 + (j*17)%1000)
+	}
+	var tn *Tenant
+	var nextP, nextS int32
+	start := func() {
+		if tn != nil {
+			tn.Close(f.ctx)
+		}
+		if tn, nextP, err = p.Admit(f.ctx, prompt); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Reset(f.ctx); err != nil {
+			b.Fatal(err)
+		}
+		if nextS, err = s.Prefill(f.ctx, prompt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	start()
+	var inPool, inSession time.Duration
+	steps := 0
+	for b.Loop() {
+		if bench1BPrompt+steps+1 >= bench1BMaxSeq {
+			b.StopTimer()
+			start()
+			steps = 0
+			b.StartTimer()
+		}
+		t0 := time.Now()
+		if nextP, err = tn.Decode(f.ctx, nextP); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if nextS, err = s.Decode(f.ctx, nextS); err != nil {
+			b.Fatal(err)
+		}
+		inPool, inSession = inPool+t1.Sub(t0), inSession+time.Since(t1)
+		steps++
+	}
+	b.ReportMetric(float64(inPool.Microseconds())/1e3/float64(b.N), "pool-ms/token")
+	b.ReportMetric(float64(inSession.Microseconds())/1e3/float64(b.N), "session-ms/token")
+	b.ReportMetric(float64(inPool)/float64(inSession), "pool/session")
 }

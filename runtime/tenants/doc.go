@@ -48,12 +48,21 @@
 //
 // A batch of several tokens runs the projections as GEMMs; on the cpu
 // device those round the activations to bfloat16 (internal/simd: within
-// about 4e-3 of Σ|w·x| at worst) where one token's GEMV keeps them in
-// float32. So a tenant's logits in a batch of several differ from its
-// logits alone by that tolerance, and its greedy tokens equal its tokens
-// alone unless two logits are closer than it (see the tests, which compare
-// both). RATIONALE.md ("Tenants: batching across sandboxes") has the
-// measured differences.
+// 2⁻⁸ of Σ|w·x| a projection at worst) where one token's GEMV keeps them
+// in float32: that is what makes 8 tokens cost about as much as one (the
+// weights are read once). So a step's logits in a batch of several differ
+// from the same step's logits alone, within LogitTolerance of the largest
+// logit, and where two logits are closer than that (a near tie) the greedy
+// pick may differ, after which the conversations part ways. A batch of one
+// runs exactly as a guest alone. How to check a batched run: feed a
+// reference tenant alone the batched tenant's tokens one by one (teacher
+// forcing: the same history at each step) and require, at every step, that
+// the batched pick Agrees with the logits alone; comparing free-running
+// token sequences fails on the first near tie. Measured (RATIONALE.md,
+// "Tenants: batching across sandboxes"): Tiny's batched tokens equal its
+// tokens alone, logits within 3.1·10⁻³; synthetic Llama 3.2 1B, whose
+// random weights give near-uniform logits, differs in 5 of 128 picks, each
+// a near tie, logits within 1.5·10⁻².
 //
 // # Isolation
 //

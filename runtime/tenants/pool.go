@@ -22,9 +22,9 @@ type Options struct {
 	// MaxBatch is the tokens of one prefill pass (the prompt's chunk).
 	MaxBatch int
 	// MaxWait is the longest a ready decode step waits for other tenants
-	// to join its batch. Zero means DefaultMaxWait; a negative value never
-	// waits (a batch holds only the runs that arrived together with all
-	// expected tenants).
+	// to join its batch. Zero means DefaultMaxWait; a negative value turns
+	// batching off: every run executes at once, alone, as in a pool of one
+	// (a baseline to compare with).
 	MaxWait time.Duration
 	// MaxTenants is the most tenants the pool holds at once, and so the
 	// largest batch. Zero means DefaultMaxTenants.

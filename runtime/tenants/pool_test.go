@@ -148,13 +148,6 @@ func alone(t *testing.T, f *fixture, ps [][]int32, steps int) []transcript {
 	return out
 }
 
-// logitTolerance is the batched kernels' bound on a logit's difference from
-// the tenant's logit alone, relative to the largest logit magnitude: the
-// bf16 GEMM's rounding of the activations (internal/simd: 2⁻⁸ of Σ|w·x|
-// at worst, through the layers) with room; measured differences are
-// reported by the tests' logs.
-const logitTolerance = 2e-2
-
 // compare checks got against want: tokens equal, logits within the
 // tolerance; it returns the largest relative logit difference.
 func compare(t *testing.T, what string, got, want transcript) float64 {
@@ -170,7 +163,7 @@ func compare(t *testing.T, what string, got, want transcript) float64 {
 		}
 		for i, v := range got.logits[s] {
 			d := math.Abs(float64(v)-float64(want.logits[s][i])) / scale
-			if math.IsNaN(d) || d > logitTolerance {
+			if math.IsNaN(d) || d > LogitTolerance {
 				t.Errorf("%s: step %d logit %d is %g, alone %g", what, s, i, v, want.logits[s][i])
 				return d
 			}

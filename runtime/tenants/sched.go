@@ -21,7 +21,8 @@ type Stats struct {
 	// Alone counts the runs executed in a batch of one, by why: "alone"
 	// (no other tenant was decoding), "program" (the other tenants
 	// decoding waited with other programs than this run's), "wait"
-	// (MaxWait passed before another run of its program came).
+	// (MaxWait passed before another run of its program came), "off"
+	// (batching is off: Options.MaxWait < 0).
 	Alone map[string]uint64 `json:"alone"`
 	// TimedOut are the batches closed by MaxWait rather than because every
 	// expected tenant had joined or MaxTenants had.
@@ -190,7 +191,7 @@ func (s *scheduler) submit(r *run) error {
 	}
 	b.runs = append(b.runs, r)
 	r.t.waiting, r.t.straggler = true, false
-	if s.maxWait < 0 || s.fullLocked(b) {
+	if s.maxWait < 0 || s.fullLocked(b) { // batching off, or nobody else to wait for
 		s.closeLocked(b)
 	}
 	closed := b.closed
@@ -219,6 +220,9 @@ func (s *scheduler) submit(r *run) error {
 	}
 	if len(b.runs) == 1 {
 		b.alone = s.whyAloneLocked(r.t)
+		if s.maxWait < 0 {
+			b.alone = "off"
+		}
 	}
 	s.mu.Unlock()
 	s.execute(b)
