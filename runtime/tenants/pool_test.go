@@ -52,7 +52,12 @@ func newFixture(t testing.TB) *fixture {
 
 func (f *fixture) pool(t testing.TB, o Options) *Pool {
 	t.Helper()
-	p, err := NewPool(f.ctx, f.rt, f.d, device.ZeroCopy, f.cfg, f.w, o)
+	return f.poolIn(t, device.ZeroCopy, o)
+}
+
+func (f *fixture) poolIn(t testing.TB, mode device.Mode, o Options) *Pool {
+	t.Helper()
+	p, err := NewPool(f.ctx, f.rt, f.d, mode, f.cfg, f.w, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,11 +185,15 @@ func TestBatchedEqualsAlone(t *testing.T) {
 	const steps = 12
 	ps := prompts(8)
 	want := alone(t, f, ps, steps)
-	for _, n := range []int{1, 2, 3, 8} {
-		t.Run(fmt.Sprint(n), func(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		mode device.Mode
+	}{{1, device.ZeroCopy}, {2, device.ZeroCopy}, {3, device.ZeroCopy}, {8, device.ZeroCopy}, {3, device.Copy}} {
+		n := c.n
+		t.Run(fmt.Sprintf("%s/%d", c.mode, n), func(t *testing.T) {
 			o := f.opts
 			o.MaxWait = time.Minute // batches close when every tenant has joined
-			p := f.pool(t, o)
+			p := f.poolIn(t, c.mode, o)
 			got := decodeAll(t, f, p, ps[:n], steps)
 			worst := 0.0
 			for i := range got {
