@@ -67,11 +67,17 @@ type Pool struct {
 
 // NewPool makes a pool of tenants of cfg with the weights w (loaded once on
 // d, shared by every tenant) whose guests come from rt, each with a linear
-// memory of mode on d. rt's memory limit must hold a tenant's engine
+// memory of mode on d (not device.Resident, whose kernels work on a mirror
+// of the memory). rt's memory limit must hold a tenant's engine
 // (llmhost.MemoryBytes). The pool owns neither rt nor w.
 func NewPool(ctx context.Context, rt *wasm.Runtime, d device.Device, mode device.Mode, cfg models.Config, w device.Weights, o Options) (*Pool, error) {
 	if rt == nil || d == nil || w == nil {
 		return nil, errors.New("tenant pool: runtime, device and weights are required")
+	}
+	if mode == device.Resident {
+		// Its kernels run on a device mirror that the host's gather and
+		// scatter (llmabi.Batch) would not see.
+		return nil, errors.New("tenant pool: memory mode resident is not a sandbox mode: use copy, zerocopy, mapped or managed")
 	}
 	if o.MaxWait == 0 {
 		o.MaxWait = DefaultMaxWait

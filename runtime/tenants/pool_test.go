@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -210,5 +211,52 @@ func TestBatchedEqualsAlone(t *testing.T) {
 				t.Errorf("stats %+v: want %d batches of all %d tenants", st, steps, n)
 			}
 		})
+	}
+}
+
+// TestNewPoolRefuses: a pool the device or runtime cannot hold is refused
+// naming the problem, and a pool holds at most MaxTenants tenants.
+func TestNewPoolRefuses(t *testing.T) {
+	f := newFixture(t)
+	small, err := wasm.New(f.ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close(f.ctx)
+	for _, c := range []struct {
+		name string
+		rt   *wasm.Runtime
+		mode device.Mode
+		o    Options
+		want string
+	}{
+		{"resident", f.rt, device.Resident, f.opts, "resident"},
+		{"small memory", small, device.ZeroCopy, f.opts, "limit"},
+		{"negative MaxTenants", f.rt, device.ZeroCopy, Options{MaxSeq: 64, MaxBatch: 8, MaxTenants: -1}, "MaxTenants"},
+		{"no runtime", nil, device.ZeroCopy, f.opts, "required"},
+	} {
+		p, err := NewPool(f.ctx, c.rt, f.d, c.mode, f.cfg, f.w, c.o)
+		if err == nil {
+			p.Close(f.ctx)
+			t.Errorf("%s: a pool was made", c.name)
+		} else if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.want)
+		}
+	}
+	o := f.opts
+	o.MaxTenants = 2
+	p := f.pool(t, o)
+	for i := range 3 {
+		tn, _, err := p.Admit(f.ctx, []int32{1, 2, 3})
+		if i < 2 && err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 {
+			if err == nil || !strings.Contains(err.Error(), "MaxTenants") {
+				t.Fatalf("third tenant of two: %v", err)
+			}
+			continue
+		}
+		defer tn.Close(f.ctx)
 	}
 }
