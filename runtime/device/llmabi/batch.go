@@ -350,20 +350,27 @@ func sameButOffsets(a, b *Call) bool {
 }
 
 // rowTable holds, by op code, the integer scalar that counts an op's rows
-// (every operand's first dimension), or -1 for an op that has none.
-var rowTable = sync.OnceValue(func() (t [256]int) {
-	for i := range t {
-		t[i] = -1
-	}
-	for _, op := range Ops() {
-		t[op] = findRowScalar(op.Layout())
-	}
-	return t
-})
+// (every operand's first dimension), or -1 for an op that has none; made
+// on first use (never in a guest, which batches nothing: a package-level
+// initializer would link the op table's compiler into it).
+var rowTable struct {
+	once sync.Once
+	t    [256]int
+}
 
 // rowScalar is the index in Call.I of op's row count, or -1 when op's
 // operands do not all have it as their first dimension.
-func rowScalar(op Op) int { return rowTable()[op] }
+func rowScalar(op Op) int {
+	rowTable.once.Do(func() {
+		for i := range rowTable.t {
+			rowTable.t[i] = -1
+		}
+		for _, o := range Ops() {
+			rowTable.t[o] = findRowScalar(o.Layout())
+		}
+	})
+	return rowTable.t[op]
+}
 
 func findRowScalar(l *optable.Layout) int {
 	if l == nil || len(l.Operands) == 0 {
