@@ -1,7 +1,6 @@
 package tenants
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -9,11 +8,7 @@ import (
 
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
-	"github.com/wasmgpu/wasmgpu/runtime/device/cpu"
-	"github.com/wasmgpu/wasmgpu/runtime/guest"
-	"github.com/wasmgpu/wasmgpu/runtime/llm"
 	"github.com/wasmgpu/wasmgpu/runtime/llmhost"
-	"github.com/wasmgpu/wasmgpu/runtime/wasm"
 )
 
 // llama1B is synthetic Llama 3.2 1B bf16 (2.47 GB of weights, made once
@@ -31,27 +26,7 @@ const (
 
 func getLlama1B(b testing.TB) *fixture {
 	llama1B.once.Do(func() {
-		ctx := context.Background()
-		d, _ := cpu.Open()
-		cfg := models.Llama32_1B()
-		mw, err := models.Synthetic(cfg, 1, models.BF16)
-		if err != nil {
-			llama1B.err = err
-			return
-		}
-		w, err := d.LoadWeights(llm.WeightTensors(mw))
-		if err != nil {
-			llama1B.err = err
-			return
-		}
-		opts := Options{KV: device.KVBF16, MaxSeq: bench1BMaxSeq, MaxBatch: 32}
-		lo := llmhost.Options{KV: opts.KV, MaxSeq: opts.MaxSeq, MaxBatch: opts.MaxBatch}
-		rt, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: llmhost.MemoryBytes(cfg, lo)})
-		if err != nil {
-			llama1B.err = err
-			return
-		}
-		llama1B.f = &fixture{ctx: ctx, d: d, cfg: cfg, w: w, rt: rt, opts: opts}
+		llama1B.f, llama1B.err = makeFixture(models.Llama32_1B(), 1, Options{KV: device.KVBF16, MaxSeq: bench1BMaxSeq, MaxBatch: 32})
 	})
 	if llama1B.err != nil {
 		b.Fatal(llama1B.err)

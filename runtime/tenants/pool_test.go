@@ -29,27 +29,40 @@ type fixture struct {
 	opts Options
 }
 
+// newFixture is Tiny (synthetic weights, seed 5) with a 64-token context.
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	d, _ := cpu.Open()
-	cfg := models.Tiny()
-	mw, err := models.Synthetic(cfg, 5, models.BF16)
+	f, err := makeFixture(models.Tiny(), 5, Options{KV: device.KVBF16, MaxSeq: 64, MaxBatch: 8})
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(f.close)
+	return f
+}
+
+// makeFixture loads synthetic bf16 weights of cfg on the cpu device and
+// makes a runtime whose guests hold an engine sized by opts.
+func makeFixture(cfg models.Config, seed uint64, opts Options) (*fixture, error) {
+	ctx := context.Background()
+	d, _ := cpu.Open()
+	mw, err := models.Synthetic(cfg, seed, models.BF16)
+	if err != nil {
+		return nil, err
 	}
 	w, err := d.LoadWeights(llm.WeightTensors(mw))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	opts := Options{KV: device.KVBF16, MaxSeq: 64, MaxBatch: 8}
-	rt, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: llmhost.MemoryBytes(cfg, llmhost.Options{KV: opts.KV, MaxSeq: opts.MaxSeq, MaxBatch: opts.MaxBatch})})
+	lo := llmhost.Options{KV: opts.KV, MaxSeq: opts.MaxSeq, MaxBatch: opts.MaxBatch}
+	rt, err := wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: llmhost.MemoryBytes(cfg, lo)})
 	if err != nil {
-		t.Fatal(err)
+		w.Close()
+		return nil, err
 	}
-	t.Cleanup(func() { rt.Close(ctx); w.Close() })
-	return &fixture{ctx: ctx, d: d, cfg: cfg, w: w, rt: rt, opts: opts}
+	return &fixture{ctx: ctx, d: d, cfg: cfg, w: w, rt: rt, opts: opts}, nil
 }
+
+func (f *fixture) close() { f.rt.Close(f.ctx); f.w.Close() }
 
 func (f *fixture) pool(t testing.TB, o Options) *Pool {
 	t.Helper()
