@@ -40,26 +40,21 @@ func getLlama1B(b testing.TB) *fixture {
 // from a 24-token prompt. tokens/s is the aggregate over the N tenants;
 // ms/step the time of one step of all of them. A benchmark iteration is one
 // step of every tenant; the tenants are admitted again (untimed) when
-// their context would run out. "off" runs the same N tenants with batching
-// off (Options.MaxWait < 0: each step alone); BenchmarkLlama1BOne holds N = 1
-// to the single-guest path.
+// their context would run out. "wait=default" runs with the default
+// MaxWait instead of a second, "off" with batching off (Options.MaxWait <
+// 0: each step alone); BenchmarkLlama1BOne holds N = 1 to the single-guest
+// path.
 func BenchmarkLlama1B(b *testing.B) {
 	f := getLlama1B(b)
 	for _, c := range []struct {
-		n   int
-		off bool
-	}{{1, false}, {2, false}, {4, false}, {8, false}, {8, true}} {
+		n    int
+		wait time.Duration
+		name string
+	}{{1, time.Second, ""}, {2, time.Second, ""}, {4, time.Second, ""}, {8, time.Second, ""}, {8, 0, "/wait=default"}, {8, -1, "/off"}} {
 		n := c.n
-		name := fmt.Sprintf("N=%d", n)
-		if c.off {
-			name += "/off"
-		}
-		b.Run(name, func(b *testing.B) {
+		b.Run(fmt.Sprintf("N=%d%s", n, c.name), func(b *testing.B) {
 			o := f.opts
-			o.MaxWait = time.Second
-			if c.off {
-				o.MaxWait = -1
-			}
+			o.MaxWait = c.wait
 			p, err := NewPool(f.ctx, f.rt, f.d, device.ZeroCopy, f.cfg, f.w, o)
 			if err != nil {
 				b.Fatal(err)
@@ -106,7 +101,7 @@ func BenchmarkLlama1B(b *testing.B) {
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tokens/s")
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/step")
 			st := p.Stats()
-			if !c.off && st.Sizes[n] != st.Batches {
+			if c.wait >= 0 && st.Sizes[n] != st.Batches {
 				b.Logf("not every batch held all %d tenants: %+v", n, st)
 			}
 		})

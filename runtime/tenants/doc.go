@@ -23,13 +23,18 @@
 // runs of an equal program (equal llmabi.Program.Key: the same calls and
 // patches, compared by value). A batch closes when
 //
-//   - every tenant of the pool has joined a batch, but those that missed
-//     one: a tenant that did not join a batch before it timed out (it
-//     was busy in its own code, or has stopped decoding) is not waited
-//     for again until it joins one. So tenants decoding in a loop run in
+//   - every tenant it waits for has joined: every admitted tenant of the
+//     pool but those waiting in an open batch of another program, those
+//     whose last run was of another program, and those that missed a
+//     batch: a tenant that did not join a batch before it timed out (busy
+//     in its own code, or no longer decoding) is not waited for again until
+//     it joins one. A tenant whose batch is executing is waited for: it
+//     comes back for the next step. So tenants decoding in a loop run in
 //     full batches, and a tenant that stops decoding without being closed
 //     (or evicted) costs one batch MaxWait, not every batch;
-//   - or MaxWait has passed since its first run arrived;
+//   - or MaxWait has passed since its first run arrived, not counting the
+//     time a batch of its program was executing (its tenants come back
+//     after it, and batches execute one at a time anyway);
 //   - or it holds MaxTenants runs.
 //
 // The first run's goroutine then executes the batch while the others'

@@ -109,7 +109,7 @@ func TestHostileTenant(t *testing.T) {
 	const steps = 6
 	ps := prompts(4) // three honest tenants, the hostile one's prompt last
 	want := alone(t, f, ps[:3], steps)
-	const joins, stalls = time.Minute, 300 * time.Millisecond
+	const joins, stalls = time.Minute, 200 * time.Millisecond
 	cases := []struct {
 		name    string
 		maxWait time.Duration // long where the hostile joins batches, short where it stalls them
@@ -176,6 +176,10 @@ func TestHostileTenant(t *testing.T) {
 				if err != nil {
 					return fmt.Errorf("valid program refused: %w", err)
 				}
+				// Once the honest tenants wait for it in their batch.
+				if err := waitOpen(ctx, h.t.p, 3); err != nil {
+					return err
+				}
 				return h.run(ctx, handle, h.pos+1)
 			},
 			check: func(t *testing.T, st Stats) {
@@ -197,7 +201,7 @@ func TestHostileTenant(t *testing.T) {
 			},
 		},
 		{
-			name: "a call past its deadline", maxWait: stalls, limits: wasm.Limits{CallTimeout: 2 * time.Second}, wantErr: "CallTimeout",
+			name: "a call past its deadline", maxWait: stalls, limits: wasm.Limits{CallTimeout: time.Second}, wantErr: "CallTimeout",
 			act: func(ctx context.Context, h *hostile) error {
 				return longAttention(ctx, h.t.g)
 			},
@@ -287,4 +291,22 @@ func longAttention(ctx context.Context, g *wasm.Guest) error {
 	}
 	_, err = g.Call(ctx, "llm_raw", uint64(llmabi.OpAttention))
 	return err
+}
+
+// waitOpen waits until an open batch of p holds n runs.
+func waitOpen(ctx context.Context, p *Pool, n int) error {
+	for start := time.Now(); time.Since(start) < time.Minute; time.Sleep(time.Millisecond) {
+		p.sched.mu.Lock()
+		for _, b := range p.sched.open {
+			if len(b.runs) == n {
+				p.sched.mu.Unlock()
+				return nil
+			}
+		}
+		p.sched.mu.Unlock()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("no open batch of %d runs within a minute", n)
 }

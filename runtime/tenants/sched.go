@@ -19,10 +19,10 @@ type Stats struct {
 	// Sizes counts batches by their number of runs.
 	Sizes map[int]uint64 `json:"sizes"`
 	// Alone counts the runs executed in a batch of one, by why: "alone"
-	// (no other tenant was decoding), "program" (the other tenants
-	// decoding waited with other programs than this run's), "wait"
-	// (MaxWait passed before another run of its program came), "off"
-	// (batching is off: Options.MaxWait < 0).
+	// (no other tenant was admitted), "program" (another waited with
+	// another program than this run's), "wait" (the others were late:
+	// MaxWait passed, or they had missed a batch before), "off" (batching
+	// is off: Options.MaxWait < 0).
 	Alone map[string]uint64 `json:"alone"`
 	// TimedOut are the batches closed by MaxWait rather than because every
 	// expected tenant had joined or MaxTenants had.
@@ -45,6 +45,8 @@ type scheduler struct {
 	mu      sync.Mutex
 	tenants map[*Tenant]struct{}
 	open    map[[32]byte]*batch // by program key
+	busy    map[[32]byte]int    // batches closed but not yet executed, by program key
+	ran     chan struct{}       // closed (and replaced) when a batch has executed
 	st      Stats
 	closed  bool
 
@@ -77,6 +79,8 @@ func (s *scheduler) init(maxWait time.Duration, maxRuns int, b *llmabi.Batch) {
 	s.maxWait, s.maxRuns, s.batch = maxWait, maxRuns, b
 	s.tenants = map[*Tenant]struct{}{}
 	s.open = map[[32]byte]*batch{}
+	s.busy = map[[32]byte]int{}
+	s.ran = make(chan struct{})
 	s.st = Stats{Sizes: map[int]uint64{}, Alone: map[string]uint64{}, Apart: map[string]uint64{}}
 }
 
@@ -114,25 +118,21 @@ func (s *scheduler) all() []*Tenant {
 	return ts
 }
 
-// enter and leave bracket a tenant's Decode call.
-func (s *scheduler) enter(t *Tenant) {
-	s.mu.Lock()
-	t.decoding = true
-	s.mu.Unlock()
-}
-
-func (s *scheduler) leave(t *Tenant) {
-	s.mu.Lock()
-	t.decoding = false
-	s.mu.Unlock()
-}
-
-// expectedLocked reports whether t is expected to join a batch: it is in
-// the pool and admitted (Admit or Restore has returned it), waits in no batch, and has not missed one since it last
-// joined (a tenant that stops decoding without being closed costs one
-// batch MaxWait, not every batch).
-func (s *scheduler) expectedLocked(t *Tenant) bool {
-	return t.ready && !t.waiting && !t.straggler && !t.gone
+// expectedLocked reports whether t is expected to join b: it is in the
+// pool and admitted (Admit or Restore has returned it), it is not waiting
+// in an open batch, the last program it ran (if any) is b's, and it has
+// not missed a batch since it last joined one (a tenant that stops
+// decoding without being closed costs one batch MaxWait, not every batch).
+// A tenant whose batch is executing is expected: it comes back for the
+// next step.
+func (s *scheduler) expectedLocked(t *Tenant, b *batch) bool {
+	switch {
+	case !t.ready || t.gone || t.straggler:
+		return false
+	case t.in != nil && !t.in.closed:
+		return false
+	}
+	return !t.keyed || t.key == b.key
 }
 
 // admitted marks t ready to decode: batches wait for it from now on.
@@ -148,7 +148,7 @@ func (s *scheduler) fullLocked(b *batch) bool {
 		return true
 	}
 	for t := range s.tenants {
-		if s.expectedLocked(t) {
+		if s.expectedLocked(t, b) {
 			return false
 		}
 	}
@@ -162,6 +162,7 @@ func (s *scheduler) closeLocked(b *batch) {
 	}
 	b.closed = true
 	delete(s.open, b.key)
+	s.busy[b.key]++
 	close(b.ready)
 }
 
@@ -190,61 +191,86 @@ func (s *scheduler) submit(r *run) error {
 		s.open[key] = b
 	}
 	b.runs = append(b.runs, r)
-	r.t.waiting, r.t.straggler = true, false
+	r.t.in, r.t.straggler = b, false
+	r.t.key, r.t.keyed = key, true
 	if s.maxWait < 0 || s.fullLocked(b) { // batching off, or nobody else to wait for
 		s.closeLocked(b)
 	}
-	closed := b.closed
 	s.mu.Unlock()
 	if !leader {
 		<-b.done
 		return r.err
 	}
-	if !closed {
+	s.lead(b)
+	s.execute(b)
+	return r.err
+}
+
+// lead waits until b is closed: full, or MaxWait after its first run
+// came. While a batch of b's program executes, the clock stops: its
+// tenants come back for the next step (and b could not execute before it
+// anyway, batches executing one at a time), so b waits for that batch and
+// then MaxWait again. A batch that times out marks the tenants it waited
+// for in vain as stragglers.
+func (s *scheduler) lead(b *batch) {
+	for {
+		s.mu.Lock()
+		if b.closed {
+			break
+		}
+		s.mu.Unlock()
 		timer := time.NewTimer(s.maxWait)
 		select {
 		case <-b.ready:
 		case <-timer.C:
 		}
 		timer.Stop()
-	}
-	s.mu.Lock()
-	if !b.closed {
+		s.mu.Lock()
+		if b.closed {
+			break
+		}
+		if s.busy[b.key] > 0 {
+			ran := s.ran
+			s.mu.Unlock()
+			select {
+			case <-b.ready:
+			case <-ran:
+			}
+			continue
+		}
 		b.timedOut = true
 		s.closeLocked(b)
 		for t := range s.tenants {
-			if s.expectedLocked(t) {
+			if t.in == nil && s.expectedLocked(t, b) {
 				t.straggler = true // it missed this batch: do not wait for it again until it joins one
 			}
 		}
+		break
 	}
 	if len(b.runs) == 1 {
-		b.alone = s.whyAloneLocked(r.t)
+		b.alone = s.whyAloneLocked(b.runs[0].t)
 		if s.maxWait < 0 {
 			b.alone = "off"
 		}
 	}
 	s.mu.Unlock()
-	s.execute(b)
-	return r.err
 }
 
-// whyAloneLocked says why t's run is executing alone.
+// whyAloneLocked says why t's run is executing alone: "alone" if no
+// other tenant of the pool is admitted, "program" if another waits in an
+// open batch of another program, "wait" otherwise (the others were late).
 func (s *scheduler) whyAloneLocked(t *Tenant) string {
-	others := false
+	why := "alone"
 	for u := range s.tenants {
-		if u == t || !u.decoding {
+		if u == t || !u.ready || u.gone {
 			continue
 		}
-		others = true
-		if u.waiting {
+		if u.in != nil && !u.in.closed && u.in.key != t.key {
 			return "program"
 		}
+		why = "wait"
 	}
-	if !others {
-		return "alone"
-	}
-	return "wait"
+	return why
 }
 
 // execute runs b's runs, one batched execution at a time, sets each run's
@@ -285,12 +311,18 @@ func (s *scheduler) execute(b *batch) {
 		s.st.TimedOut++
 	}
 	for _, r := range b.runs {
-		r.t.waiting = false
+		r.t.in = nil
 		if r.err != nil {
 			s.st.Failed++
 		}
 	}
 	s.st.RowCalls, s.st.Apart = bs.RowCalls, bs.Apart
+	if s.busy[b.key]--; s.busy[b.key] == 0 {
+		delete(s.busy, b.key)
+	}
+	close(s.ran)
+	s.ran = make(chan struct{})
+	s.recheckLocked() // its tenants are no longer expected by batches of other programs
 	s.mu.Unlock()
 	close(b.done)
 }

@@ -25,11 +25,12 @@ type Tenant struct {
 	closeErr  error
 
 	// guarded by p.sched.mu
-	ready     bool // admitted: Admit or Restore returned it
-	decoding  bool // inside Decode
-	waiting   bool // its run waits in a batch
-	straggler bool // it missed a batch it was expected in
-	gone      bool // closed
+	ready     bool     // admitted: Admit or Restore returned it
+	in        *batch   // the batch its run is in, until it has executed
+	key       [32]byte // the program of its last run
+	keyed     bool     // it has run a program
+	straggler bool     // it missed a batch it was expected in
+	gone      bool     // closed
 }
 
 // Decode runs one decode step on token inside the tenant's guest and
@@ -38,9 +39,7 @@ type Tenant struct {
 // failed step (the guest trapped, hit a limit or was stopped) closes the
 // tenant, which leaves the pool; its later calls fail.
 func (t *Tenant) Decode(ctx context.Context, token int32) (int32, error) {
-	t.p.sched.enter(t)
 	next, err := t.s.Decode(ctx, token)
-	t.p.sched.leave(t)
 	if err != nil {
 		t.Close(context.WithoutCancel(ctx))
 		return 0, fmt.Errorf("tenant decode: %w", err)
