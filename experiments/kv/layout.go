@@ -64,12 +64,21 @@ func parseHeader(region []byte) (header, error) {
 	default:
 		return h, fmt.Errorf("state header: unknown KV dtype code %d", c)
 	}
-	layers, width, maxSeq := int(get(offLayers)), int(get(offWidth)), int(get(offMaxSeq))
+	// The header is guest memory, so untrusted: every count is held to what
+	// the region could hold before it is multiplied or allocated for (a
+	// layer is at least a K and a V row of 64 bytes each, a row of the
+	// cache at least one element, a position a 4-byte token id), so that no
+	// product below wraps and no hostile count makes the host allocate.
+	n := uint64(len(region))
+	layers, width, maxSeq := uint64(get(offLayers)), uint64(get(offWidth)), uint64(get(offMaxSeq))
 	layerBytes := uint64(get(offLayerBytes))
-	if layers < 1 || width < 1 || maxSeq < 1 {
+	switch {
+	case layers < 1 || width < 1 || maxSeq < 1:
 		return h, fmt.Errorf("state header: layers %d, width %d, maxSeq %d: want all ≥ 1", layers, width, maxSeq)
+	case layers > n/128 || width > n || maxSeq > n/4:
+		return h, fmt.Errorf("state header: layers %d, width %d, maxSeq %d do not fit a %d-byte region", layers, width, maxSeq, n)
 	}
-	if want := uint64(maxSeq) * uint64(width) * uint64(kv.Size()); layerBytes != want {
+	if want := maxSeq * width * uint64(kv.Size()); layerBytes != want { // < 2^32·2^32/4·4: no wrap
 		return h, fmt.Errorf("state header: layer bytes %d, maxSeq·width·%d is %d", layerBytes, kv.Size(), want)
 	}
 	tokens, kvOff := uint64(get(offTokens)), uint64(get(offKV))
@@ -87,8 +96,8 @@ func parseHeader(region []byte) (header, error) {
 	if pos > uint32(maxSeq) {
 		return h, fmt.Errorf("state header: position %d is beyond maxSeq %d", pos, maxSeq)
 	}
-	h.layout = llm.StateLayout{Size: uint32(size), KV: kv, MaxSeq: maxSeq, Width: width, Tokens: uint32(tokens), LayerBytes: uint32(layerBytes)}
-	for i := range uint64(layers) {
+	h.layout = llm.StateLayout{Size: uint32(size), KV: kv, MaxSeq: int(maxSeq), Width: int(width), Tokens: uint32(tokens), LayerBytes: uint32(layerBytes)}
+	for i := range layers {
 		h.layout.K = append(h.layout.K, uint32(kvOff+2*i*stride))
 		h.layout.V = append(h.layout.V, uint32(kvOff+(2*i+1)*stride))
 	}

@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"encoding/binary"
 	"reflect"
 	"testing"
 
@@ -83,4 +84,44 @@ func TestParseHeaderRefusesDamage(t *testing.T) {
 	if _, err := parseHeader(region[:len(region)-1]); err == nil {
 		t.Error("region shorter than its KV cache accepted")
 	}
+}
+
+// FuzzParseHeader: a state header is guest memory, so any bytes may come;
+// parseHeader never panics, never allocates for counts the region could
+// not hold, and what it accepts lies inside the region.
+func FuzzParseHeader(f *testing.F) {
+	m := newModel(f, nil, models.Tiny(), testSeed, device.KVBF16)
+	c := m.open(f, "native", device.ZeroCopy)
+	region, err := c.S.State(m.ctx)
+	if err != nil {
+		f.Fatal(err)
+	}
+	good := append([]byte(nil), region[:llm.StateHeaderSize]...)
+	size := len(region)
+	f.Add(good, uint32(0), uint32(0))
+	f.Add(good, uint32(offLayers), uint32(1<<31))
+	f.Add(good, uint32(offMaxSeq), uint32(0xffffffff))
+	f.Fuzz(func(t *testing.T, hdr []byte, at, v uint32) {
+		r := make([]byte, size)
+		copy(r, good)
+		copy(r, hdr)
+		if int(at)+4 <= llm.StateHeaderSize {
+			binary.LittleEndian.PutUint32(r[at:], v)
+		}
+		h, err := parseHeader(r)
+		if err != nil {
+			return
+		}
+		l := h.layout
+		if uint64(l.Tokens)+4*uint64(l.MaxSeq) > uint64(size) || h.pos > l.MaxSeq {
+			t.Fatalf("accepted token ids [%d, +%d) or position %d outside a %d-byte region", l.Tokens, 4*l.MaxSeq, h.pos, size)
+		}
+		for i := range l.K {
+			for _, off := range []uint32{l.K[i], l.V[i]} {
+				if uint64(off)+uint64(l.LayerBytes) > uint64(size) {
+					t.Fatalf("accepted layer %d at [%d, +%d) outside a %d-byte region", i, off, l.LayerBytes, size)
+				}
+			}
+		}
+	})
 }
