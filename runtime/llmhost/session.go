@@ -66,6 +66,10 @@ type Options struct {
 	// Program makes decode run its token step as one program run per
 	// token (llm.Engine.SetProgram) instead of op by op.
 	Program bool
+	// OnGuest, if set, is called with a guest session's new guest before
+	// its engine is made (a host running many tenants sets the guest's
+	// RunProgram there); native sessions ignore it.
+	OnGuest func(g *wasm.Guest)
 }
 
 // MemoryBytes is a generous memory size for cfg's engine: KV cache,
@@ -166,6 +170,9 @@ func NewGuest(ctx context.Context, rt *wasm.Runtime, d device.Device, mode devic
 		return nil, fmt.Errorf("guest session: %w", err)
 	}
 	g.Weights = w
+	if o.OnGuest != nil {
+		o.OnGuest(g)
+	}
 	s := &guestSession{g: g, cfg: cfg}
 	if err := s.init(ctx, o); err != nil {
 		g.Close(ctx)

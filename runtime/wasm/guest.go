@@ -34,6 +34,16 @@ type Guest struct {
 	// llm_abi.go): host resources, loaded once per device and shareable by
 	// many guests. Set them before the guest runs its engine.
 	Weights device.Weights
+	// RunProgram, if set, runs the guest's program runs (llm_program_run)
+	// instead of x.Run(g.Size(), pos): a host that runs many guests hands
+	// them to a batcher here (runtime/tenants). It is called on the guest's
+	// own call, inside the host call, with the program validated against
+	// this guest's memory and weights; it must run x's calls at pos on this
+	// guest's memory (llmabi.Exec.Bind validates them at pos) and return
+	// once their results are in place. Its error traps the guest as a run's
+	// own error would. Set it before the guest runs its engine; nil (the
+	// default) runs each program alone, at no extra cost.
+	RunProgram func(g *Guest, x *llmabi.Exec, pos int) error
 
 	limits       Limits
 	sessionEnd   time.Time

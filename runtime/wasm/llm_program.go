@@ -104,7 +104,14 @@ func hostProgramRun(_ context.Context, g *Guest, s []uint64) {
 	if !sameWeights(x.Weights(), g.Weights) {
 		g.Trap("program %d was validated against other weights than the guest's now: submit it again", uint32(s[0]))
 	}
-	if err := x.Run(g.Size(), int(uint32(s[1]))); err != nil {
+	pos := int(uint32(s[1]))
+	var err error
+	if g.RunProgram != nil {
+		err = g.RunProgram(g, x, pos)
+	} else {
+		err = x.Run(g.Size(), pos)
+	}
+	if err != nil {
 		g.programTrap(err)
 	}
 }

@@ -115,6 +115,17 @@ func (r *Runtime) MaxMemory() uint64 { return r.maxBytes }
 // Limits are the limits every guest of the runtime gets, defaults filled in.
 func (r *Runtime) Limits() Limits { return r.limits }
 
+// WithLimits returns a Runtime that shares r's compiled guest and host
+// ABI but gives the guests it instantiates the limits l (zero fields take
+// the defaults, as in Config.Limits): per-guest limits under one
+// compilation. Close r, not the copy: closing either closes both.
+func (r *Runtime) WithLimits(l Limits) *Runtime {
+	c := *r
+	c.cfg.Limits = l
+	c.limits = l.resolve(r.maxBytes)
+	return &c
+}
+
 // Close releases the runtime and every instance it made.
 func (r *Runtime) Close(ctx context.Context) error {
 	return r.rt.Close(ctx)

@@ -27,6 +27,8 @@ type Exec struct {
 	moving  []int           // the calls with a moving word, each once, in order
 	dev     PreparedProgram // the device's, or nil: call by call
 	closed  bool
+	key     [32]byte // prog.Key(), once keyed
+	keyed   bool
 }
 
 // move is a Patch resolved to the Call field it rewrites.
@@ -149,23 +151,48 @@ func (x *Exec) check(i int, size uint64, pos int) (uint64, error) {
 
 // Run runs the program once at position pos on memory now of size bytes
 // (never smaller than when the Exec was made: memory only grows). It
-// rewrites the moving words, validates the calls they belong to, and runs
-// every call: on the device's prepared program, or call by call. A word
+// rewrites the moving words, validates the calls they belong to (Bind), and
+// runs every call: on the device's prepared program, or call by call. A word
 // moved outside 32 bits or a call it makes invalid (a range pushed out of
 // memory, a position beyond a cache's rows) is an error naming the call's
 // index and the operand, and nothing runs.
 func (x *Exec) Run(size uint64, pos int) error {
+	calls, err := x.Bind(size, pos)
+	if err != nil {
+		return err
+	}
+	if x.dev != nil {
+		return x.dev.Run(pos, calls)
+	}
+	for i := range calls {
+		if err := Dispatch(x.ops, x.w, &calls[i]); err != nil {
+			return fmt.Errorf("program op %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// Bind readies a run at position pos on memory now of size bytes without
+// running it: it rewrites the moving words, validates the calls they
+// belong to at pos against size and the weights, holds the run's work to
+// the limit, and returns the run's calls, every one valid on this Exec's
+// memory. The slice is the Exec's own: it holds until the next Bind or
+// Run, and the caller must not change it. A host that runs many guests'
+// programs as one batch (runtime/tenants) binds each guest's Exec at that
+// guest's position and memory, so that no call is ever checked against
+// another guest's memory. Its errors are Run's.
+func (x *Exec) Bind(size uint64, pos int) ([]Call, error) {
 	if x.closed {
-		return errors.New("program is closed")
+		return nil, errors.New("program is closed")
 	}
 	if pos < 0 || pos > math.MaxInt32 {
-		return fmt.Errorf("program position %d is not in [0, 2^31)", pos)
+		return nil, fmt.Errorf("program position %d is not in [0, 2^31)", pos)
 	}
 	for _, m := range x.moves {
 		v := m.base + m.slope*int64(pos) // |slope·pos| < 2^62: no overflow
 		if v < 0 || v > math.MaxUint32 {
 			c := &x.calls[m.call]
-			return fmt.Errorf("program op %d (%s) at position %d: %s would be %d, outside [0, 2^32)", m.call, c.Op, pos, c.Op.Layout().Wire[m.word].Name, v)
+			return nil, fmt.Errorf("program op %d (%s) at position %d: %s would be %d, outside [0, 2^32)", m.call, c.Op, pos, c.Op.Layout().Wire[m.word].Name, v)
 		}
 		c := &x.calls[m.call]
 		switch m.kind {
@@ -181,22 +208,28 @@ func (x *Exec) Run(size uint64, pos int) error {
 	for _, i := range x.moving {
 		work, err := x.check(i, size, pos)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		total = satAdd(total, work)
 	}
 	if x.maxWork > 0 && total > x.maxWork {
-		return &WorkError{Index: -1, Pos: pos, Work: total, Limit: x.maxWork}
+		return nil, &WorkError{Index: -1, Pos: pos, Work: total, Limit: x.maxWork}
 	}
-	if x.dev != nil {
-		return x.dev.Run(pos, x.calls)
+	return x.calls, nil
+}
+
+// Ops is the device memory the Exec validated its calls against and runs
+// them on.
+func (x *Exec) Ops() device.LLMOps { return x.ops }
+
+// Key is the program's Key, computed once: runs of Execs with equal Keys
+// are runs of equal programs (the same calls and patches), which a
+// batcher may run as one.
+func (x *Exec) Key() [32]byte {
+	if !x.keyed {
+		x.key, x.keyed = x.prog.Key(), true
 	}
-	for i := range x.calls {
-		if err := Dispatch(x.ops, x.w, &x.calls[i]); err != nil {
-			return fmt.Errorf("program op %d: %w", i, err)
-		}
-	}
-	return nil
+	return x.key
 }
 
 // Program is the program the Exec runs.
