@@ -199,6 +199,8 @@ const (
 	MetricAlone      = "steps_alone"
 	MetricEvicted    = "evicted_tenants"
 	MetricTimedOut   = "batches_timed_out"
+	MetricPicks      = "picks_checked"
+	MetricNearTies   = "near_ties"
 	LabelBatchSizes  = "batch_sizes"
 	LabelAloneWhy    = "alone_why"
 	LabelTokensMatch = "tokens_match"

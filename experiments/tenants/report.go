@@ -61,8 +61,9 @@ func AddSpeedups(f *results.File) {
 // bootstrap 95% CI), admission by prefill and by restore, the eviction's
 // snapshot, memory per tenant (host, device), fairness, the pool's mean
 // batch and its batch sizes, steps run alone, and whether every tenant's
-// tokens equal its prompt's decoded alone. Then every case with its raw
-// statistics. The terminal leaves the details to the Markdown file.
+// tokens are its prompt's decoded alone ("yes", or "yes, k near ties" where
+// a batched pick differed but agreed with the logits alone: checker).
+// Then every case with its raw statistics. The terminal leaves the details to the Markdown file.
 func Table(w io.Writer, f *results.File, format report.Format) error {
 	gaps, _, _ := byKind(f)
 	f2 := func(x float64) string { return fmt.Sprintf("%.2f", x) }
@@ -88,6 +89,13 @@ func Table(w io.Writer, f *results.File, format report.Format) error {
 		report.LabelColumn("alone, why", LabelAloneWhy).Detailed(),
 		report.MetricColumn("timed out/rep", MetricTimedOut, func(x float64) string { return fmt.Sprintf("%.0f", x) }).Detailed(),
 		report.LabelColumn("tokens = alone", LabelTokensMatch),
+		{Header: "near ties", Right: true, Detail: true, Value: func(c results.Case) string {
+			p, ok := c.Metrics[MetricPicks]
+			if !ok {
+				return "-"
+			}
+			return fmt.Sprintf("%.0f of %.0f picks", c.Metrics[MetricNearTies], p)
+		}},
 	}
 	if err := report.Table(w, gaps, cols, format); err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -145,58 +144,77 @@ func (r *runner) tick(what string) {
 // mode runs every case of one memory mode.
 func (r *runner) mode(ctx context.Context, mode device.Mode) ([]results.Case, []results.Failure, error) {
 	variant := "wasm-" + string(mode)
-	refs, err := r.references(ctx, mode)
+	ck, err := r.references(ctx, mode)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reference decode: %w", err)
 	}
+	defer ck.pool.Close(ctx)
 	var cases []results.Case
 	var failures []results.Failure
 	single, err := r.single(ctx, mode, variant+SingleSuffix)
 	if err != nil {
 		return nil, nil, fmt.Errorf("single guest: %w", err)
 	}
-	cs, fs := r.judge(single, refs)
+	cs, fs, err := r.judge(ctx, single, ck)
+	if err != nil {
+		return nil, nil, err
+	}
 	cases, failures = append(cases, cs...), append(failures, fs...)
 	for _, n := range r.p.Tenants {
 		cr, err := r.pooled(ctx, mode, variant, n)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%d tenants: %w", n, err)
 		}
-		cs, fs := r.judge(cr, refs)
+		cs, fs, err := r.judge(ctx, cr, ck)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%d tenants: %w", n, err)
+		}
 		cases, failures = append(cases, cs...), append(failures, fs...)
 	}
 	return cases, failures, nil
 }
 
 // references decodes each distinct prompt by a tenant alone in a pool of
-// one: the tokens every tenant of that prompt must reproduce.
-func (r *runner) references(ctx context.Context, mode device.Mode) ([][]int32, error) {
+// one: the tokens every tenant of that prompt is checked against. The
+// returned checker keeps the pool for replays; the caller closes it.
+func (r *runner) references(ctx context.Context, mode device.Mode) (*checker, error) {
 	pool, err := tenants.NewPool(ctx, r.rt, r.env.Device, mode, r.cfg, r.w, r.options(1))
 	if err != nil {
 		return nil, err
 	}
-	defer pool.Close(ctx)
-	refs := make([][]int32, len(r.prompts))
+	ck := &checker{pool: pool, seen: map[string]verdict{}}
 	for k, prompt := range r.prompts {
-		t, tok, err := pool.Admit(ctx, prompt)
+		toks, err := decodeAlone(ctx, pool, prompt, r.p.DecodeTokens)
 		if err != nil {
+			pool.Close(ctx)
 			return nil, fmt.Errorf("prompt %d: %w", k, err)
 		}
-		toks := []int32{tok}
-		for range r.p.DecodeTokens {
-			if tok, err = t.Decode(ctx, tok); err != nil {
-				t.Close(ctx)
-				return nil, fmt.Errorf("prompt %d: %w", k, err)
-			}
-			toks = append(toks, tok)
-		}
-		if err := t.Close(ctx); err != nil {
-			return nil, err
-		}
-		refs[k] = toks
+		ck.refs = append(ck.refs, toks)
 		r.tick(fmt.Sprintf("%s reference %d", mode, k))
 	}
-	return refs, nil
+	return ck, nil
+}
+
+// decodeAlone admits prompt into pool and decodes n tokens: the first
+// token and the n decoded ones.
+func decodeAlone(ctx context.Context, pool *tenants.Pool, prompt []int32, n int) (toks []int32, err error) {
+	t, tok, err := pool.Admit(ctx, prompt)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := t.Close(ctx); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	toks = []int32{tok}
+	for range n {
+		if tok, err = t.Decode(ctx, tok); err != nil {
+			return nil, err
+		}
+		toks = append(toks, tok)
+	}
+	return toks, nil
 }
 
 // single runs N = 1 through the single-guest path (llmhost.NewGuest with
@@ -426,14 +444,16 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 	}
 }
 
-// judge checks every conversation of cr against the reference tokens of
-// its prompt (and that it ran to its end), labels the gap case with the
-// verdict and returns cr's cases with the failures.
-func (r *runner) judge(cr *caseResult, refs [][]int32) ([]results.Case, []results.Failure) {
+// judge checks every conversation of cr against its prompt decoded alone
+// (checker.check) and that it ran to its end, records the verdict in the
+// gap case (LabelTokensMatch, MetricPicks, MetricNearTies) and returns
+// cr's cases with the failures. Checking runs after the case, outside
+// its timings.
+func (r *runner) judge(ctx context.Context, cr *caseResult, ck *checker) ([]results.Case, []results.Failure, error) {
 	cases := cr.cases()
 	name := cases[0].Name()
 	var failures []results.Failure
-	bad, all := 0, 0
+	bad, all, picks, ties := 0, 0, 0, 0
 	for rep, rp := range cr.reps {
 		for _, c := range rp.convs {
 			all++
@@ -445,32 +465,35 @@ func (r *runner) judge(cr *caseResult, refs [][]int32) ([]results.Case, []result
 			if c.err != nil {
 				bad++
 				failures = append(failures, results.Failure{Case: name, Check: "tenant", Detail: what + " failed: " + c.err.Error()})
+			}
+			if len(c.tokens) == 0 {
 				continue
 			}
-			if want := refs[c.prompt]; !slices.Equal(c.tokens, want) {
-				bad++
+			v, err := ck.check(ctx, r.prompts[c.prompt], c.prompt, c.tokens)
+			if err != nil {
+				return nil, nil, fmt.Errorf("check %s: %w", what, err)
+			}
+			picks, ties = picks+v.picks, ties+v.ties
+			if v.bad != "" {
+				if c.err == nil {
+					bad++
+				}
 				failures = append(failures, results.Failure{Case: name, Check: "tokens",
-					Detail: fmt.Sprintf("%s generated %v; alone, prompt %d decodes %v (first difference at token %d)", what, c.tokens, c.prompt, want, firstDiff(c.tokens, want))})
+					Detail: fmt.Sprintf("%s generated %v; alone, prompt %d decodes %v; %s", what, c.tokens, c.prompt, ck.refs[c.prompt], v.bad)})
 			}
 		}
 	}
 	verdict := "yes"
-	if bad > 0 {
+	switch {
+	case bad > 0:
 		verdict = fmt.Sprintf("NO: %d of %d", bad, all)
+	case ties > 0:
+		verdict = fmt.Sprintf("yes, %d near ties", ties)
 	}
 	cases[0].Labels[LabelTokensMatch] = verdict
-	return cases, failures
-}
-
-// firstDiff is the first index where a and b differ (len of the shorter
-// when one is a prefix of the other).
-func firstDiff(a, b []int32) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return min(len(a), len(b))
+	cases[0].Metrics[MetricPicks] = float64(picks)
+	cases[0].Metrics[MetricNearTies] = float64(ties)
+	return cases, failures, nil
 }
 
 // batchesSince is what the pool did between two Stats: its batch-size
