@@ -16,15 +16,7 @@ import (
 // pool batched.
 func TestRunTiny(t *testing.T) {
 	spec := strings.Replace(goodSpec, "tenants: [1, 2]", "tenants: [1, 3]", 1)
-	s, err := Parse("good.yaml", []byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := cpu.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	s, d := specAndCPU(t, spec)
 	f, err := Run(context.Background(), &experiments.Env{Device: d, TempDir: t.TempDir()}, s)
 	if err != nil {
 		t.Fatal(err)
@@ -82,15 +74,7 @@ func TestRunTiny(t *testing.T) {
 // TestRunRefusesMemory: a plan the device's memory cannot hold is refused
 // before anything is loaded.
 func TestRunRefusesMemory(t *testing.T) {
-	s, err := Parse("good.yaml", []byte(goodSpec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := cpu.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	s, d := specAndCPU(t, goodSpec)
 	env := &experiments.Env{Device: d, Overrides: experiments.Overrides{Set: map[string][]int{"tenants": {1, 1000}}}}
 	b, ok := DeviceBudget(d)
 	if !ok {
@@ -100,8 +84,23 @@ func TestRunRefusesMemory(t *testing.T) {
 	if p.WeightBytes()+1000*p.GuestBytes() <= b.Bytes {
 		t.Skipf("1000 tenants fit this machine's %d bytes", b.Bytes)
 	}
-	_, err = Run(context.Background(), env, s)
+	_, err := Run(context.Background(), env, s)
 	if err == nil || !strings.Contains(err.Error(), "-set tenants=1000") || !strings.Contains(err.Error(), "host's memory") {
 		t.Fatalf("1000 tenants on this machine: %v", err)
 	}
+}
+
+// specAndCPU parses spec and opens the cpu device, closed when t ends.
+func specAndCPU(t *testing.T, spec string) (*Spec, *cpu.Device) {
+	t.Helper()
+	s, err := Parse("good.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := cpu.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return s, d
 }
