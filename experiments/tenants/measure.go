@@ -41,6 +41,10 @@ type conversation struct {
 	firstDecodeAfter int   // index in stamps of the first token after the restore
 }
 
+// wasAdmitted reports whether Admit gave c its first token (a tenant whose
+// admission failed has no admission time or memory to report).
+func (c *conversation) wasAdmitted() bool { return len(c.tokens) > 0 }
+
 // admission is the admission time by prefill: instantiate + prefill.
 func (c *conversation) admission() time.Duration { return c.admitted - c.arrive }
 
@@ -225,7 +229,9 @@ func (cr *caseResult) cases() []results.Case {
 			warmAgg = append(warmAgg, 1/rep.aggregate())
 			for _, c := range rep.convs {
 				warmGaps = append(warmGaps, seconds(c.gaps)...)
-				warmPrefill = append(warmPrefill, c.admission().Seconds())
+				if c.wasAdmitted() {
+					warmPrefill = append(warmPrefill, c.admission().Seconds())
+				}
 				if c.evicted && c.restore > 0 {
 					warmRestore = append(warmRestore, c.restore.Seconds())
 				}
@@ -249,9 +255,11 @@ func (cr *caseResult) cases() []results.Case {
 			for range g {
 				gapReps = append(gapReps, r-1)
 			}
-			prefill = append(prefill, c.admission().Seconds())
-			prefillReps = append(prefillReps, r-1)
-			host, dev = append(host, float64(c.hostMem)), append(dev, float64(c.devMem))
+			if c.wasAdmitted() {
+				prefill = append(prefill, c.admission().Seconds())
+				prefillReps = append(prefillReps, r-1)
+				host, dev = append(host, float64(c.hostMem)), append(dev, float64(c.devMem))
+			}
 			if c.evicted && c.restore > 0 {
 				evicted++
 				restore = append(restore, c.restore.Seconds())

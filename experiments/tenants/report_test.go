@@ -200,3 +200,22 @@ func TestTableAndFigures(t *testing.T) {
 		}
 	}
 }
+
+// TestCasesFailedAdmission: a tenant whose admission failed has no
+// admission time or memory among the samples.
+func TestCasesFailedAdmission(t *testing.T) {
+	cr := &caseResult{tenants: 2, variant: "wasm-zerocopy"}
+	for range 2 {
+		ok := conv(0, 0, 100*ms, 10*ms, 4)
+		ok.hostMem = 1 << 20
+		failed := &conversation{tenant: 1, arrive: 5 * ms}
+		cr.reps = append(cr.reps, &repetition{convs: []*conversation{ok, failed}})
+	}
+	cs := cr.cases()
+	if p := cs[2]; p.Group != "admit-prefill tenants=2" || len(p.Samples) != 1 || p.Samples[0] != 0.1 || len(p.Warmup) != 1 {
+		t.Errorf("admissions %s: %v (warm-up %v), want only the admitted tenant's 0.1s", p.Group, p.Samples, p.Warmup)
+	}
+	if m := cs[0].Metrics[MetricHostMem]; m != 1<<20 {
+		t.Errorf("host memory per tenant %g, want the admitted tenant's 1 MiB", m)
+	}
+}

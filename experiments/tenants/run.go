@@ -129,10 +129,15 @@ func (r *runner) provenance(f *results.File, m *experiments.Model) {
 	f.Provenance.SetExtra("tenants", fmt.Sprint(p.Tenants))
 }
 
-// options are the pool's options for a case of n tenants.
+// options are the pool's options for a case of n tenants: max_wait_ms 0
+// turns batching off (tenants.Options.MaxWait < 0: every step alone, the
+// baseline), as its zero value would mean the pool's default.
 func (r *runner) options(n int) tenants.Options {
-	return tenants.Options{KV: r.p.KV, MaxSeq: r.p.MaxSeq, MaxBatch: r.p.MaxBatch,
-		MaxWait: time.Duration(r.p.MaxWaitMS * float64(time.Millisecond)), MaxTenants: n, Place: llmhost.PlaceForPrefill}
+	wait := time.Duration(r.p.MaxWaitMS * float64(time.Millisecond))
+	if wait == 0 {
+		wait = -1
+	}
+	return tenants.Options{KV: r.p.KV, MaxSeq: r.p.MaxSeq, MaxBatch: r.p.MaxBatch, MaxWait: wait, MaxTenants: n, Place: llmhost.PlaceForPrefill}
 }
 
 // tick advances the progress by one conversation.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
 	"github.com/wasmgpu/wasmgpu/results"
@@ -103,4 +104,15 @@ func specAndCPU(t *testing.T, spec string) (*Spec, *cpu.Device) {
 	}
 	t.Cleanup(func() { d.Close() })
 	return s, d
+}
+
+// TestOptionsMaxWait: max_wait_ms becomes the pool's MaxWait, and 0 turns
+// batching off rather than taking the pool's default.
+func TestOptionsMaxWait(t *testing.T) {
+	for ms, want := range map[float64]time.Duration{2: 2 * time.Millisecond, 0.5: 500 * time.Microsecond, 0: -1} {
+		r := &runner{p: Plan{MaxWaitMS: ms}}
+		if got := r.options(4); got.MaxWait != want || got.MaxTenants != 4 {
+			t.Errorf("max_wait_ms %g: MaxWait %v, MaxTenants %d; want %v, 4", ms, got.MaxWait, got.MaxTenants, want)
+		}
+	}
 }

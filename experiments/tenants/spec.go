@@ -49,7 +49,8 @@ type Spec struct {
 	// the tokens every tenant of it must reproduce.
 	Prompts int `yaml:"prompts"`
 	// MaxWaitMS bounds how long a ready decode step waits for others to
-	// join its batch (tenants.Options.MaxWait), in milliseconds.
+	// join its batch (tenants.Options.MaxWait), in milliseconds; 0 turns
+	// batching off (every step alone: the baseline to compare with).
 	MaxWaitMS float64  `yaml:"max_wait_ms"`
 	Arrival   Arrival  `yaml:"arrival"`
 	Eviction  Eviction `yaml:"eviction"`
