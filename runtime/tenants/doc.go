@@ -44,7 +44,9 @@
 // several runs with llmabi.Batch: per-sequence ops (rope_kv, attention)
 // once per guest on that guest's memory; row-wise ops (the projections,
 // norms, embed, argmax) once for all, their rows gathered into the batch
-// memory, run with n = the guests' rows, and scattered back; sync once.
+// memory, run with n = the guests' rows, and scattered back (by the host on
+// cpu, by device copies on cuda managed memory: llmabi.RowCopier); sync
+// once.
 // Batches execute one at a time (they share the batch memory and the
 // device). A tenant that submits a program no other tenant runs runs in a
 // batch of its own; Stats counts such runs by why they ran alone.

@@ -30,11 +30,13 @@ type Stats struct {
 	// Failed are the runs that ended in an error (their tenant trapped and
 	// was closed); the others of their batch went on.
 	Failed uint64 `json:"failed"`
-	// RowCalls are the row-wise calls run once for several tenants, and
-	// Apart those that ran tenant by tenant instead, by why
-	// (llmabi.BatchStats).
-	RowCalls uint64            `json:"row_calls"`
-	Apart    map[string]uint64 `json:"apart"`
+	// RowCalls are the row-wise calls run once for several tenants, of
+	// which HostCopies had their rows copied on the host (always on cpu;
+	// on cuda managed memory the device copies them), and Apart those
+	// that ran tenant by tenant instead, by why (llmabi.BatchStats).
+	RowCalls   uint64            `json:"row_calls"`
+	HostCopies uint64            `json:"host_copies"`
+	Apart      map[string]uint64 `json:"apart"`
 }
 
 // scheduler gathers program runs into batches and executes them.
@@ -316,7 +318,7 @@ func (s *scheduler) execute(b *batch) {
 			s.st.Failed++
 		}
 	}
-	s.st.RowCalls, s.st.Apart = bs.RowCalls, bs.Apart
+	s.st.RowCalls, s.st.HostCopies, s.st.Apart = bs.RowCalls, bs.HostCopies, bs.Apart
 	if s.busy[b.key]--; s.busy[b.key] == 0 {
 		delete(s.busy, b.key)
 	}

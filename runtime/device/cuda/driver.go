@@ -17,6 +17,7 @@ type driver struct {
 	cuMemHostRegister, cuMemHostUnregister, cuMemHostGetDevicePointer          uintptr
 	cuMemAllocHost, cuMemFreeHost                                              uintptr
 	cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemsetD32Async                     uintptr
+	cuMemcpyDtoDAsync                                                          uintptr // batched tenants' rows (llm_batch.go)
 	cuStreamCreate, cuStreamDestroy, cuStreamSynchronize                       uintptr
 	cuEventCreate, cuEventDestroy, cuEventRecord, cuEventElapsedTime           uintptr
 	cuModuleLoadData, cuModuleUnload, cuModuleGetFunction, cuLaunchKernel      uintptr
@@ -90,6 +91,7 @@ func (d *driver) load(handle uintptr) error {
 		{p: &d.cuMemFreeHost, names: []string{"cuMemFreeHost"}},
 		{p: &d.cuMemcpyHtoDAsync, names: []string{"cuMemcpyHtoDAsync_v2"}},
 		{p: &d.cuMemcpyDtoHAsync, names: []string{"cuMemcpyDtoHAsync_v2"}},
+		{p: &d.cuMemcpyDtoDAsync, names: []string{"cuMemcpyDtoDAsync_v2"}, optional: true},
 		{p: &d.cuMemsetD32Async, names: []string{"cuMemsetD32Async"}},
 		{p: &d.cuStreamCreate, names: []string{"cuStreamCreate"}},
 		{p: &d.cuStreamDestroy, names: []string{"cuStreamDestroy_v2"}},

@@ -21,7 +21,9 @@ import (
 //     memory (a scratch device memory of the same device), the op runs
 //     there with its row count times the members, and each member's output
 //     rows are scattered back to the same spans of its own memory. A device
-//     whose batch memory is a BatchRunner runs the call itself instead.
+//     whose batch memory is a BatchRunner runs the call itself instead; one
+//     that is a RowCopier moves the rows itself (device copies) rather than
+//     through the host.
 //
 // Every member's calls were validated against that member's memory and
 // weights by its own Exec at its own position (Exec.Bind): the batch never
@@ -66,10 +68,38 @@ type BatchRunner interface {
 	RunRows(w device.Weights, mems []device.Memory, calls []*Call) error
 }
 
+// RowCopier is implemented by a batch memory whose device copies bytes
+// between it and the members' memories itself, so that the gather and the
+// scatter never move the rows through the host: a GPU whose kernels
+// address every guest's memory (cuda managed), where a host copy would
+// migrate each page to the host and back. The Batch orders the copies:
+// every member is synced before the gather is queued, the batch memory is
+// synced after the gather (an op may read an operand on the host), after
+// the dispatch and after the scatter, so a member's next op, on its own
+// queue, finds its rows in place.
+type RowCopier interface {
+	// CopyRows queues the copies, each of Len bytes from Src at SrcOff to
+	// Dst at DstOff, one of the two memories being this one, every range
+	// inside its memory's size. An error says the device cannot copy
+	// between these memories (another mode, another device): the Batch
+	// then copies on the host, which is always correct.
+	CopyRows(rows []RowCopy) error
+}
+
+// RowCopy is one copy of a RowCopier.
+type RowCopy struct {
+	Src, Dst       device.Memory
+	SrcOff, DstOff uint64
+	Len            uint64
+}
+
 // BatchStats count what a Batch did.
 type BatchStats struct {
 	// RowCalls are RowWise calls run once for several members.
 	RowCalls uint64
+	// HostCopies are RowCalls whose rows were copied on the host: the
+	// batch memory is no RowCopier (cpu), or it refused these memories.
+	HostCopies uint64
 	// Apart are RowWise calls of several members that ran member by
 	// member instead, by why: "differ" (their calls differed in more than
 	// their spans' offsets), "scratch" (the batch memory could not hold
@@ -84,11 +114,13 @@ type Batch struct {
 	ops     device.LLMOps
 	w       device.Weights
 	runner  BatchRunner // scratch's, or nil
+	copier  RowCopier   // scratch's, or nil
 	stats   BatchStats
 	// per-call working state, kept to avoid allocating per call
 	regions []device.Span
 	mems    []device.Memory
 	calls   []*Call
+	copies  []RowCopy
 }
 
 // NewBatch returns a Batch that gathers rows into scratch, a memory of the
@@ -101,6 +133,7 @@ func NewBatch(scratch device.Memory, w device.Weights) (*Batch, error) {
 	}
 	b := &Batch{scratch: scratch, ops: ops, w: w, stats: BatchStats{Apart: map[string]uint64{}}}
 	b.runner, _ = scratch.(BatchRunner)
+	b.copier, _ = scratch.(RowCopier)
 	return b, nil
 }
 
@@ -198,7 +231,13 @@ func (b *Batch) rowWise(members []Member, live []int, i int, errs []error) {
 		}
 	}
 	if why == "" {
-		why = b.gathered(members, live, i, row)
+		var err error
+		if why, err = b.gathered(members, live, i, row); err != nil {
+			for _, k := range live {
+				errs[k] = fmt.Errorf("program op %d, batched: %w", i, err)
+			}
+			return
+		}
 	}
 	if why == "" {
 		b.stats.RowCalls++
@@ -215,8 +254,11 @@ func (b *Batch) rowWise(members []Member, live []int, i int, errs []error) {
 
 // gathered runs call i of the live members as one call on the batch
 // memory: gather, dispatch, scatter. It returns "" when it did, or why not
-// ("scratch", "error"), having then written nothing to any member.
-func (b *Batch) gathered(members []Member, live []int, i, row int) string {
+// ("scratch", "error"), having then written nothing to any member; or an
+// error of the device after it may have written part of the members'
+// outputs (their calls cannot be run again: an in-out operand would be
+// applied twice).
+func (b *Batch) gathered(members []Member, live []int, i, row int) (string, error) {
 	first := &members[live[0]].Calls[i]
 	l := first.Op.Layout()
 	nm := uint64(len(live))
@@ -239,29 +281,33 @@ func (b *Batch) gathered(members []Member, live []int, i, row int) string {
 	}
 	all := b.scratch.Bytes()
 	if end > uint64(len(all)) {
-		return "scratch"
+		return "scratch", nil
 	}
 	if end > b.scratch.Size() {
 		if err := b.scratch.Grow(end); err != nil {
-			return "scratch"
+			return "scratch", nil
 		}
 	}
 	// The members' earlier calls may still be queued on their devices.
 	for _, k := range live {
 		if err := members[k].Mem.Sync(); err != nil {
-			return "error"
+			return "error", nil
 		}
 	}
+	b.copies = b.copies[:0]
 	for j, r := range b.regions {
 		if r.Len == 0 || !reads(l.Operands[j].Role) || sharesEarlier(l, b.regions, j, reads) {
 			continue
 		}
 		w := first.S[j].Len
 		for x, k := range live {
-			src := members[k].Mem.Bytes()
 			s := members[k].Calls[i].S[j]
-			copy(all[r.Off+uint64(x)*w:r.Off+uint64(x+1)*w], src[s.Off:s.Off+s.Len])
+			b.copies = append(b.copies, RowCopy{Src: members[k].Mem, SrcOff: s.Off, Dst: b.scratch, DstOff: r.Off + uint64(x)*w, Len: w})
 		}
+	}
+	onDevice, err := b.copy(b.copies, true)
+	if err != nil {
+		return "error", nil
 	}
 	c := *first
 	for j, r := range b.regions {
@@ -271,11 +317,12 @@ func (b *Batch) gathered(members []Member, live []int, i, row int) string {
 	}
 	c.I[row] *= len(live)
 	if err := Dispatch(b.ops, b.w, &c); err != nil {
-		return "error"
+		return "error", nil
 	}
 	if err := b.scratch.Sync(); err != nil {
-		return "error"
+		return "error", nil
 	}
+	b.copies = b.copies[:0]
 	for j, r := range b.regions {
 		role := l.Operands[j].Role
 		if r.Len == 0 || !scattered(role) || sharesEarlier(l, b.regions, j, scattered) {
@@ -283,12 +330,37 @@ func (b *Batch) gathered(members []Member, live []int, i, row int) string {
 		}
 		w := first.S[j].Len
 		for x, k := range live {
-			dst := members[k].Mem.Bytes()
 			s := members[k].Calls[i].S[j]
-			copy(dst[s.Off:s.Off+s.Len], all[r.Off+uint64(x)*w:r.Off+uint64(x+1)*w])
+			b.copies = append(b.copies, RowCopy{Src: b.scratch, SrcOff: r.Off + uint64(x)*w, Dst: members[k].Mem, DstOff: s.Off, Len: w})
 		}
 	}
-	return ""
+	scatteredOnDevice, err := b.copy(b.copies, onDevice)
+	if err != nil {
+		return "", fmt.Errorf("scatter: %w", err)
+	}
+	if !onDevice || !scatteredOnDevice {
+		b.stats.HostCopies++
+	}
+	return "", nil
+}
+
+// copy performs the copies: with the batch memory's RowCopier when it has
+// one and tryDevice, then syncing the batch memory; on the host otherwise,
+// or when the copier refuses. It reports whether the device copied.
+func (b *Batch) copy(rows []RowCopy, tryDevice bool) (bool, error) {
+	if b.copier != nil && tryDevice {
+		if err := b.copier.CopyRows(rows); err == nil {
+			return true, b.scratch.Sync()
+		}
+		// Refused: wait for whatever it queued, then copy on the host.
+		if err := b.scratch.Sync(); err != nil {
+			return false, err
+		}
+	}
+	for _, r := range rows {
+		copy(r.Dst.Bytes()[r.DstOff:r.DstOff+r.Len], r.Src.Bytes()[r.SrcOff:r.SrcOff+r.Len])
+	}
+	return false, nil
 }
 
 // active reports whether operand j of c is one the call uses (a slot of a

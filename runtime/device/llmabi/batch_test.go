@@ -3,6 +3,8 @@ package llmabi_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -92,11 +94,21 @@ func (f *batchFixture) member(t *testing.T, tok int32) device.Memory {
 // and the batch's stats.
 func (f *batchFixture) runBatch(t *testing.T, tokens []int32, scratch uint64, edit func(k int, calls []llmabi.Call)) ([]device.Memory, []error, llmabi.BatchStats) {
 	t.Helper()
+	return f.runBatchWith(t, tokens, scratch, nil, edit)
+}
+
+// runBatchWith is runBatch with the batch memory wrapped by wrap.
+func (f *batchFixture) runBatchWith(t *testing.T, tokens []int32, scratch uint64, wrap func(device.Memory) device.Memory, edit func(k int, calls []llmabi.Call)) ([]device.Memory, []error, llmabi.BatchStats) {
+	t.Helper()
+	var sm device.Memory
 	sm, err := f.d.NewMemory(device.ZeroCopy, scratch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sm.Close() })
+	if wrap != nil {
+		sm = wrap(sm)
+	}
 	b, err := llmabi.NewBatch(sm, f.w)
 	if err != nil {
 		t.Fatal(err)
@@ -203,6 +215,31 @@ func TestBatchRowWise(t *testing.T) {
 		}
 		check(t, mems, -1)
 	})
+	t.Run("copier", func(t *testing.T) {
+		for _, refuse := range []bool{false, true} {
+			var cm *copyingMemory
+			wrap := func(m device.Memory) device.Memory {
+				cm = &copyingMemory{Memory: m, LLMOps: m.(device.LLMOps), refuse: refuse}
+				return cm
+			}
+			mems, errs, st := f.runBatchWith(t, tokens, 1<<20, wrap, nil)
+			for k, err := range errs {
+				if err != nil {
+					t.Fatalf("member %d: %v", k, err)
+				}
+			}
+			check(t, mems, -1)
+			// A gather and a scatter for each of the 5 row-wise calls; once
+			// refused, a call's scatter is not offered to the copier.
+			wantCalls, wantHost := 2*5, uint64(0)
+			if refuse {
+				wantCalls, wantHost = 5, 5
+			}
+			if cm.calls != wantCalls || st.HostCopies != wantHost || st.RowCalls != 5 {
+				t.Errorf("refuse %v: %d CopyRows calls, stats %+v: want %d calls, %d row-wise calls copied on the host", refuse, cm.calls, st, wantCalls, wantHost)
+			}
+		}
+	})
 	t.Run("error", func(t *testing.T) {
 		bad := append([]int32(nil), tokens...)
 		bad[2] = bVocab + 5 // outside the table: the batched embed fails
@@ -230,4 +267,32 @@ func closeF32(a, b []byte) bool {
 		}
 	}
 	return true
+}
+
+// copyingMemory is a batch memory that is a RowCopier: it copies on the
+// host as a device would, checking every copy names itself on one side and
+// stays inside both memories, or refuses every copy.
+type copyingMemory struct {
+	device.Memory
+	device.LLMOps
+	refuse bool
+	calls  int
+}
+
+func (c *copyingMemory) Sync() error { return c.Memory.Sync() }
+
+func (c *copyingMemory) CopyRows(rows []llmabi.RowCopy) error {
+	c.calls++
+	if c.refuse {
+		return errors.New("not a memory this device copies")
+	}
+	for _, r := range rows {
+		if r.Src != c && r.Dst != c || r.SrcOff+r.Len > r.Src.Size() || r.DstOff+r.Len > r.Dst.Size() {
+			return fmt.Errorf("copy %+v: not between this memory and another, or out of range", r)
+		}
+	}
+	for _, r := range rows {
+		copy(r.Dst.Bytes()[r.DstOff:r.DstOff+r.Len], r.Src.Bytes()[r.SrcOff:r.SrcOff+r.Len])
+	}
+	return nil
 }
