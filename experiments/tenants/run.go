@@ -59,6 +59,16 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	if !known {
 		f.Notes = append(f.Notes, "the device reports no memory size: the plan was not checked against it")
 	}
+	if cfg := model.Host.Config; cfg.Hash() != p.Config.Hash() || model.Host.DType != p.WeightsDType {
+		// A -model folder's own architecture and dtype size the guests
+		// and the weights: check again.
+		p.Config, p.WeightsDType = cfg, model.Host.DType
+		if known {
+			if err := p.CheckMemory(budget); err != nil {
+				return nil, fmt.Errorf("%s: %w", env.ModelDir, err)
+			}
+		}
+	}
 	r := &runner{env: env, p: p, cfg: model.Host.Config, w: model.Device}
 	r.rt, err = wasm.New(ctx, wasm.Config{Wasm: guest.Wasm, MaxMemory: p.GuestBytes(), CacheDir: env.CacheDir})
 	if err != nil {
