@@ -24,6 +24,15 @@ const (
 	bench1BMaxSeq = 256
 )
 
+// prompt1B is tenant i's prompt for the 1B model: bench1BPrompt ids.
+func prompt1B(i int) []int32 {
+	prompt := make([]int32, bench1BPrompt)
+	for j := range prompt {
+		prompt[j] = int32(1 + (i*131+j*17)%1000)
+	}
+	return prompt
+}
+
 func getLlama1B(b testing.TB) *fixture {
 	llama1B.once.Do(func() {
 		llama1B.f, llama1B.err = makeFixture(models.Llama32_1B(), 1, Options{KV: device.KVBF16, MaxSeq: bench1BMaxSeq, MaxBatch: 32})
@@ -55,11 +64,7 @@ func BenchmarkLlama1B(b *testing.B) {
 		b.Run(fmt.Sprintf("N=%d%s", n, c.name), func(b *testing.B) {
 			o := f.opts
 			o.MaxWait = c.wait
-			p, err := NewPool(f.ctx, f.rt, f.d, device.ZeroCopy, f.cfg, f.w, o)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer p.Close(f.ctx)
+			p := f.pool(b, o)
 			ts := make([]*Tenant, n)
 			next := make([]int32, n)
 			admit := func() {
@@ -67,11 +72,8 @@ func BenchmarkLlama1B(b *testing.B) {
 					if ts[i] != nil {
 						ts[i].Close(f.ctx)
 					}
-					prompt := make([]int32, bench1BPrompt)
-					for j := range prompt {
-						prompt[j] = int32(1 + (i*131+j*17)%1000)
-					}
-					if ts[i], next[i], err = p.Admit(f.ctx, prompt); err != nil {
+					var err error
+					if ts[i], next[i], err = p.Admit(f.ctx, prompt1B(i)); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -118,21 +120,14 @@ func BenchmarkLlama1BOne(b *testing.B) {
 	f := getLlama1B(b)
 	o := f.opts
 	o.MaxWait = time.Second
-	p, err := NewPool(f.ctx, f.rt, f.d, device.ZeroCopy, f.cfg, f.w, o)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.Close(f.ctx)
+	p := f.pool(b, o)
 	lo := llmhost.Options{KV: f.opts.KV, MaxSeq: f.opts.MaxSeq, MaxBatch: f.opts.MaxBatch, Program: true}
 	s, err := llmhost.NewGuest(f.ctx, f.rt, f.d, device.ZeroCopy, f.cfg, f.w, lo)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close(f.ctx)
-	prompt := make([]int32, bench1BPrompt)
-	for j := range prompt {
-		prompt[j] = int32(1 + (j*17)%1000)
-	}
+	prompt := prompt1B(0)
 	var tn *Tenant
 	var nextP, nextS int32
 	start := func() {

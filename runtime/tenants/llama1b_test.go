@@ -25,10 +25,7 @@ func TestLlama1BBatchedVsAlone(t *testing.T) {
 	const n, steps = 8, 16
 	ps := make([][]int32, n)
 	for i := range ps {
-		ps[i] = make([]int32, bench1BPrompt)
-		for j := range ps[i] {
-			ps[i][j] = int32(1 + (i*131+j*17)%1000)
-		}
+		ps[i] = prompt1B(i)
 	}
 	o := f.opts
 	o.MaxWait = time.Minute

@@ -273,3 +273,63 @@ func TestNewPoolRefuses(t *testing.T) {
 		defer tn.Close(f.ctx)
 	}
 }
+
+// TestArrivals: tenants admitted while others decode (each tenant, after
+// its second step, waits until the next has been admitted, so every
+// arrival lands among decoding tenants) join their batches, and every
+// tenant's tokens equal its tokens alone.
+func TestArrivals(t *testing.T) {
+	f := newFixture(t)
+	const n, steps = 5, 12
+	ps := prompts(n)
+	want := alone(t, f, ps, steps)
+	o := f.opts
+	o.MaxWait = time.Minute
+	p := f.pool(t, o)
+	out := make([]transcript, n)
+	errs := make([]error, n)
+	admitted := make([]chan struct{}, n+1)
+	for i := range admitted {
+		admitted[i] = make(chan struct{})
+	}
+	close(admitted[n]) // the last one waits for nobody
+	var wg sync.WaitGroup
+	for i := range n {
+		tn, first, err := p.Admit(f.ctx, ps[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		close(admitted[i])
+		out[i].tokens = []int32{first}
+		wg.Go(func() {
+			defer tn.Close(f.ctx)
+			next := first
+			for s := range steps {
+				if s == 2 {
+					<-admitted[i+1]
+				}
+				if next, errs[i] = tn.Decode(f.ctx, next); errs[i] != nil {
+					return
+				}
+				l, err := tn.Logits(f.ctx)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				out[i].tokens, out[i].logits = append(out[i].tokens, next), append(out[i].logits, slices.Clone(l))
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("tenant %d: %v", i, err)
+		}
+		compare(t, fmt.Sprintf("tenant %d", i), out[i], want[i])
+	}
+	st := p.Stats()
+	t.Logf("stats %+v", st)
+	if st.Steps != n*steps || st.Failed != 0 || st.Batches >= st.Steps || st.TimedOut != 0 {
+		t.Errorf("stats %+v: want %d steps in batches, none failed or timed out", st, n*steps)
+	}
+}
