@@ -2,7 +2,7 @@
 # Reproduce wasmgpu's published numbers.
 #
 #   ./run.sh all            every spec in experiments/ on the auto-detected backend
-#   ./run.sh matmul|llama|kv  one experiment
+#   ./run.sh matmul|llama|kv|tenants  one experiment
 #   ./run.sh ci             a quick smoke run of each experiment on cpu, output in a temp dir,
 #                           and the compare gate (a second matmul run must compare clean)
 #
@@ -74,11 +74,11 @@ ci)
   fi
   echo "run.sh ci: ok ($(ls "$out"/results/*/*.json | wc -l) result files; compare gate passed)" >&2
   ;;
-matmul | llama | kv)
+matmul | llama | kv | tenants)
   ./bin/harness -exp "$what" "$@"
   ;;
 *)
-  echo "usage: ./run.sh all | matmul | llama | kv | ci [harness flags]" >&2
+  echo "usage: ./run.sh all | matmul | llama | kv | tenants | ci [harness flags]" >&2
   exit 2
   ;;
 esac

@@ -64,7 +64,7 @@ func FuzzParseSet(f *testing.F) {
 }
 
 func TestBuiltinSpecs(t *testing.T) {
-	if got := SpecNames(); !slices.Equal(got, []string{"kv", "llama", "matmul"}) {
+	if got := SpecNames(); !slices.Equal(got, []string{"kv", "llama", "matmul", "tenants"}) {
 		t.Errorf("SpecNames() = %v", got)
 	}
 	if _, err := BuiltinSpec("bogus"); err == nil || !strings.Contains(err.Error(), "known: kv, llama, matmul") {

@@ -20,7 +20,7 @@ import (
 //go:embed *.yaml
 var specFiles embed.FS
 
-// SpecNames lists the built-in specs by name ("kv", "llama", "matmul").
+// SpecNames lists the built-in specs by name ("kv", "llama", "matmul", "tenants").
 func SpecNames() []string {
 	paths, _ := fs.Glob(specFiles, "*.yaml")
 	names := make([]string, len(paths))

@@ -10,12 +10,13 @@ import (
 	"github.com/wasmgpu/wasmgpu/experiments/kv"
 	"github.com/wasmgpu/wasmgpu/experiments/llama"
 	"github.com/wasmgpu/wasmgpu/experiments/matmul"
+	"github.com/wasmgpu/wasmgpu/experiments/tenants"
 )
 
 // drivers are the experiment kinds the harness knows, in the order help
 // lists them. Adding an experiment is its spec in experiments/ and its
 // Driver here.
-var drivers = []experiments.Driver{matmul.Driver, llama.Driver, kv.Driver}
+var drivers = []experiments.Driver{matmul.Driver, llama.Driver, kv.Driver, tenants.Driver}
 
 // driverNames lists the drivers' names.
 func driverNames() string {

@@ -216,8 +216,8 @@ func TestRunRejectsBadInput(t *testing.T) {
 	}{
 		{"bad spec value", []string{"-spec", bad}, 1, "bad.yaml:10:14: field \"repetitions\": must be ≥ 1"},
 		{"missing spec", []string{"-spec", filepath.Join(dir, "nope.yaml")}, 1, "nope.yaml"},
-		{"unknown experiment in a spec", []string{"-spec", writeFile(t, dir, "x.yaml", "experiment: sorting\n")}, 1, `unknown experiment "sorting" (known: matmul, llama, kv)`},
-		{"unknown -exp", []string{"-exp", "bogus"}, 2, `unknown experiment "bogus" (known: kv, llama, matmul)`},
+		{"unknown experiment in a spec", []string{"-spec", writeFile(t, dir, "x.yaml", "experiment: sorting\n")}, 1, `unknown experiment "sorting" (known: matmul, llama, kv, tenants)`},
+		{"unknown -exp", []string{"-exp", "bogus"}, 2, `unknown experiment "bogus" (known: kv, llama, matmul, tenants)`},
 		{"no experiment field", []string{"-spec", writeFile(t, dir, "y.yaml", "seed: 1\n")}, 1, `missing field "experiment"`},
 		{"unknown backend", []string{"-spec", mm, "-backend", "tpu"}, 1, `unknown backend "tpu"`},
 		{"unknown mode", []string{"-spec", mm, "-mode", "warp"}, 2, `unknown memory mode "warp"`},

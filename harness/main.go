@@ -29,17 +29,17 @@
 //
 // Flags:
 //
-//	-exp NAME        experiment: matmul (default), llama or kv; its built-in spec
+//	-exp NAME        experiment: matmul (default), llama, kv or tenants; its built-in spec
 //	-spec FILE       a spec file instead of the built-in one
 //	-backend NAME    auto (default: cuda if a GPU is usable, else metal on a Mac, else cpu), cpu, cuda or metal
 //	-mode LIST       comma-separated memory modes to keep (cpu: zerocopy, copy; cuda: copy, mapped, managed, resident; metal: zerocopy, copy)
 //	-quick           the spec's quick profile: fewer sizes and repetitions
-//	-reps N          timed repetitions (llama and kv add their warm-up repetition)
+//	-reps N          timed repetitions (llama, kv and tenants add their warm-up repetition)
 //	-warmup N        warm-up calls (matmul)
-//	-set KEY=V,V     the cases: matmul n=…, llama prompt=… and decode=…, kv ctx=…; repeatable
+//	-set KEY=V,V     the cases: matmul n=…, llama prompt=… and decode=…, kv ctx=…, tenants tenants=…, prompt=… and decode=…; repeatable
 //	-format F        standard output: table (default, ≤ 100 columns), md, csv or json (the result file)
 //	-out DIR         root for results/ and plots/ (default .); checked for writing before anything runs
-//	-model DIR       Hugging Face model folder for llama and kv (default: synthetic weights)
+//	-model DIR       Hugging Face model folder for llama, kv and tenants (default: synthetic weights)
 //	-cache DIR       wazero compilation cache (default: the user cache dir; "none" disables it)
 //	-no-progress     no progress bar
 //	-v               say more: why auto passed over a backend (e.g. libcuda not found)

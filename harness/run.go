@@ -55,10 +55,10 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.quick, "quick", false, "run the spec's quick profile")
 	fs.IntVar(&o.overrides.Reps, "reps", 0, "timed repetitions (default: the spec's)")
 	fs.IntVar(&o.overrides.Warmup, "warmup", 0, "warm-up calls (matmul; default: the spec's)")
-	fs.Func("set", "cases, KEY=V[,V…]: matmul n, llama prompt and decode, kv ctx (repeatable)", o.overrides.ParseSet)
+	fs.Func("set", "cases, KEY=V[,V…]: matmul n, llama prompt and decode, kv ctx, tenants tenants, prompt and decode (repeatable)", o.overrides.ParseSet)
 	fs.StringVar(&o.format, "format", "table", "standard output: table, md, csv or json")
 	fs.StringVar(&o.out, "out", ".", "root directory for results/ and plots/")
-	fs.StringVar(&o.model, "model", "", "Hugging Face model folder (llama, kv); default synthetic weights")
+	fs.StringVar(&o.model, "model", "", "Hugging Face model folder (llama, kv, tenants); default synthetic weights")
 	fs.StringVar(&o.cache, "cache", "", `wazero compilation cache directory ("none" disables it)`)
 	fs.BoolVar(&o.noProgress, "no-progress", false, "do not draw a progress bar")
 	fs.BoolVar(&o.verbose, "v", false, "say why auto passed over a backend")
@@ -171,7 +171,7 @@ func run(ctx context.Context, o runOptions, stdout, stderr io.Writer) (int, erro
 		return 0, usageError{err}
 	}
 	if o.model != "" && !drv.UsesModel {
-		return 0, usagef("-model: %s loads no model (llama and kv do)", drv.Name)
+		return 0, usagef("-model: %s loads no model (llama, kv and tenants do)", drv.Name)
 	}
 	var format report.Format
 	if o.format != "json" {

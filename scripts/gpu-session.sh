@@ -23,7 +23,7 @@
 #                                       #   prefill precisions
 #   scripts/gpu-session.sh llama        # ./run.sh llama -backend cuda
 #   scripts/gpu-session.sh kv           # ./run.sh kv -backend cuda
-#   scripts/gpu-session.sh tenants      # ./run.sh tenants -backend cuda, where experiments/tenants.yaml exists
+#   scripts/gpu-session.sh tenants      # ./run.sh tenants -backend cuda (issue 16: N = 1…64 tenants sharing one model)
 #
 # If a check fails, the new pieces can each be turned off without a rebuild
 # (prefix the stage with the variable): WASMGPU_CUDA_ATTN_PREFILL=0,

@@ -3,14 +3,13 @@ package llama
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wasmgpu/wasmgpu/experiments"
 	"github.com/wasmgpu/wasmgpu/internal/cpuload"
+	"github.com/wasmgpu/wasmgpu/internal/rss"
 	"github.com/wasmgpu/wasmgpu/internal/stats"
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/results"
@@ -85,8 +84,8 @@ func Run(ctx context.Context, env *experiments.Env, s *Spec) (*results.File, err
 	if note := probes.apply(f, wb); note != "" {
 		f.Notes = append(f.Notes, note)
 	}
-	if rss, ok := peakRSS(); ok {
-		f.Provenance.SetNumber("peak_rss_bytes", rss)
+	if peak, err := rss.Peak(); err == nil {
+		f.Provenance.SetNumber("peak_rss_bytes", float64(peak))
 	}
 	return f, nil
 }
@@ -233,23 +232,4 @@ func WeightBytesPerToken(w *models.Weights) int64 {
 		return total + rowBytes // the head reads the whole table; the embedding one more row
 	}
 	return total - int64(len(w.Embed.Data)) + rowBytes
-}
-
-// peakRSS is the process's high-water resident memory (VmHWM) in bytes;
-// false where /proc is not available.
-func peakRSS() (float64, bool) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			f := strings.Fields(v)
-			if len(f) == 2 && f[1] == "kB" {
-				kb, err := strconv.ParseUint(f[0], 10, 64)
-				return float64(kb) * 1024, err == nil
-			}
-		}
-	}
-	return 0, false
 }

@@ -38,3 +38,34 @@ func parseStatm(s string, page uint64) (uint64, error) {
 	}
 	return pages * page, nil
 }
+
+// Peak returns the process's high-water resident memory (VmHWM of
+// /proc/self/status) in bytes: what a whole run needed at its most.
+func Peak() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, ErrUnavailable
+		}
+		return 0, fmt.Errorf("read peak rss: %w", err)
+	}
+	return parseHWM(string(b))
+}
+
+// parseHWM reads the "VmHWM: N kB" line of /proc/self/status.
+func parseHWM(status string) (uint64, error) {
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			if len(f) != 2 || f[1] != "kB" {
+				return 0, fmt.Errorf("read peak rss: malformed line %q", line)
+			}
+			kb, err := strconv.ParseUint(f[0], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("read peak rss: %q: %w", line, err)
+			}
+			return kb * 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("read peak rss: no VmHWM line in /proc/self/status")
+}

@@ -43,3 +43,28 @@ func TestCurrentSeesTouchedMemory(t *testing.T) {
 		t.Fatalf("touching 64 MiB raised RSS by only %d bytes", after-before)
 	}
 }
+
+func TestParseHWM(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    uint64
+		wantErr bool
+	}{
+		{"Name:\tx\nVmPeak:\t  900 kB\nVmHWM:\t    1234 kB\nVmRSS:\t 1000 kB\n", 1234 * 1024, false},
+		{"VmHWM:\t1234\n", 0, true},
+		{"VmHWM:\tlots kB\n", 0, true},
+		{"VmRSS:\t1000 kB\n", 0, true},
+	} {
+		got, err := parseHWM(tc.in)
+		if (err != nil) != tc.wantErr || got != tc.want {
+			t.Errorf("parseHWM(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.wantErr)
+		}
+	}
+	if runtime.GOOS == "linux" {
+		// VmHWM is updated lazily, so it may trail the current RSS by a
+		// few pages: only its presence is checked.
+		if peak, err := Peak(); err != nil || peak == 0 {
+			t.Errorf("Peak() = %d, %v", peak, err)
+		}
+	}
+}
