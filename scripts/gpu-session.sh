@@ -67,7 +67,10 @@ build)
   set -e
   rm -rf bin/gpu && mkdir -p bin/gpu
   export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
-  flags=(-trimpath -ldflags=-s\ -w)
+  # -buildvcs=true: the binaries carry the commit they were built from
+  # (results' provenance), even where GOFLAGS says -buildvcs=false, as on
+  # this workplace's build machine; the GPU machine gets no .git to ask.
+  flags=(-trimpath -buildvcs=true -ldflags=-s\ -w)
   go build "${flags[@]}" -o bin/gpu/harness ./harness
   go build "${flags[@]}" -o bin/gpu/refcheck ./cmd/refcheck
   go test -c "${flags[@]}" -o bin/gpu/cudatest ./runtime/device/cuda
