@@ -52,7 +52,7 @@ ci)
   # a real regression does and noise rarely does (REPRODUCE.md section 7).
   echo "== compare gate: two quick matmul runs of this commit" >&2
   ./bin/harness -spec experiments/matmul.yaml -quick -backend cpu -no-progress -out "$out/again" "$@" >/dev/null
-  noise=results/cpu-amd-epyc/aa-study/noise-matmul-quick.json
+  noise=results/cpu-amd-epyc/aa-study/noise-matmul-quick-20261205.json
   set +e
   ./bin/harness compare -noise "$noise" "$out"/results/*/matmul-*.json "$out"/again/results/*/matmul-*.json
   code=$?
