@@ -36,24 +36,18 @@ func (m *Memory) PrepareProgram(p *llmabi.Program, w device.Weights) (llmabi.Pre
 func positionPatches(p *llmabi.Program) ([]Patch, error) {
 	out := make([]Patch, 0, len(p.Patches))
 	for k, q := range p.Patches {
-		if q.Call < 0 || q.Call >= len(p.Calls) {
-			return nil, fmt.Errorf("cuda: program patch %d: op %d is not one of the program's %d", k, q.Call, len(p.Calls))
+		w, err := p.PatchWord(k)
+		if err != nil {
+			return nil, fmt.Errorf("cuda: %w", err)
 		}
-		op := p.Calls[q.Call].Op
-		wire := op.Layout().Wire
-		if q.Word < 0 || q.Word >= len(wire) {
-			return nil, fmt.Errorf("cuda: program patch %d: op %d (%s) has no word %d", k, q.Call, op, q.Word)
-		}
-		var kind PatchKind
-		switch wire[q.Word].Kind {
+		kind := PatchScalar
+		switch w.Kind {
 		case optable.PPtr:
 			kind = PatchOffset
-		case optable.PInt:
-			kind = PatchScalar
-		default:
-			return nil, fmt.Errorf("cuda: program patch %d moves %s of op %d (%s): %w", k, wire[q.Word].Name, q.Call, op, llmabi.ErrCallByCall)
+		case optable.PLen:
+			return nil, fmt.Errorf("cuda: program patch %d moves %s of op %d (%s): %w", k, w.Name, q.Call, p.Calls[q.Call].Op, llmabi.ErrCallByCall)
 		}
-		out = append(out, Patch{Call: q.Call, Kind: kind, Index: wire[q.Word].Index, Param: 0, Mul: int64(q.Slope)})
+		out = append(out, Patch{Call: q.Call, Kind: kind, Index: w.Index, Param: 0, Mul: int64(q.Slope)})
 	}
 	return out, nil
 }

@@ -142,26 +142,47 @@ func DecodeProgram(words []uint32) (*Program, error) {
 	}
 	for k := range p.Patches {
 		w := words[end+3*uint64(k):]
+		word, err := p.patchWord(k, uint64(w[0]), uint64(w[1]))
+		if err != nil {
+			return nil, err
+		}
 		q := Patch{Call: int(w[0]), Word: int(w[1]), Slope: int32(w[2])}
-		if w[0] >= nc {
-			return nil, fmt.Errorf("program patch %d: op %d is not one of the program's %d", k, w[0], nc)
-		}
-		l := p.Calls[q.Call].Op.Layout()
-		if w[1] >= uint32(len(l.Wire)) {
-			return nil, fmt.Errorf("program patch %d: op %d (%s) has %d words, not a word %d", k, q.Call, l.Name, len(l.Wire), w[1])
-		}
 		if k > 0 {
 			if prev := p.Patches[k-1]; q.Call < prev.Call || q.Call == prev.Call && q.Word <= prev.Word {
 				return nil, fmt.Errorf("program patch %d: op %d word %d follows op %d word %d (patches are sorted, one per word)", k, q.Call, q.Word, prev.Call, prev.Word)
 			}
 		}
-		switch kind := l.Wire[q.Word].Kind; {
-		case kind != optable.PPtr && kind != optable.PLen && kind != optable.PInt:
-			return nil, fmt.Errorf("program patch %d: op %d (%s) word %d (%s) is not an offset, a length or an integer scalar: it cannot move with the position", k, q.Call, l.Name, q.Word, l.Wire[q.Word].Name)
-		case q.Slope == 0:
-			return nil, fmt.Errorf("program patch %d: op %d (%s) word %d (%s) has slope 0", k, q.Call, l.Name, q.Word, l.Wire[q.Word].Name)
+		if q.Slope == 0 {
+			return nil, fmt.Errorf("program patch %d: op %d (%s) word %d (%s) has slope 0", k, q.Call, p.Calls[q.Call].Op, q.Word, word.Name)
 		}
 		p.Patches[k] = q
 	}
 	return p, nil
+}
+
+// PatchWord is the wire word patch k of p moves (its kind, and the operand
+// or integer scalar it carries), or an error naming the patch: a call the
+// program does not have, a word its op does not have, or a word that is not
+// an offset, a length or an integer scalar, which cannot move with the
+// position. Everything that runs a program's patches resolves them here.
+func (p *Program) PatchWord(k int) (optable.Param, error) {
+	q := p.Patches[k]
+	return p.patchWord(k, uint64(uint32(q.Call)), uint64(uint32(q.Word)))
+}
+
+// patchWord is PatchWord for patch k's call and word as read (unsigned, so
+// a negative or oversized one is out of range, not an index).
+func (p *Program) patchWord(k int, call, word uint64) (optable.Param, error) {
+	if call >= uint64(len(p.Calls)) {
+		return optable.Param{}, fmt.Errorf("program patch %d: op %d is not one of the program's %d", k, call, len(p.Calls))
+	}
+	l := p.Calls[call].Op.Layout()
+	if word >= uint64(len(l.Wire)) {
+		return optable.Param{}, fmt.Errorf("program patch %d: op %d (%s) has %d words, not a word %d", k, call, l.Name, len(l.Wire), word)
+	}
+	w := l.Wire[word]
+	if w.Kind != optable.PPtr && w.Kind != optable.PLen && w.Kind != optable.PInt {
+		return optable.Param{}, fmt.Errorf("program patch %d: op %d (%s) word %d (%s) is not an offset, a length or an integer scalar: it cannot move with the position", k, call, l.Name, word, w.Name)
+	}
+	return w, nil
 }

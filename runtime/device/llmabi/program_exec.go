@@ -93,15 +93,12 @@ func NewExec(p *Program, ops device.LLMOps, size uint64, w device.Weights, maxWo
 		return nil, &WorkError{Index: -1, Pos: -1, Work: total, Limit: maxWork}
 	}
 	for k, q := range p.Patches {
-		if q.Call < 0 || q.Call >= len(p.Calls) {
-			return nil, fmt.Errorf("program patch %d: op %d is not one of the program's %d", k, q.Call, len(p.Calls))
+		w, err := p.PatchWord(k)
+		if err != nil {
+			return nil, err
 		}
 		c := &p.Calls[q.Call]
-		l := c.Op.Layout()
-		if q.Word < 0 || q.Word >= len(l.Wire) {
-			return nil, fmt.Errorf("program patch %d: op %d (%s) has no word %d", k, q.Call, c.Op, q.Word)
-		}
-		m := move{call: q.Call, word: q.Word, kind: l.Wire[q.Word].Kind, index: l.Wire[q.Word].Index, slope: int64(q.Slope)}
+		m := move{call: q.Call, word: q.Word, kind: w.Kind, index: w.Index, slope: int64(q.Slope)}
 		switch m.kind {
 		case optable.PPtr:
 			m.base = int64(c.S[m.index].Off)
@@ -109,8 +106,6 @@ func NewExec(p *Program, ops device.LLMOps, size uint64, w device.Weights, maxWo
 			m.base = int64(c.S[m.index].Len)
 		case optable.PInt:
 			m.base = int64(c.I[m.index])
-		default:
-			return nil, fmt.Errorf("program patch %d: op %d (%s) word %d (%s) cannot move with the position", k, q.Call, c.Op, q.Word, l.Wire[q.Word].Name)
 		}
 		x.moves = append(x.moves, m)
 	}

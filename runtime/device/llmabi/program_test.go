@@ -314,7 +314,7 @@ func TestExecRefuses(t *testing.T) {
 		{"wrapping range", with(func(p *Program) { p.Calls[4].S[0].Off = math.MaxUint64 - 8 }), testStepMemory, "program op 4: linear_add: x [18446744073709551607, +32) is outside memory"},
 		{"no such weight", with(func(p *Program) { p.Calls[6].W[0] = 99 }), testStepMemory, "program op 6: linear_add: weight: no weight tensor 99"},
 		{"unknown op", with(func(p *Program) { p.Calls[9].Op = 77 }), testStepMemory, "program op 9: op 77 is not in the op table"},
-		{"patch of a weight", with(func(p *Program) { p.Patches[0].Word = 0 }), testStepMemory, "program patch 0: op 0 (embed) word 0 (table) cannot move"},
+		{"patch of a weight", with(func(p *Program) { p.Patches[0].Word = 0 }), testStepMemory, "program patch 0: op 0 (embed) word 0 (table) is not an offset, a length or an integer scalar: it cannot move with the position"},
 	} {
 		_, err := NewExec(c.p, &callLog{}, c.size, testWeights, 0)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
