@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/wasmgpu/wasmgpu/models"
+	"github.com/wasmgpu/wasmgpu/runtime/llm"
 	"github.com/wasmgpu/wasmgpu/runtime/llmhost"
 	"github.com/wasmgpu/wasmgpu/runtime/snapshot"
 )
@@ -42,11 +43,11 @@ func (c *Conversation) view(ctx context.Context) ([]byte, *snapshot.State, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("state region: %w", err)
 	}
-	h, err := parseHeader(region)
+	h, err := llm.ParseStateHeader(region)
 	if err != nil {
 		return nil, nil, err
 	}
-	l := h.layout
+	l := h.Layout
 	m := c.Meta
 	m.KVDType, m.Layers, m.Width, m.MaxSeq = l.KV, len(l.K), l.Width, l.MaxSeq
 	m.Vocab = c.S.Config().VocabSize // a restore checks the tokens before it writes
@@ -57,7 +58,7 @@ func (c *Conversation) view(ctx context.Context) ([]byte, *snapshot.State, error
 	// The region is little-endian, as are all hosts this runs on (amd64,
 	// arm64), so the ids are int32 in place.
 	tokens := unsafe.Slice((*int32)(unsafe.Pointer(&tb[0])), l.MaxSeq)
-	st := &snapshot.State{Meta: m, Pos: h.pos, Next: h.next, Tokens: tokens[:h.pos],
+	st := &snapshot.State{Meta: m, Pos: h.Pos, Next: h.Next, Tokens: tokens[:h.Pos],
 		K: make([][]byte, len(l.K)), V: make([][]byte, len(l.V))}
 	for i := range l.K {
 		st.K[i] = region[l.K[i] : l.K[i]+l.LayerBytes]
@@ -151,7 +152,7 @@ func (c *Conversation) restore(ctx context.Context, read func(*snapshot.State) (
 		}
 		return info, err
 	}
-	setPosition(region, st.Pos, st.Next)
+	llm.SetStatePosition(region, st.Pos, st.Next)
 	if err := c.S.Resume(ctx); err != nil {
 		return info, fmt.Errorf("resume after restore: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/runtime/device"
+	"github.com/wasmgpu/wasmgpu/runtime/llm"
 )
 
 // TestRestoreRefusesWhatResumeWould: a snapshot with valid checksums whose
@@ -27,10 +28,10 @@ func TestRestoreRefusesWhatResumeWould(t *testing.T) {
 			edit func(region []byte)
 			want string
 		}{
-			{"next token", func(region []byte) { setPosition(region, 12, int32(m.cfg.VocabSize)) }, "next_token: 512 is outside"},
+			{"next token", func(region []byte) { llm.SetStatePosition(region, 12, int32(m.cfg.VocabSize)) }, "next_token: 512 is outside"},
 			{"token id", func(region []byte) {
-				h, _ := parseHeader(region)
-				binary.LittleEndian.PutUint32(region[h.layout.Tokens+4*3:], uint32(m.cfg.VocabSize+88))
+				h, _ := llm.ParseStateHeader(region)
+				binary.LittleEndian.PutUint32(region[h.Layout.Tokens+4*3:], uint32(m.cfg.VocabSize+88))
 			}, "tokens: id 600 at position 3 is outside"},
 		} {
 			src := m.open(t, how, device.ZeroCopy)

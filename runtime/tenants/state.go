@@ -2,7 +2,6 @@ package tenants
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"unsafe"
@@ -18,14 +17,6 @@ import (
 // from its guest's state region, and comes back into a fresh guest whose
 // state region receives it, its engine resuming there (llm's Resume checks
 // the header against its own model and geometry).
-
-// The state region header's fields this package reads (runtime/llm/state.go
-// writes them: little-endian uint32s).
-const (
-	hdrKV, hdrLayers, hdrWidth, hdrMaxSeq = 12, 16, 20, 24
-	hdrPos, hdrNext, hdrTokens, hdrKVOff  = 28, 32, 36, 40
-	hdrLayerBytes                         = 44
-)
 
 // Snapshot writes the tenant's conversation to path (atomically, fsynced:
 // snapshot.Save), to be admitted again with Pool.Restore. Call it between
@@ -60,8 +51,7 @@ func (t *Tenant) restore(ctx context.Context, path string) error {
 	if _, err := snapshot.Restore(path, st); err != nil {
 		return err
 	}
-	binary.LittleEndian.PutUint32(region[hdrPos:], uint32(st.Pos))
-	binary.LittleEndian.PutUint32(region[hdrNext:], uint32(st.Next)) // NoToken (-1) is the header's none
+	llm.SetStatePosition(region, st.Pos, st.Next) // NoToken (-1) is the header's none
 	if err := t.s.Resume(ctx); err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
@@ -99,47 +89,33 @@ func (t *Tenant) view(ctx context.Context) ([]byte, *snapshot.State, error) {
 }
 
 // stateView reads a state region's header, written by the engine in the
-// guest's memory (so untrusted: a guest may have written anything there),
-// and returns a snapshot.State of meta whose token ids and caches are views
-// of region as the header lays them out. The header must state meta's
-// geometry (KV dtype, layers, width, rows), and everything it places must
-// lie inside region; the position is clamped to the rows.
+// guest's memory (so untrusted: llm.ParseStateHeader holds it to the
+// region), and returns a snapshot.State of meta whose token ids and caches
+// are views of region as the header lays them out. The header must also
+// state meta's geometry (KV dtype, layers, width, rows).
 func stateView(region []byte, meta snapshot.Meta) (*snapshot.State, error) {
-	if len(region) < llm.StateHeaderSize {
-		return nil, fmt.Errorf("state region of %d bytes is shorter than its header", len(region))
-	}
-	get := func(at int) uint64 { return uint64(binary.LittleEndian.Uint32(region[at:])) }
-	kv, ok := device.KVDTypeOf(uint32(get(hdrKV)))
-	layers, width, maxSeq := get(hdrLayers), get(hdrWidth), get(hdrMaxSeq)
-	switch {
-	case meta.MaxSeq < 1 || meta.Layers < 1:
+	if meta.MaxSeq < 1 || meta.Layers < 1 {
 		return nil, fmt.Errorf("state view: %d layers of %d rows", meta.Layers, meta.MaxSeq)
-	case !ok || kv != meta.KVDType:
-		return nil, fmt.Errorf("state header: KV dtype code %d, want %s", get(hdrKV), meta.KVDType)
-	case layers != uint64(meta.Layers) || width != uint64(meta.Width) || maxSeq != uint64(meta.MaxSeq):
-		return nil, fmt.Errorf("state header: %d layers, width %d, %d rows; want %d, %d, %d", layers, width, maxSeq, meta.Layers, meta.Width, meta.MaxSeq)
 	}
-	// Small numbers now (the model's geometry): no sum below overflows.
-	tokens, kvOff, layerBytes := get(hdrTokens), get(hdrKVOff), get(hdrLayerBytes)
-	stride := (layerBytes + 63) &^ 63
+	h, err := llm.ParseStateHeader(region)
+	if err != nil {
+		return nil, err
+	}
+	l := h.Layout
 	switch {
-	case layerBytes != maxSeq*width*uint64(kv.Size()):
-		return nil, fmt.Errorf("state header: layer bytes %d are not maxSeq·width·%d", layerBytes, kv.Size())
-	case tokens%4 != 0 || tokens < llm.StateHeaderSize || tokens+4*maxSeq > kvOff:
-		return nil, fmt.Errorf("state header: token ids at %d overlap the header or the cache at %d", tokens, kvOff)
-	case kvOff+2*layers*stride > uint64(len(region)):
-		return nil, fmt.Errorf("state header: the cache ends past the %d-byte region", len(region))
-	case uintptr(unsafe.Pointer(&region[tokens]))%4 != 0:
+	case l.KV != meta.KVDType:
+		return nil, fmt.Errorf("state header: KV dtype %s, want %s", l.KV, meta.KVDType)
+	case len(l.K) != meta.Layers || l.Width != meta.Width || l.MaxSeq != meta.MaxSeq:
+		return nil, fmt.Errorf("state header: %d layers, width %d, %d rows; want %d, %d, %d", len(l.K), l.Width, l.MaxSeq, meta.Layers, meta.Width, meta.MaxSeq)
+	case uintptr(unsafe.Pointer(&region[l.Tokens]))%4 != 0:
 		return nil, errors.New("state region: token ids are not 4-byte aligned")
 	}
-	pos := min(get(hdrPos), maxSeq)
-	ids := unsafe.Slice((*int32)(unsafe.Pointer(&region[tokens])), maxSeq) // little-endian hosts only (amd64, arm64)
-	st := &snapshot.State{Meta: meta, Pos: int(pos), Next: int32(get(hdrNext)), Tokens: ids[:pos],
-		K: make([][]byte, layers), V: make([][]byte, layers)}
-	for l := range layers {
-		k := kvOff + 2*l*stride
-		st.K[l] = region[k : k+layerBytes]
-		st.V[l] = region[k+stride : k+stride+layerBytes]
+	ids := unsafe.Slice((*int32)(unsafe.Pointer(&region[l.Tokens])), l.MaxSeq) // little-endian hosts only (amd64, arm64)
+	st := &snapshot.State{Meta: meta, Pos: h.Pos, Next: h.Next, Tokens: ids[:h.Pos],
+		K: make([][]byte, len(l.K)), V: make([][]byte, len(l.V))}
+	for i := range l.K {
+		st.K[i] = region[l.K[i] : l.K[i]+l.LayerBytes]
+		st.V[i] = region[l.V[i] : l.V[i]+l.LayerBytes]
 	}
 	return st, nil
 }

@@ -8,6 +8,14 @@ import (
 	"github.com/wasmgpu/wasmgpu/runtime/snapshot"
 )
 
+// The header's fields (runtime/llm/state.go writes them: little-endian
+// uint32s), for the headers these tests write by hand.
+const (
+	hdrKV, hdrLayers, hdrWidth, hdrMaxSeq = 12, 16, 20, 24
+	hdrPos, hdrNext, hdrTokens, hdrKVOff  = 28, 32, 36, 40
+	hdrLayerBytes                         = 44
+)
+
 // tinyMeta is the geometry of Tiny's state region with 64 rows of bf16.
 var tinyMeta = snapshot.Meta{KVDType: device.KVBF16, Layers: 2, Width: 32, MaxSeq: 64}
 
