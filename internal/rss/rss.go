@@ -16,14 +16,24 @@ var ErrUnavailable = errors.New("resident set size not available on this system"
 
 // Current returns the resident set size in bytes, from /proc/self/statm.
 func Current() (uint64, error) {
-	b, err := os.ReadFile("/proc/self/statm")
+	s, err := readProc("/proc/self/statm", "rss")
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, ErrUnavailable
-		}
-		return 0, fmt.Errorf("read rss: %w", err)
+		return 0, err
 	}
-	return parseStatm(string(b), uint64(os.Getpagesize()))
+	return parseStatm(s, uint64(os.Getpagesize()))
+}
+
+// readProc reads a /proc file, ErrUnavailable where there is none; what
+// names the figure in other errors.
+func readProc(path, what string) (string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", ErrUnavailable
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", what, err)
+	}
+	return string(b), nil
 }
 
 // parseStatm reads the second field (resident pages) of /proc/self/statm.
@@ -42,14 +52,11 @@ func parseStatm(s string, page uint64) (uint64, error) {
 // Peak returns the process's high-water resident memory (VmHWM of
 // /proc/self/status) in bytes: what a whole run needed at its most.
 func Peak() (uint64, error) {
-	b, err := os.ReadFile("/proc/self/status")
+	s, err := readProc("/proc/self/status", "peak rss")
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, ErrUnavailable
-		}
-		return 0, fmt.Errorf("read peak rss: %w", err)
+		return 0, err
 	}
-	return parseHWM(string(b))
+	return parseHWM(s)
 }
 
 // parseHWM reads the "VmHWM: N kB" line of /proc/self/status.
