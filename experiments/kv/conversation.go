@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"time"
-	"unsafe"
 
 	"github.com/wasmgpu/wasmgpu/models"
 	"github.com/wasmgpu/wasmgpu/runtime/llm"
@@ -43,26 +42,11 @@ func (c *Conversation) view(ctx context.Context) ([]byte, *snapshot.State, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("state region: %w", err)
 	}
-	h, err := llm.ParseStateHeader(region)
+	m := c.Meta
+	m.Vocab = c.S.Config().VocabSize // a restore checks the tokens before it writes
+	st, err := llmhost.StateView(region, m)
 	if err != nil {
 		return nil, nil, err
-	}
-	l := h.Layout
-	m := c.Meta
-	m.KVDType, m.Layers, m.Width, m.MaxSeq = l.KV, len(l.K), l.Width, l.MaxSeq
-	m.Vocab = c.S.Config().VocabSize // a restore checks the tokens before it writes
-	tb := region[l.Tokens : l.Tokens+4*uint32(l.MaxSeq)]
-	if uintptr(unsafe.Pointer(&tb[0]))%4 != 0 {
-		return nil, nil, fmt.Errorf("state region: token ids at %p are not 4-byte aligned", &tb[0])
-	}
-	// The region is little-endian, as are all hosts this runs on (amd64,
-	// arm64), so the ids are int32 in place.
-	tokens := unsafe.Slice((*int32)(unsafe.Pointer(&tb[0])), l.MaxSeq)
-	st := &snapshot.State{Meta: m, Pos: h.Pos, Next: h.Next, Tokens: tokens[:h.Pos],
-		K: make([][]byte, len(l.K)), V: make([][]byte, len(l.V))}
-	for i := range l.K {
-		st.K[i] = region[l.K[i] : l.K[i]+l.LayerBytes]
-		st.V[i] = region[l.V[i] : l.V[i]+l.LayerBytes]
 	}
 	return region, st, nil
 }

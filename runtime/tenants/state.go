@@ -2,9 +2,7 @@ package tenants
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"unsafe"
 
 	"github.com/wasmgpu/wasmgpu/runtime/device"
 	"github.com/wasmgpu/wasmgpu/runtime/llm"
@@ -91,31 +89,18 @@ func (t *Tenant) view(ctx context.Context) ([]byte, *snapshot.State, error) {
 // stateView reads a state region's header, written by the engine in the
 // guest's memory (so untrusted: llm.ParseStateHeader holds it to the
 // region), and returns a snapshot.State of meta whose token ids and caches
-// are views of region as the header lays them out. The header must also
-// state meta's geometry (KV dtype, layers, width, rows).
+// are views of region (llmhost.StateView). The header must state meta's
+// geometry (KV dtype, layers, width, rows).
 func stateView(region []byte, meta snapshot.Meta) (*snapshot.State, error) {
 	if meta.MaxSeq < 1 || meta.Layers < 1 {
 		return nil, fmt.Errorf("state view: %d layers of %d rows", meta.Layers, meta.MaxSeq)
 	}
-	h, err := llm.ParseStateHeader(region)
+	st, err := llmhost.StateView(region, meta)
 	if err != nil {
 		return nil, err
 	}
-	l := h.Layout
-	switch {
-	case l.KV != meta.KVDType:
-		return nil, fmt.Errorf("state header: KV dtype %s, want %s", l.KV, meta.KVDType)
-	case len(l.K) != meta.Layers || l.Width != meta.Width || l.MaxSeq != meta.MaxSeq:
-		return nil, fmt.Errorf("state header: %d layers, width %d, %d rows; want %d, %d, %d", len(l.K), l.Width, l.MaxSeq, meta.Layers, meta.Width, meta.MaxSeq)
-	case uintptr(unsafe.Pointer(&region[l.Tokens]))%4 != 0:
-		return nil, errors.New("state region: token ids are not 4-byte aligned")
-	}
-	ids := unsafe.Slice((*int32)(unsafe.Pointer(&region[l.Tokens])), l.MaxSeq) // little-endian hosts only (amd64, arm64)
-	st := &snapshot.State{Meta: meta, Pos: h.Pos, Next: h.Next, Tokens: ids[:h.Pos],
-		K: make([][]byte, len(l.K)), V: make([][]byte, len(l.V))}
-	for i := range l.K {
-		st.K[i] = region[l.K[i] : l.K[i]+l.LayerBytes]
-		st.V[i] = region[l.V[i] : l.V[i]+l.LayerBytes]
+	if g := st.Meta; g.KVDType != meta.KVDType || g.Layers != meta.Layers || g.Width != meta.Width || g.MaxSeq != meta.MaxSeq {
+		return nil, fmt.Errorf("state header: %s, %d layers, width %d, %d rows; want %s, %d, %d, %d", g.KVDType, g.Layers, g.Width, g.MaxSeq, meta.KVDType, meta.Layers, meta.Width, meta.MaxSeq)
 	}
 	return st, nil
 }
